@@ -1,0 +1,293 @@
+//! One run over the inputs: read -> decode -> flows, with the packet accounting.
+//!
+//! [`Analysis`] is plain data: every report renders it, none reaches back into the stages.
+
+use serde::Serialize;
+
+use crate::accounting::{Accounting, Tally, FLOW, FLOW_ICMP_ERROR};
+use crate::decode::{self, Decoded};
+use crate::flow::{Flow, FlowConfig, FlowCounts, FlowTable, Placed};
+use crate::source::capture::{ContainerNotes, Next, ReadStop};
+use crate::source::input::{self, DynRead, InputError, InputSpec};
+
+/// An interface of one input, numbered across the whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct InterfaceEntry {
+    /// Global index (what flows' `interfaces` refer to).
+    pub index: u32,
+    pub input: usize,
+    pub name: Option<String>,
+    pub link_type: u16,
+    pub snaplen: u32,
+    /// Packets on this interface whose link type edgewise does not decode.
+    pub unsupported_packets: u64,
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputReport {
+    pub name: String,
+    pub format: Option<&'static str>,
+    pub packets: u64,
+    /// The read stopped early: damaged or cut short. Every packet before it was used.
+    pub stop: Option<ReadStop>,
+    /// The input could not be used at all.
+    pub error: Option<String>,
+    pub container: ContainerNotes,
+}
+
+/// How the run ended, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Completeness {
+    /// Every input read to its end.
+    Complete,
+    /// Some input was damaged, cut short or unusable; the others were read.
+    Partial,
+    /// No input could be used.
+    Unusable,
+}
+
+/// Everything a report needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub inputs: Vec<InputReport>,
+    pub interfaces: Vec<InterfaceEntry>,
+    #[serde(skip)]
+    pub flows: Vec<Flow>,
+    pub flow_counts: FlowCounts,
+    pub accounting: Accounting,
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
+}
+
+impl Analysis {
+    pub fn completeness(&self) -> Completeness {
+        let unusable = self.inputs.iter().filter(|i| i.error.is_some()).count();
+        if !self.inputs.is_empty() && unusable == self.inputs.len() {
+            Completeness::Unusable
+        } else if unusable > 0 || self.inputs.iter().any(|i| i.stop.is_some()) {
+            Completeness::Partial
+        } else {
+            Completeness::Complete
+        }
+    }
+}
+
+/// Observes progress: bytes of raw input read so far are reported by the wrapped reader.
+pub trait Progress {
+    /// Wraps an input's raw reader so that reads can be counted.
+    fn wrap(&self, r: DynRead) -> DynRead {
+        r
+    }
+    fn finish(&self) {}
+}
+
+/// No progress display.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Reads all inputs into flows.
+pub fn analyze(inputs: &[InputSpec], config: FlowConfig, progress: &dyn Progress) -> Analysis {
+    let mut run = Run {
+        table: FlowTable::new(config),
+        flows: Vec::new(),
+        acc: Accounting::default(),
+        interfaces: Vec::new(),
+        placed_flow: Tally::default(),
+        placed_icmp: 0,
+        unsupported: Default::default(),
+        frame: 0,
+        first_ts: None,
+        last_ts: None,
+    };
+    let mut reports = Vec::new();
+    for (idx, spec) in inputs.iter().enumerate() {
+        reports.push(run.read_input(idx, spec, progress));
+    }
+    progress.finish();
+    run.finish(reports)
+}
+
+struct Run {
+    table: FlowTable,
+    flows: Vec<Flow>,
+    acc: Accounting,
+    interfaces: Vec<InterfaceEntry>,
+    /// Packets placed in flows, counted one by one (checked against Σ flows at the end).
+    placed_flow: Tally,
+    placed_icmp: u64,
+    /// Packets of unsupported link types, by global interface index.
+    unsupported: std::collections::HashMap<u32, u64>,
+    frame: u64,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+}
+
+impl Run {
+    fn read_input(&mut self, idx: usize, spec: &InputSpec, progress: &dyn Progress) -> InputReport {
+        let name = spec.display_name();
+        let mut reader = match input::open(spec, |r| progress.wrap(r)) {
+            Ok(r) => r,
+            Err(InputError { problem, .. }) => {
+                return InputReport {
+                    name,
+                    format: None,
+                    packets: 0,
+                    stop: None,
+                    error: Some(problem.to_string()),
+                    container: ContainerNotes::default(),
+                }
+            }
+        };
+        let format = if reader.is_pcapng() { "pcapng" } else { "pcap" };
+        let base = self.interfaces.len() as u32;
+        let mut stop = None;
+        loop {
+            match reader.next_record() {
+                Next::Packet(p) => {
+                    self.frame += 1;
+                    self.acc.read(p.orig_len, p.data.len());
+                    if p.ts_unknown {
+                        self.acc.note("container.unknown_timestamp", 1);
+                    }
+                    self.first_ts = Some(self.first_ts.map_or(p.ts_ns, |t| t.min(p.ts_ns)));
+                    self.last_ts = Some(self.last_ts.map_or(p.ts_ns, |t| t.max(p.ts_ns)));
+                    let frame = self.frame;
+                    let iface = base + p.interface_seq;
+                    self.place(p.link_type, p.data, p.ts_ns, frame, p.orig_len, iface);
+                }
+                Next::Problem {
+                    orig_len,
+                    caplen,
+                    problem,
+                    ..
+                } => {
+                    self.frame += 1;
+                    self.acc.read(orig_len, caplen as usize);
+                    self.acc.bucket(problem.bucket(), orig_len);
+                }
+                Next::End => break,
+                Next::Stop(s) => {
+                    stop = Some(s);
+                    break;
+                }
+            }
+        }
+        // Interfaces are known once read (pcapng IDBs can appear anywhere in the file).
+        for info in reader.interfaces() {
+            let index = self.interfaces.len() as u32;
+            self.interfaces.push(InterfaceEntry {
+                index,
+                input: idx,
+                name: info.name.clone(),
+                link_type: info.link_type,
+                snaplen: info.snaplen,
+                unsupported_packets: self.unsupported.remove(&index).unwrap_or(0),
+            });
+        }
+        InputReport {
+            name,
+            format: Some(format),
+            packets: reader.records(),
+            stop,
+            error: None,
+            container: reader.notes.clone(),
+        }
+    }
+
+    fn place(
+        &mut self,
+        link_type: u16,
+        data: &[u8],
+        ts_ns: i64,
+        frame: u64,
+        wire: u32,
+        iface: u32,
+    ) {
+        match decode::decode(link_type, data) {
+            Decoded::Ip(pkt) => {
+                match self
+                    .table
+                    .add(&pkt, ts_ns, frame, wire, iface, &mut self.flows)
+                {
+                    Placed::Flow => self.placed_flow.add(wire),
+                    Placed::IcmpError => {
+                        self.placed_icmp += 1;
+                        self.acc.bucket(FLOW_ICMP_ERROR, wire);
+                    }
+                    // Settled at the end: joins its flow or becomes unattributed.
+                    Placed::FragmentPending => {}
+                    Placed::FragmentUnattributed => {}
+                    Placed::TruncatedTransport => {
+                        self.acc.bucket("transport.truncated_header", wire)
+                    }
+                }
+            }
+            Decoded::NonIp(name, _) => self.acc.bucket(&format!("non_ip.{name}"), wire),
+            Decoded::Undecodable(reason) => self.acc.bucket(&format!("undecodable.{reason}"), wire),
+            Decoded::UnsupportedLink(lt) => {
+                *self.unsupported.entry(iface).or_insert(0) += 1;
+                self.acc.bucket(&format!("unsupported_link.{lt}"), wire);
+            }
+        }
+    }
+
+    fn finish(mut self, inputs: Vec<InputReport>) -> Analysis {
+        let unattributed = self.table.finish(&mut self.flows);
+        let mut frag = Tally::default();
+        for (_, wire) in &unattributed {
+            frag.add(*wire);
+        }
+        self.acc.set_bucket("ip.fragment_unattributed", frag);
+        // Fragments that waited and then joined their flow were not counted when read.
+        let flows_total = self.flows.iter().fold(Tally::default(), |mut t, f| {
+            t.packets += f.packets();
+            t.wire_bytes += f.wire_bytes();
+            t
+        });
+        let icmp_total: u64 = self.flows.iter().map(|f| f.icmp_errors).sum();
+        // The flow bucket is what was placed packet by packet plus the fragments that joined
+        // their flow later; checking it against Σ flows catches a packet counted twice or lost.
+        let joined = self.table.joined_late;
+        let flow_bucket = Tally {
+            packets: self.placed_flow.packets + joined.packets,
+            wire_bytes: self.placed_flow.wire_bytes + joined.wire_bytes,
+        };
+        self.acc.set_bucket(FLOW, flow_bucket);
+        self.acc.note("ip.fragment_joined_late", joined.packets);
+        for (name, n) in &self.table.notes {
+            self.acc.note(name, *n);
+        }
+        for i in &inputs {
+            let c = &i.container;
+            self.acc
+                .note("container.caplen_gt_snaplen", c.caplen_gt_snaplen);
+            self.acc
+                .note("container.caplen_gt_origlen", c.caplen_gt_origlen);
+            self.acc
+                .note("container.bad_ts_fraction", c.bad_ts_fraction);
+            for (b, n) in &c.skipped_blocks {
+                self.acc.note(&format!("container.skipped_block.{b}"), *n);
+            }
+        }
+        if self.placed_icmp != icmp_total {
+            self.acc.mismatches.push(format!(
+                "{} ICMP errors placed but the flows record {icmp_total}",
+                self.placed_icmp
+            ));
+        }
+        self.acc.check(flows_total, icmp_total);
+        // Flows come out sorted by first packet, as a conversation list reads naturally.
+        self.flows.sort_by_key(|f| (f.first_ts_ns(), f.id));
+        Analysis {
+            inputs,
+            interfaces: self.interfaces,
+            flows: self.flows,
+            flow_counts: self.table.counts.clone(),
+            accounting: self.acc,
+            first_ts_ns: self.first_ts,
+            last_ts_ns: self.last_ts,
+        }
+    }
+}

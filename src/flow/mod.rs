@@ -1,0 +1,847 @@
+//! The flow table: bidirectional five-tuples with per-direction counters, TCP state and a
+//! bounded payload prefix, on capture time, with idle expiry and a cap.
+//!
+//! A flow has two identities (as in retina's `conn_id`): a direction-free [`FlowKey`] for the
+//! table, and the directional initiator -> responder pair, with how the initiator was known.
+//! For a firewall verdict, who initiated is the whole question, so an inferred initiator is
+//! marked as such.
+//!
+//! Memory grows with concurrent flows, never with capture size: flows idle past their timeout
+//! (on packet time) are finished and handed to a [`FlowSink`], and at the cap the least recently
+//! seen flows are evicted the same way. A finished flow keeps every count.
+
+pub mod stream;
+pub mod tcp;
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::decode::{Fragment, IcmpInfo, IpPacket, Transport};
+use stream::{DatagramPrefix, TcpPrefix};
+use tcp::{Handshake, TcpState};
+
+/// Direction-free identity: the two endpoints in a fixed order, and the IP protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    pub lo: (IpAddr, u16),
+    pub hi: (IpAddr, u16),
+    pub protocol: u8,
+}
+
+impl FlowKey {
+    /// The key of a packet from `a` to `b`, and whether `a` is the key's `lo` side.
+    pub fn new(a: (IpAddr, u16), b: (IpAddr, u16), protocol: u8) -> (FlowKey, bool) {
+        if a <= b {
+            (
+                FlowKey {
+                    lo: a,
+                    hi: b,
+                    protocol,
+                },
+                true,
+            )
+        } else {
+            (
+                FlowKey {
+                    lo: b,
+                    hi: a,
+                    protocol,
+                },
+                false,
+            )
+        }
+    }
+}
+
+/// One side of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+/// How the initiator of a flow was known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitiatorEvidence {
+    /// A SYN without ACK was seen from the initiator: certain.
+    Syn,
+    /// The first packet seen was the responder's SYN-ACK: certain.
+    SynAck,
+    /// Inferred: the first packet's source port is a service port and its destination is not.
+    WellKnownPort,
+    /// Inferred: the sender of the first packet seen.
+    FirstPacket,
+}
+
+impl InitiatorEvidence {
+    pub fn is_certain(self) -> bool {
+        matches!(self, InitiatorEvidence::Syn | InitiatorEvidence::SynAck)
+    }
+}
+
+/// Counters for one direction of a flow.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DirStats {
+    pub packets: u64,
+    /// Sum of the original (on-the-wire) frame lengths, as capinfos and tshark count bytes.
+    pub wire_bytes: u64,
+    /// Transport payload bytes as the IP lengths declare them (retransmissions included).
+    pub payload_bytes: u64,
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
+    pub first_frame: Option<u64>,
+    pub last_frame: Option<u64>,
+}
+
+impl DirStats {
+    fn add(&mut self, ts_ns: i64, frame: u64, wire: u32, payload: u32) {
+        self.packets += 1;
+        self.wire_bytes += u64::from(wire);
+        self.payload_bytes += u64::from(payload);
+        self.first_ts_ns = Some(self.first_ts_ns.map_or(ts_ns, |t| t.min(ts_ns)));
+        self.last_ts_ns = Some(self.last_ts_ns.map_or(ts_ns, |t| t.max(ts_ns)));
+        self.first_frame.get_or_insert(frame);
+        self.last_frame = Some(frame);
+    }
+}
+
+/// The payload prefix kept for one direction.
+#[derive(Debug, Clone)]
+pub enum Prefix {
+    Stream(TcpPrefix),
+    Datagrams(DatagramPrefix),
+    None,
+}
+
+impl Prefix {
+    /// The first payload bytes of this direction (the stream, or the first datagram).
+    pub fn first_bytes(&self) -> &[u8] {
+        match self {
+            Prefix::Stream(s) => s.bytes(),
+            Prefix::Datagrams(d) => d.datagrams.first().map_or(&[][..], |v| v.as_slice()),
+            Prefix::None => &[],
+        }
+    }
+}
+
+/// An ICMP error that quoted a packet of this flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IcmpErrorNote {
+    pub from: IpAddr,
+    pub icmp_type: u8,
+    pub code: u8,
+    pub ts_ns: i64,
+    pub frame: u64,
+    /// The quoted packet was sent by the initiator (so the error travels towards it).
+    pub about_initiator_packet: bool,
+}
+
+/// Why a flow left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowEnd {
+    /// Still open when the capture ended.
+    #[default]
+    EndOfCapture,
+    /// Idle for longer than its timeout, on capture time.
+    IdleTimeout,
+    /// Evicted to keep the table under its cap.
+    Evicted,
+}
+
+/// Most ICMP errors kept per flow (all are counted).
+const ICMP_NOTES_CAP: usize = 8;
+
+/// A bidirectional flow.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Creation order in the run (1-based).
+    pub id: u64,
+    pub key: FlowKey,
+    pub protocol: u8,
+    pub initiator: Endpoint,
+    pub responder: Endpoint,
+    pub initiator_by: InitiatorEvidence,
+    pub orig: DirStats,
+    pub resp: DirStats,
+    pub orig_prefix: Prefix,
+    pub resp_prefix: Prefix,
+    pub tcp: Option<Box<TcpState>>,
+    /// Global interface indexes the flow was seen on (bit i = interface i, up to 64).
+    pub interfaces: u64,
+    pub vlan: Option<u16>,
+    pub icmp_errors: u64,
+    pub icmp_notes: Vec<IcmpErrorNote>,
+    /// ICMP type/code of the first packet, for ICMP flows.
+    pub icmp: Option<(u8, u8)>,
+    pub fragments: u64,
+    /// Packets whose frame was cut by the snaplen.
+    pub truncated_packets: u64,
+    pub end: FlowEnd,
+}
+
+impl Flow {
+    pub fn first_ts_ns(&self) -> i64 {
+        match (self.orig.first_ts_ns, self.resp.first_ts_ns) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or(0),
+        }
+    }
+
+    pub fn last_ts_ns(&self) -> i64 {
+        self.orig.last_ts_ns.max(self.resp.last_ts_ns).unwrap_or(0)
+    }
+
+    pub fn packets(&self) -> u64 {
+        self.orig.packets + self.resp.packets
+    }
+
+    pub fn wire_bytes(&self) -> u64 {
+        self.orig.wire_bytes + self.resp.wire_bytes
+    }
+
+    /// Zeek's `conn_state`, for TCP and UDP (and other protocols as UDP).
+    pub fn conn_state(&self) -> &'static str {
+        match &self.tcp {
+            Some(t) => t.conn_state(self.orig.payload_bytes, self.resp.payload_bytes),
+            None => match (self.orig.packets > 0, self.resp.packets > 0) {
+                (true, true) => "SF",
+                (true, false) => "S0",
+                (false, true) => "SHR",
+                (false, false) => "OTH",
+            },
+        }
+    }
+
+    pub fn history(&self) -> &str {
+        self.tcp.as_ref().map_or("", |t| t.history.as_str())
+    }
+
+    pub fn handshake(&self) -> Option<Handshake> {
+        self.tcp.as_ref().map(|t| t.handshake(self.icmp_errors > 0))
+    }
+
+    /// For UDP and other non-TCP flows: did the responder ever send anything?
+    pub fn answered(&self) -> bool {
+        self.resp.packets > 0
+    }
+
+    /// Frees the reassembly buffers once the flow is finished, keeping a short head of each
+    /// direction as evidence.
+    pub fn shrink(&mut self, keep: usize) {
+        for p in [&mut self.orig_prefix, &mut self.resp_prefix] {
+            match p {
+                Prefix::Stream(s) => s.shrink_to(keep),
+                Prefix::Datagrams(d) => d.shrink_to(keep),
+                Prefix::None => {}
+            }
+        }
+    }
+
+    fn finish_streams(&mut self) {
+        for (from_orig, p) in [
+            (true, &mut self.orig_prefix),
+            (false, &mut self.resp_prefix),
+        ] {
+            if let Prefix::Stream(s) = p {
+                s.finish();
+                if s.gap {
+                    if let Some(t) = self.tcp.as_mut() {
+                        t.on_gap(from_orig);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where finished flows go.
+pub trait FlowSink {
+    fn finish(&mut self, flow: Flow);
+}
+
+/// Collects finished flows, keeping 64 bytes of each direction's payload.
+impl FlowSink for Vec<Flow> {
+    fn finish(&mut self, mut flow: Flow) {
+        flow.shrink(64);
+        self.push(flow);
+    }
+}
+
+/// Timeouts and bounds of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowConfig {
+    pub max_flows: usize,
+    pub tcp_idle_ns: i64,
+    pub tcp_closed_idle_ns: i64,
+    pub udp_idle_ns: i64,
+    /// Total bytes of payload prefixes held by live flows.
+    pub prefix_memcap: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        const S: i64 = 1_000_000_000;
+        FlowConfig {
+            max_flows: 1_000_000,
+            // Zeek's defaults: tcp_inactivity_timeout 5 min, udp 1 min.
+            tcp_idle_ns: 300 * S,
+            tcp_closed_idle_ns: 30 * S,
+            udp_idle_ns: 60 * S,
+            prefix_memcap: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Counts of what happened to flows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FlowCounts {
+    pub created: u64,
+    pub active_at_end: u64,
+    pub expired_idle: u64,
+    pub evicted_cap: u64,
+}
+
+/// What the table did with a packet, for the accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    /// Counted in a flow.
+    Flow,
+    /// An ICMP error counted against the flow it quotes.
+    IcmpError,
+    /// A later fragment waiting for its first fragment.
+    FragmentPending,
+    /// A later fragment whose first fragment is unknown and could not be held.
+    FragmentUnattributed,
+    /// TCP/UDP without even the ports.
+    TruncatedTransport,
+}
+
+/// A later fragment seen before its first fragment, held until the first arrives.
+#[derive(Debug, Clone, Copy)]
+struct PendingFragment {
+    frag_key: FragKey,
+    ts_ns: i64,
+    frame: u64,
+    wire: u32,
+    interface: u32,
+}
+
+type FragKey = (IpAddr, IpAddr, u8, u32);
+
+const FRAG_TABLE_CAP: usize = 4096;
+const PENDING_FRAGMENTS_CAP: usize = 1024;
+const FRAG_TIMEOUT_NS: i64 = 60_000_000_000;
+/// Forward jumps of the packet clock larger than this do not advance expiry.
+const MAX_CLOCK_JUMP_NS: i64 = 24 * 3600 * 1_000_000_000;
+const SWEEP_EVERY_NS: i64 = 5_000_000_000;
+
+/// Service ports that say which side of a flow is the server when no SYN was seen: the Edge's
+/// documented ports and the well-known range.
+fn is_service_port(port: u16) -> bool {
+    port < 1024
+        || matches!(
+            port,
+            3478 | 4443
+                | 5060
+                | 5061
+                | 5062
+                | 5063
+                | 5067
+                | 5068
+                | 5069
+                | 5070
+                | 5071
+                | 5072
+                | 5073
+                | 5075
+                | 5076
+                | 5080
+                | 5086
+                | 5087
+                | 8057
+                | 8058
+                | 8080
+                | 8443
+                | 5269
+                | 23456
+                | 50001
+                | 50002
+                | 50003
+                | 444
+                | 448
+                | 3389
+        )
+}
+
+/// The flow table.
+pub struct FlowTable {
+    config: FlowConfig,
+    flows: FxHashMap<FlowKey, Flow>,
+    next_id: u64,
+    /// Packet clock: the highest timestamp seen, ignoring implausible forward jumps.
+    clock_ns: Option<i64>,
+    next_sweep_ns: i64,
+    prefix_bytes: usize,
+    fragments: FxHashMap<FragKey, (FlowKey, bool, i64)>,
+    pending_fragments: Vec<PendingFragment>,
+    pub counts: FlowCounts,
+    /// Notes counted in addition to the accounting identity (`tcp.retransmission`...).
+    pub notes: std::collections::BTreeMap<&'static str, u64>,
+    /// Later fragments that never found their first fragment.
+    pub unattributed_fragments: Vec<(u64, u32)>,
+    /// Later fragments that waited for their first fragment and then joined its flow.
+    pub joined_late: crate::accounting::Tally,
+}
+
+impl FlowTable {
+    pub fn new(config: FlowConfig) -> Self {
+        FlowTable {
+            config,
+            flows: FxHashMap::default(),
+            next_id: 0,
+            clock_ns: None,
+            next_sweep_ns: i64::MIN,
+            prefix_bytes: 0,
+            fragments: FxHashMap::default(),
+            pending_fragments: Vec::new(),
+            counts: FlowCounts::default(),
+            notes: Default::default(),
+            unattributed_fragments: Vec::new(),
+            joined_late: Default::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    fn note(&mut self, name: &'static str) {
+        *self.notes.entry(name).or_insert(0) += 1;
+    }
+
+    /// Advances the packet clock and expires idle flows now and then.
+    fn tick(&mut self, ts_ns: i64, sink: &mut impl FlowSink) {
+        match self.clock_ns {
+            None => self.clock_ns = Some(ts_ns),
+            Some(c) if ts_ns > c => {
+                if ts_ns - c > MAX_CLOCK_JUMP_NS {
+                    self.note("time.jump");
+                } else {
+                    self.clock_ns = Some(ts_ns);
+                }
+            }
+            Some(c) if ts_ns < c => self.note("time.backwards"),
+            _ => {}
+        }
+        let now = self.clock_ns.unwrap_or(ts_ns);
+        if now >= self.next_sweep_ns {
+            self.next_sweep_ns = now.saturating_add(SWEEP_EVERY_NS);
+            self.expire_idle(now, sink);
+        }
+    }
+
+    fn idle_limit(&self, f: &Flow) -> i64 {
+        match &f.tcp {
+            Some(t) => {
+                use tcp::EndpointState::{Closed, Reset};
+                let done = |s| matches!(s, Closed | Reset);
+                if done(t.orig.state) && done(t.resp.state)
+                    || t.orig.state == Reset
+                    || t.resp.state == Reset
+                {
+                    self.config.tcp_closed_idle_ns
+                } else {
+                    self.config.tcp_idle_ns
+                }
+            }
+            None => self.config.udp_idle_ns,
+        }
+    }
+
+    fn expire_idle(&mut self, now: i64, sink: &mut impl FlowSink) {
+        let expired: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| now.saturating_sub(f.last_ts_ns()) > self.idle_limit(f))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            self.finish_flow(k, FlowEnd::IdleTimeout, sink);
+        }
+        self.fragments
+            .retain(|_, (_, _, ts)| now.saturating_sub(*ts) <= FRAG_TIMEOUT_NS);
+    }
+
+    fn finish_flow(&mut self, key: FlowKey, end: FlowEnd, sink: &mut impl FlowSink) {
+        if let Some(mut f) = self.flows.remove(&key) {
+            self.prefix_bytes = self.prefix_bytes.saturating_sub(
+                f.orig_prefix.first_bytes().len() + f.resp_prefix.first_bytes().len(),
+            );
+            f.end = end;
+            match end {
+                FlowEnd::IdleTimeout => self.counts.expired_idle += 1,
+                FlowEnd::Evicted => self.counts.evicted_cap += 1,
+                FlowEnd::EndOfCapture => self.counts.active_at_end += 1,
+            }
+            f.finish_streams();
+            sink.finish(f);
+        }
+    }
+
+    /// At the cap: evict the least recently seen sixteenth of the table in one pass.
+    fn make_room(&mut self, sink: &mut impl FlowSink) {
+        let mut ages: Vec<(i64, FlowKey)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| (f.last_ts_ns(), *k))
+            .collect();
+        let n = (self.config.max_flows / 16).max(1).min(ages.len());
+        if n == 0 {
+            return;
+        }
+        ages.select_nth_unstable_by_key(n - 1, |(t, _)| *t);
+        for (_, k) in ages.into_iter().take(n) {
+            self.finish_flow(k, FlowEnd::Evicted, sink);
+        }
+    }
+
+    /// Places one decoded IP packet. `frame` is the run-wide packet number, `interface` the
+    /// global interface index.
+    pub fn add(
+        &mut self,
+        pkt: &IpPacket<'_>,
+        ts_ns: i64,
+        frame: u64,
+        wire_len: u32,
+        interface: u32,
+        sink: &mut impl FlowSink,
+    ) -> Placed {
+        self.tick(ts_ns, sink);
+        let (src_port, dst_port) = match &pkt.transport {
+            Transport::Tcp(t) => (t.src_port, t.dst_port),
+            Transport::Udp(u) => (u.src_port, u.dst_port),
+            Transport::Icmp(i) => {
+                if i.is_error {
+                    if let Some(placed) = self.icmp_error(pkt, i, ts_ns, frame) {
+                        return placed;
+                    }
+                }
+                (0, 0)
+            }
+            Transport::Fragment => {
+                return self.later_fragment(pkt, ts_ns, frame, wire_len, interface)
+            }
+            Transport::Truncated => return Placed::TruncatedTransport,
+            Transport::Other => (0, 0),
+        };
+        let a = (pkt.src, src_port);
+        let b = (pkt.dst, dst_port);
+        let (key, _) = FlowKey::new(a, b, pkt.protocol);
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= self.config.max_flows {
+                self.make_room(sink);
+            }
+            let flow = self.new_flow(key, pkt, a, b);
+            self.flows.insert(key, flow);
+        }
+        let memcap_left = self.config.prefix_memcap.saturating_sub(self.prefix_bytes);
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return Placed::Flow;
+        };
+        let from_orig = flow.initiator.ip == pkt.src && flow.initiator.port == src_port;
+        let mut added = 0usize;
+        let mut retransmit = false;
+        let payload_len = match &pkt.transport {
+            Transport::Tcp(t) => {
+                if let (Some(h), Some(state)) = (t.header, flow.tcp.as_mut()) {
+                    let (ob, rb) = (flow.orig.payload_bytes, flow.resp.payload_bytes);
+                    retransmit = state.on_segment(from_orig, &h, t.payload_len, ob, rb);
+                    let prefix = if from_orig {
+                        &mut flow.orig_prefix
+                    } else {
+                        &mut flow.resp_prefix
+                    };
+                    if let Prefix::Stream(s) = prefix {
+                        if h.flags.syn() {
+                            s.on_syn(h.seq);
+                        }
+                        if memcap_left >= t.payload.len() {
+                            let data_seq = if h.flags.syn() {
+                                h.seq.wrapping_add(1)
+                            } else {
+                                h.seq
+                            };
+                            added = s.add(data_seq, t.payload);
+                        } else if !t.payload.is_empty() {
+                            added = usize::MAX;
+                        }
+                    }
+                }
+                t.payload_len
+            }
+            Transport::Udp(u) => {
+                let prefix = if from_orig {
+                    &mut flow.orig_prefix
+                } else {
+                    &mut flow.resp_prefix
+                };
+                if let Prefix::Datagrams(d) = prefix {
+                    if memcap_left >= u.payload.len() {
+                        added = d.add(u.payload);
+                    }
+                }
+                u.payload_len
+            }
+            _ => 0,
+        };
+        let stats = if from_orig {
+            &mut flow.orig
+        } else {
+            &mut flow.resp
+        };
+        stats.add(ts_ns, frame, wire_len, payload_len);
+        if interface < 64 {
+            flow.interfaces |= 1 << interface;
+        }
+        if pkt.truncated {
+            flow.truncated_packets += 1;
+        }
+        if matches!(pkt.fragment, Fragment::First { .. }) {
+            flow.fragments += 1;
+            let Fragment::First { id } = pkt.fragment else {
+                unreachable!()
+            };
+            let fk = (pkt.src, pkt.dst, pkt.protocol, id);
+            if self.fragments.len() < FRAG_TABLE_CAP {
+                self.fragments.insert(fk, (key, from_orig, ts_ns));
+            } else {
+                self.note("ip.fragment_table_full");
+            }
+        }
+        if added == usize::MAX {
+            self.note("flow.prefix_memcap");
+        } else {
+            self.prefix_bytes += added;
+        }
+        if retransmit {
+            self.note("tcp.retransmission");
+        }
+        if pkt.truncated {
+            self.note("packet.snaplen_truncated");
+        }
+        if pkt.len_mismatch {
+            self.note("ip.len_mismatch");
+        }
+        if matches!(pkt.fragment, Fragment::First { .. }) {
+            self.attribute_pending_fragments(key);
+        }
+        Placed::Flow
+    }
+
+    fn new_flow(
+        &mut self,
+        key: FlowKey,
+        pkt: &IpPacket<'_>,
+        a: (IpAddr, u16),
+        b: (IpAddr, u16),
+    ) -> Flow {
+        self.next_id += 1;
+        self.counts.created += 1;
+        let (mut orig, mut resp) = (a, b);
+        let mut tcp = None;
+        let evidence = match &pkt.transport {
+            Transport::Tcp(t) => {
+                let mut state = Box::<TcpState>::default();
+                let ev = match t.header.map(|h| h.flags) {
+                    Some(f) if f.syn() && !f.ack() => InitiatorEvidence::Syn,
+                    Some(f) if f.syn() && f.ack() => {
+                        std::mem::swap(&mut orig, &mut resp);
+                        state.mark_flipped();
+                        InitiatorEvidence::SynAck
+                    }
+                    _ => self.infer_by_port(&mut orig, &mut resp, Some(&mut state)),
+                };
+                tcp = Some(state);
+                ev
+            }
+            Transport::Udp(_) => self.infer_by_port(&mut orig, &mut resp, None),
+            _ => InitiatorEvidence::FirstPacket,
+        };
+        let prefix = || match pkt.transport {
+            Transport::Tcp(_) => Prefix::Stream(TcpPrefix::default()),
+            Transport::Udp(_) => Prefix::Datagrams(DatagramPrefix::default()),
+            _ => Prefix::None,
+        };
+        Flow {
+            id: self.next_id,
+            key,
+            protocol: pkt.protocol,
+            initiator: Endpoint {
+                ip: orig.0,
+                port: orig.1,
+            },
+            responder: Endpoint {
+                ip: resp.0,
+                port: resp.1,
+            },
+            initiator_by: evidence,
+            orig: DirStats::default(),
+            resp: DirStats::default(),
+            orig_prefix: prefix(),
+            resp_prefix: prefix(),
+            tcp,
+            interfaces: 0,
+            vlan: pkt.vlan,
+            icmp_errors: 0,
+            icmp_notes: Vec::new(),
+            icmp: match pkt.transport {
+                Transport::Icmp(i) => Some((i.icmp_type, i.code)),
+                _ => None,
+            },
+            fragments: 0,
+            truncated_packets: 0,
+            end: FlowEnd::EndOfCapture,
+        }
+    }
+
+    fn infer_by_port(
+        &self,
+        orig: &mut (IpAddr, u16),
+        resp: &mut (IpAddr, u16),
+        tcp: Option<&mut Box<TcpState>>,
+    ) -> InitiatorEvidence {
+        if is_service_port(orig.1) && !is_service_port(resp.1) {
+            std::mem::swap(orig, resp);
+            if let Some(t) = tcp {
+                t.mark_flipped();
+            }
+            InitiatorEvidence::WellKnownPort
+        } else {
+            InitiatorEvidence::FirstPacket
+        }
+    }
+
+    /// Attributes an ICMP error to the flow it quotes, if that flow is in the table.
+    fn icmp_error(
+        &mut self,
+        pkt: &IpPacket<'_>,
+        info: &IcmpInfo,
+        ts_ns: i64,
+        frame: u64,
+    ) -> Option<Placed> {
+        let q = info.quoted?;
+        let (key, _) = FlowKey::new((q.src, q.src_port), (q.dst, q.dst_port), q.protocol);
+        let flow = self.flows.get_mut(&key)?;
+        flow.icmp_errors += 1;
+        if flow.icmp_notes.len() < ICMP_NOTES_CAP {
+            flow.icmp_notes.push(IcmpErrorNote {
+                from: pkt.src,
+                icmp_type: info.icmp_type,
+                code: info.code,
+                ts_ns,
+                frame,
+                about_initiator_packet: flow.initiator.ip == q.src
+                    && flow.initiator.port == q.src_port,
+            });
+        }
+        Some(Placed::IcmpError)
+    }
+
+    fn later_fragment(
+        &mut self,
+        pkt: &IpPacket<'_>,
+        ts_ns: i64,
+        frame: u64,
+        wire: u32,
+        interface: u32,
+    ) -> Placed {
+        let Fragment::Later { id } = pkt.fragment else {
+            return Placed::FragmentUnattributed;
+        };
+        let fk = (pkt.src, pkt.dst, pkt.protocol, id);
+        if let Some(&(key, from_orig, _)) = self.fragments.get(&fk) {
+            if let Some(flow) = self.flows.get_mut(&key) {
+                let stats = if from_orig {
+                    &mut flow.orig
+                } else {
+                    &mut flow.resp
+                };
+                stats.add(ts_ns, frame, wire, 0);
+                flow.fragments += 1;
+                if interface < 64 {
+                    flow.interfaces |= 1 << interface;
+                }
+                return Placed::Flow;
+            }
+        }
+        if self.pending_fragments.len() < PENDING_FRAGMENTS_CAP {
+            self.pending_fragments.push(PendingFragment {
+                frag_key: fk,
+                ts_ns,
+                frame,
+                wire,
+                interface,
+            });
+            Placed::FragmentPending
+        } else {
+            self.unattributed_fragments.push((frame, wire));
+            Placed::FragmentUnattributed
+        }
+    }
+
+    /// A first fragment arrived: fragments of the same datagram that came before it join its flow.
+    fn attribute_pending_fragments(&mut self, key: FlowKey) {
+        if self.pending_fragments.is_empty() {
+            return;
+        }
+        let fragments = &self.fragments;
+        let joined = &mut self.joined_late;
+        let Some(flow) = self.flows.get_mut(&key) else {
+            return;
+        };
+        self.pending_fragments
+            .retain(|p| match fragments.get(&p.frag_key) {
+                Some(&(k, from_orig, _)) if k == key => {
+                    let stats = if from_orig {
+                        &mut flow.orig
+                    } else {
+                        &mut flow.resp
+                    };
+                    stats.add(p.ts_ns, p.frame, p.wire, 0);
+                    joined.add(p.wire);
+                    flow.fragments += 1;
+                    if p.interface < 64 {
+                        flow.interfaces |= 1 << p.interface;
+                    }
+                    false
+                }
+                _ => true,
+            });
+    }
+
+    /// Number of later fragments still waiting for a first fragment.
+    pub fn pending_fragment_count(&self) -> usize {
+        self.pending_fragments.len()
+    }
+
+    /// Ends the run: every flow still open is finished; fragments never matched become
+    /// unattributed. Returns the (frame, wire length) of each unattributed fragment.
+    pub fn finish(&mut self, sink: &mut impl FlowSink) -> Vec<(u64, u32)> {
+        let mut keys: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.id, *k)).collect();
+        keys.sort_unstable();
+        for (_, k) in keys {
+            self.finish_flow(k, FlowEnd::EndOfCapture, sink);
+        }
+        let mut out = std::mem::take(&mut self.unattributed_fragments);
+        out.extend(self.pending_fragments.drain(..).map(|p| (p.frame, p.wire)));
+        out
+    }
+}

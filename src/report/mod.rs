@@ -1,0 +1,308 @@
+//! Rendering an [`Analysis`]: a text table for people, JSON / JSON Lines / CSV for scripts.
+//!
+//! Machine formats never humanize numbers: counts are integers, timestamps are both integer
+//! nanoseconds since the Unix epoch and RFC 3339 text in UTC.
+
+pub mod text;
+pub mod time;
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::flow::tcp::Handshake;
+use crate::flow::{DirStats, Endpoint, Flow, FlowEnd, IcmpErrorNote, InitiatorEvidence};
+
+/// Output formats of `edgewise flows`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A conversation table, like `tshark -z conv`, with the packet accounting.
+    Text,
+    /// One JSON document: inputs, interfaces, flows, accounting.
+    Json,
+    /// One JSON object per flow per line, then one summary object.
+    Jsonl,
+    /// One row per flow.
+    Csv,
+}
+
+/// The name of an IP protocol as reports print it.
+pub fn transport_name(protocol: u8) -> String {
+    match protocol {
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        1 => "icmp".into(),
+        58 => "icmpv6".into(),
+        47 => "gre".into(),
+        50 => "esp".into(),
+        n => format!("ip-{n}"),
+    }
+}
+
+/// One direction of a flow, as written in JSON.
+#[derive(Debug, Serialize)]
+pub struct DirectionRecord {
+    pub packets: u64,
+    pub wire_bytes: u64,
+    pub payload_bytes: u64,
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
+    pub first_frame: Option<u64>,
+    pub last_frame: Option<u64>,
+    pub retransmissions: u64,
+    /// Up to 64 first payload bytes, hex, as evidence for identification.
+    pub first_bytes_hex: String,
+}
+
+/// A flow, as written in JSON, JSON Lines and CSV.
+#[derive(Debug, Serialize)]
+pub struct FlowRecord {
+    pub id: u64,
+    pub transport: String,
+    pub initiator: Endpoint,
+    pub responder: Endpoint,
+    /// How the initiator was known: `syn`, `syn-ack` (certain), `well-known-port`,
+    /// `first-packet` (inferred).
+    pub initiator_by: InitiatorEvidence,
+    pub initiator_inferred: bool,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    pub first_ts: String,
+    pub duration_s: f64,
+    pub packets: u64,
+    pub wire_bytes: u64,
+    pub orig: DirectionRecord,
+    pub resp: DirectionRecord,
+    /// Zeek's conn_state (S0, SF, REJ...).
+    pub conn_state: &'static str,
+    /// Zeek's history letters (TCP).
+    pub history: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<Handshake>,
+    /// The responder sent at least one packet.
+    pub answered: bool,
+    /// Names (or indexes) of the capture interfaces the flow was seen on.
+    pub interfaces: Vec<String>,
+    pub vlan: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icmp_type_code: Option<(u8, u8)>,
+    pub icmp_errors: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub icmp_error_notes: Vec<IcmpErrorNote>,
+    pub fragments: u64,
+    pub snaplen_truncated_packets: u64,
+    /// Why the flow left the table: end-of-capture, idle-timeout or evicted.
+    pub end: FlowEnd,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes.iter().take(64) {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn direction(d: &DirStats, retrans: u64, first: &[u8]) -> DirectionRecord {
+    DirectionRecord {
+        packets: d.packets,
+        wire_bytes: d.wire_bytes,
+        payload_bytes: d.payload_bytes,
+        first_ts_ns: d.first_ts_ns,
+        last_ts_ns: d.last_ts_ns,
+        first_frame: d.first_frame,
+        last_frame: d.last_frame,
+        retransmissions: retrans,
+        first_bytes_hex: hex(first),
+    }
+}
+
+impl FlowRecord {
+    pub fn new(f: &Flow, analysis: &Analysis) -> FlowRecord {
+        let (ro, rr) = f
+            .tcp
+            .as_ref()
+            .map_or((0, 0), |t| (t.orig.retransmissions, t.resp.retransmissions));
+        let first = f.first_ts_ns();
+        let last = f.last_ts_ns();
+        FlowRecord {
+            id: f.id,
+            transport: transport_name(f.protocol),
+            initiator: f.initiator,
+            responder: f.responder,
+            initiator_by: f.initiator_by,
+            initiator_inferred: !f.initiator_by.is_certain(),
+            first_ts_ns: first,
+            last_ts_ns: last,
+            first_ts: time::rfc3339(first),
+            duration_s: (last - first) as f64 / 1e9,
+            packets: f.packets(),
+            wire_bytes: f.wire_bytes(),
+            orig: direction(&f.orig, ro, f.orig_prefix.first_bytes()),
+            resp: direction(&f.resp, rr, f.resp_prefix.first_bytes()),
+            conn_state: f.conn_state(),
+            history: f.history().to_string(),
+            handshake: f.handshake(),
+            answered: f.answered(),
+            interfaces: interface_names(f.interfaces, analysis),
+            vlan: f.vlan,
+            icmp_type_code: f.icmp,
+            icmp_errors: f.icmp_errors,
+            icmp_error_notes: f.icmp_notes.clone(),
+            fragments: f.fragments,
+            snaplen_truncated_packets: f.truncated_packets,
+            end: f.end,
+        }
+    }
+}
+
+/// Interface names for a flow's interface bitmask.
+pub fn interface_names(mask: u64, analysis: &Analysis) -> Vec<String> {
+    (0..64u32)
+        .filter(|i| mask & (1u64 << i) != 0)
+        .map(|i| {
+            analysis
+                .interfaces
+                .get(i as usize)
+                .and_then(|e| e.name.clone())
+                .unwrap_or_else(|| format!("if{i}"))
+        })
+        .collect()
+}
+
+/// Flows sorted as the conversation table shows them: most bytes first.
+pub fn by_bytes(analysis: &Analysis) -> Vec<&Flow> {
+    let mut v: Vec<&Flow> = analysis.flows.iter().collect();
+    v.sort_by(|a, b| b.wire_bytes().cmp(&a.wire_bytes()).then(a.id.cmp(&b.id)));
+    v
+}
+
+#[derive(Serialize)]
+struct JsonDocument<'a> {
+    #[serde(flatten)]
+    analysis: &'a Analysis,
+    completeness: crate::analysis::Completeness,
+    flows: Vec<FlowRecord>,
+}
+
+/// Writes the analysis in the chosen format.
+pub fn write(analysis: &Analysis, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Text => text::write(analysis, out),
+        Format::Json => {
+            let doc = JsonDocument {
+                analysis,
+                completeness: analysis.completeness(),
+                flows: by_bytes(analysis)
+                    .into_iter()
+                    .map(|f| FlowRecord::new(f, analysis))
+                    .collect(),
+            };
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
+        }
+        Format::Jsonl => {
+            for f in by_bytes(analysis) {
+                let mut line = serde_json::to_value(FlowRecord::new(f, analysis))?;
+                if let Some(o) = line.as_object_mut() {
+                    o.insert("type".into(), "flow".into());
+                }
+                serde_json::to_writer(&mut *out, &line)?;
+                writeln!(out)?;
+            }
+            let mut summary = serde_json::to_value(analysis)?;
+            if let Some(o) = summary.as_object_mut() {
+                o.insert("type".into(), "summary".into());
+                o.insert(
+                    "completeness".into(),
+                    serde_json::to_value(analysis.completeness())?,
+                );
+            }
+            serde_json::to_writer(&mut *out, &summary)?;
+            writeln!(out)
+        }
+        Format::Csv => write_csv(analysis, out),
+    }
+}
+
+fn write_csv(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "id",
+        "transport",
+        "initiator_ip",
+        "initiator_port",
+        "responder_ip",
+        "responder_port",
+        "initiator_by",
+        "first_ts_ns",
+        "last_ts_ns",
+        "duration_s",
+        "orig_packets",
+        "orig_wire_bytes",
+        "orig_payload_bytes",
+        "resp_packets",
+        "resp_wire_bytes",
+        "resp_payload_bytes",
+        "conn_state",
+        "history",
+        "handshake",
+        "icmp_errors",
+        "fragments",
+        "interfaces",
+        "vlan",
+        "end",
+    ])?;
+    for f in by_bytes(analysis) {
+        let r = FlowRecord::new(f, analysis);
+        let handshake = r
+            .handshake
+            .map(|h| match h {
+                Handshake::Established => "established".to_string(),
+                Handshake::SynUnanswered {
+                    syn_retransmissions,
+                } => format!("syn-unanswered({syn_retransmissions} retransmissions)"),
+                Handshake::RefusedByRst => "refused-by-rst".into(),
+                Handshake::UnreachableByIcmp => "unreachable-by-icmp".into(),
+                Handshake::NotSeen => "not-seen".into(),
+            })
+            .unwrap_or_default();
+        let by = serde_json::to_value(r.initiator_by)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let end = serde_json::to_value(r.end)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        w.write_record([
+            r.id.to_string(),
+            r.transport,
+            r.initiator.ip.to_string(),
+            r.initiator.port.to_string(),
+            r.responder.ip.to_string(),
+            r.responder.port.to_string(),
+            by,
+            r.first_ts_ns.to_string(),
+            r.last_ts_ns.to_string(),
+            format!("{:.9}", r.duration_s),
+            r.orig.packets.to_string(),
+            r.orig.wire_bytes.to_string(),
+            r.orig.payload_bytes.to_string(),
+            r.resp.packets.to_string(),
+            r.resp.wire_bytes.to_string(),
+            r.resp.payload_bytes.to_string(),
+            r.conn_state.to_string(),
+            r.history,
+            handshake,
+            r.icmp_errors.to_string(),
+            r.fragments.to_string(),
+            r.interfaces.join(" "),
+            r.vlan.map(|v| v.to_string()).unwrap_or_default(),
+            end,
+        ])?;
+    }
+    w.flush()
+}

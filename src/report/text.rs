@@ -1,0 +1,189 @@
+//! The text report of `edgewise flows`: a conversation table like `tshark -z conv`, sorted by
+//! bytes, then the inputs and the packet accounting.
+
+use std::io::{self, Write};
+
+use super::{by_bytes, time, transport_name};
+use crate::analysis::{Analysis, Completeness};
+use crate::flow::Flow;
+
+fn endpoint(ip: std::net::IpAddr, port: u16, protocol: u8) -> String {
+    let has_ports = matches!(protocol, 6 | 17);
+    match (ip, has_ports) {
+        (std::net::IpAddr::V6(v6), true) => format!("[{v6}]:{port}"),
+        (ip, true) => format!("{ip}:{port}"),
+        (ip, false) => ip.to_string(),
+    }
+}
+
+fn state(f: &Flow) -> String {
+    let mut s = f.conn_state().to_string();
+    if let Some(h) = f.handshake() {
+        use crate::flow::tcp::Handshake::*;
+        match h {
+            SynUnanswered {
+                syn_retransmissions,
+            } => s.push_str(&format!(" syn-unanswered({syn_retransmissions} rexmit)")),
+            RefusedByRst => s.push_str(" refused"),
+            UnreachableByIcmp => s.push_str(" icmp-unreachable"),
+            Established | NotSeen => {}
+        }
+    } else if f.protocol == 17 && !f.answered() {
+        s.push_str(" one-way");
+    }
+    if f.icmp_errors > 0
+        && !matches!(
+            f.handshake(),
+            Some(crate::flow::tcp::Handshake::UnreachableByIcmp)
+        )
+    {
+        s.push_str(&format!(" icmp-errors:{}", f.icmp_errors));
+    }
+    s
+}
+
+/// Writes the text report.
+pub fn write(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    let span = match (a.first_ts_ns, a.last_ts_ns) {
+        (Some(f), Some(l)) => format!(
+            "{} .. {} ({:.3} s)",
+            time::rfc3339(f),
+            time::rfc3339(l),
+            (l - f) as f64 / 1e9
+        ),
+        _ => "no packets".to_string(),
+    };
+    writeln!(
+        out,
+        "{} flows from {} packets ({} bytes on the wire); {}",
+        a.flows.len(),
+        a.accounting.packets,
+        a.accounting.wire_bytes,
+        span
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<5} {:<46} {:<46} {:>8} {:>12} {:>8} {:>12} {:>10} {:<6} {:<12} {}",
+        "proto",
+        "initiator",
+        "responder",
+        "pkts->",
+        "bytes->",
+        "<-pkts",
+        "<-bytes",
+        "duration",
+        "state",
+        "history",
+        "notes"
+    )?;
+    for f in by_bytes(a) {
+        let mut init = endpoint(f.initiator.ip, f.initiator.port, f.protocol);
+        if !f.initiator_by.is_certain() {
+            init.push('?');
+        }
+        let dur = (f.last_ts_ns() - f.first_ts_ns()) as f64 / 1e9;
+        let st = state(f);
+        let (conn, notes) = st.split_once(' ').unwrap_or((st.as_str(), ""));
+        writeln!(
+            out,
+            "{:<5} {:<46} {:<46} {:>8} {:>12} {:>8} {:>12} {:>10.3} {:<6} {:<12} {}",
+            transport_name(f.protocol),
+            init,
+            endpoint(f.responder.ip, f.responder.port, f.protocol),
+            f.orig.packets,
+            f.orig.wire_bytes,
+            f.resp.packets,
+            f.resp.wire_bytes,
+            dur,
+            conn,
+            f.history(),
+            notes
+        )?;
+    }
+    if a.flows.iter().any(|f| !f.initiator_by.is_certain()) {
+        writeln!(
+            out,
+            "  (? after an initiator: no SYN was seen, so the initiator was inferred from the first packet or a service port)"
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Inputs")?;
+    for i in &a.inputs {
+        match (&i.error, &i.stop) {
+            (Some(e), _) => writeln!(out, "  {}: not read: {e}", i.name)?,
+            (None, Some(s)) => writeln!(
+                out,
+                "  {}: {} {} packets, then {}",
+                i.name,
+                i.format.unwrap_or("?"),
+                i.packets,
+                s
+            )?,
+            (None, None) => writeln!(
+                out,
+                "  {}: {}, {} packets",
+                i.name,
+                i.format.unwrap_or("?"),
+                i.packets
+            )?,
+        }
+    }
+    for e in &a.interfaces {
+        writeln!(
+            out,
+            "  interface {} ({}): link type {}, snaplen {}{}",
+            e.index,
+            e.name.as_deref().unwrap_or("unnamed"),
+            e.link_type,
+            e.snaplen,
+            if e.unsupported_packets > 0 {
+                format!(
+                    ", {} packets of an unsupported link type",
+                    e.unsupported_packets
+                )
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    writeln!(out)?;
+    let acc = &a.accounting;
+    writeln!(out, "Packet accounting")?;
+    writeln!(
+        out,
+        "  {:<40} {:>12} {:>14}",
+        "read", acc.packets, acc.wire_bytes
+    )?;
+    for (name, t) in &acc.buckets {
+        writeln!(out, "  {:<40} {:>12} {:>14}", name, t.packets, t.wire_bytes)?;
+    }
+    if acc.balanced() {
+        writeln!(out, "  every packet read is accounted for")?;
+    } else {
+        for m in &acc.mismatches {
+            writeln!(out, "  ACCOUNTING MISMATCH: {m}")?;
+        }
+    }
+    let c = &a.flow_counts;
+    writeln!(
+        out,
+        "  flows: {} created, {} open at end, {} expired idle, {} evicted at the cap",
+        c.created, c.active_at_end, c.expired_idle, c.evicted_cap
+    )?;
+    if !acc.notes.is_empty() {
+        writeln!(out, "  notes (counted besides the buckets):")?;
+        for (name, n) in &acc.notes {
+            writeln!(out, "    {name:<38} {n:>12}")?;
+        }
+    }
+    match a.completeness() {
+        Completeness::Complete => {}
+        Completeness::Partial => writeln!(
+            out,
+            "\nwarning: the read was partial (see Inputs); everything before the damage is reported"
+        )?,
+        Completeness::Unusable => writeln!(out, "\nerror: no input could be read")?,
+    }
+    Ok(())
+}
