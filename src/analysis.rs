@@ -175,7 +175,7 @@ impl Run {
             }
         }
         // Interfaces are known once read (pcapng IDBs can appear anywhere in the file).
-        for info in reader.interfaces() {
+        for info in reader.all_interfaces() {
             let index = self.interfaces.len() as u32;
             self.interfaces.push(InterfaceEntry {
                 index,

@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod cli;
 pub mod decode;
 pub mod flow;
+pub mod generate;
 pub mod generate_cmd;
 pub mod report;
 pub mod source;

@@ -1,1 +1,7 @@
+//! One integration-test binary (faster to link on a small machine), one module per concern.
 
+mod util;
+
+mod cli_inputs;
+mod oracles;
+mod robust;

@@ -10,7 +10,7 @@
 //! parser rejects ARPHRD types common in "any" captures). Transport headers are read here too,
 //! from the IP payload, so that first fragments and truncated headers still give their ports.
 
-mod link;
+pub mod link;
 mod transport;
 
 use std::net::IpAddr;
@@ -140,22 +140,10 @@ fn from_sliced(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
         LaxNetSlice::Ipv6(v6) => {
             let h = v6.header();
             let exts = v6.extensions();
-            let mut frag = Fragment::Whole;
-            for ext in exts.clone() {
-                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                    if f.is_fragmenting_payload() {
-                        frag = if f.fragment_offset().value() == 0 {
-                            Fragment::First {
-                                id: f.identification(),
-                            }
-                        } else {
-                            Fragment::Later {
-                                id: f.identification(),
-                            }
-                        };
-                    }
-                }
-            }
+            // Walked by hand: etherparse's extension iterator trusts lengths that its lax
+            // parser may not have checked (an out-of-bounds read on tcpdump's
+            // ipv6-next-header-oobr captures).
+            let frag = ipv6_fragment(h.next_header().0, exts.slice());
             let plen = usize::from(h.payload_length());
             let declared = (plen != 0).then(|| plen.saturating_sub(exts.slice().len()));
             (
@@ -190,6 +178,45 @@ fn from_sliced(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
         truncated,
         len_mismatch,
     })
+}
+
+/// Finds a fragment header in an IPv6 extension chain, bounded by the bytes present.
+fn ipv6_fragment(mut next: u8, mut chain: &[u8]) -> Fragment {
+    for _ in 0..16 {
+        let len = match next {
+            0 | 43 | 60 => match chain.get(1) {
+                Some(&l) => (usize::from(l) + 1) * 8,
+                None => return Fragment::Whole,
+            },
+            51 => match chain.get(1) {
+                Some(&l) => (usize::from(l) + 2) * 4,
+                None => return Fragment::Whole,
+            },
+            44 => {
+                let Some(h) = chain.get(..8) else {
+                    return Fragment::Whole;
+                };
+                let offset = u16::from_be_bytes([h[2], h[3]]) >> 3;
+                let more = h[3] & 1 != 0;
+                let id = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+                return match (offset, more) {
+                    (0, false) => Fragment::Whole,
+                    (0, true) => Fragment::First { id },
+                    _ => Fragment::Later { id },
+                };
+            }
+            _ => return Fragment::Whole,
+        };
+        let Some(&n) = chain.first() else {
+            return Fragment::Whole;
+        };
+        let Some(rest) = chain.get(len..) else {
+            return Fragment::Whole;
+        };
+        next = n;
+        chain = rest;
+    }
+    Fragment::Whole
 }
 
 const PPPOE_SESSION: u16 = 0x8864;

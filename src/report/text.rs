@@ -64,7 +64,7 @@ pub fn write(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{:<5} {:<46} {:<46} {:>8} {:>12} {:>8} {:>12} {:>10} {:<6} {:<12} {}",
+        "{:<5} {:<46} {:<46} {:>8} {:>12} {:>8} {:>12} {:>10} {:<6} {:<12} notes",
         "proto",
         "initiator",
         "responder",
@@ -75,7 +75,6 @@ pub fn write(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         "duration",
         "state",
         "history",
-        "notes"
     )?;
     for f in by_bytes(a) {
         let mut init = endpoint(f.initiator.ip, f.initiator.port, f.protocol);

@@ -275,7 +275,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Interfaces seen so far (all sections).
-    pub fn interfaces(&self) -> &[InterfaceInfo] {
+    pub fn all_interfaces(&self) -> &[InterfaceInfo] {
         &self.all_interfaces
     }
 
@@ -482,10 +482,12 @@ impl<R: Read> CaptureReader<R> {
                 big_endian = match [h[8], h[9], h[10], h[11]] {
                     [0x1a, 0x2b, 0x3c, 0x4d] => true,
                     [0x4d, 0x3c, 0x2b, 0x1a] => false,
-                    other => return self.stop(format!(
+                    other => {
+                        return self.stop(format!(
                         "section header with an invalid byte-order magic {:02x}{:02x}{:02x}{:02x}",
                         other[0], other[1], other[2], other[3]
-                    )),
+                    ))
+                    }
                 };
                 self.format = Format::PcapNg { big_endian };
             } else if self.records == 0 && self.notes.sections == 0 {
