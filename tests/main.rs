@@ -3,5 +3,6 @@
 mod util;
 
 mod cli_inputs;
+mod generated;
 mod oracles;
 mod robust;

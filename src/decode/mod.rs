@@ -314,6 +314,35 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Seeded mutation in plain `cargo test`: any bytes, any supported link type, no panic
+        /// (etherparse's own checks included: this found its IPv6 extension iterator's
+        /// out-of-bounds read).
+        #[test]
+        fn random_frames_never_panic(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            lt in proptest::sample::select(vec![0u16, 1, 12, 101, 108, 113, 228, 229, 276]),
+        ) {
+            let _ = decode(lt, &data);
+        }
+
+        /// Mutating one byte of a valid IPv6 frame with extension headers never panics.
+        #[test]
+        fn mutated_ipv6_frames_never_panic(pos in 0usize..120, val in proptest::prelude::any::<u8>()) {
+            let mut f = vec![0x60, 0, 0, 0, 0, 40, 0, 64];
+            f.extend([0x20, 1, 0xd, 0xb8].iter().chain([0u8; 12].iter()));
+            f.extend([0x20, 1, 0xd, 0xb8].iter().chain([1u8; 12].iter()));
+            // Hop-by-hop (8 bytes) -> destination options (8 bytes) -> UDP
+            f.extend([60, 0, 1, 4, 0, 0, 0, 0, 17, 0, 1, 4, 0, 0, 0, 0]);
+            f.extend([0x0d, 0x96, 0x0d, 0x96, 0, 24, 0, 0]);
+            f.extend([0u8; 16]);
+            if pos < f.len() {
+                f[pos] = val;
+            }
+            let _ = decode(229, &f);
+        }
+    }
+
     #[test]
     fn arp_and_unknown_link_types_are_named() {
         let mut arp = vec![0xff; 6];

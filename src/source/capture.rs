@@ -565,7 +565,7 @@ impl<R: Read> CaptureReader<R> {
                     };
                     match parsed {
                         Ok((_, Block::InterfaceDescription(idb))) => {
-                            let units = idb.ts_resolution().unwrap_or(1_000_000);
+                            let units = ts_units_per_sec(idb.if_tsresol).unwrap_or(1_000_000);
                             let info = InterfaceInfo {
                                 id: self.interfaces.len() as u32,
                                 name: idb.if_name().and_then(|r| r.ok()).map(str::to_owned),
@@ -756,6 +756,18 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
+/// Units per second of a pcapng `if_tsresol` byte: 10^-n, or 2^-n when the high bit is set.
+/// (pcap-parser 0.17's `ts_resolution` rejects every 2^-n value: it bounds the byte before
+/// masking the high bit.)
+fn ts_units_per_sec(tsresol: u8) -> Option<u64> {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(n)
+    } else {
+        1u64.checked_shl(n).filter(|_| n < 64)
+    }
+}
+
 /// Converts `frac` units of 1/`units_per_sec` second to nanoseconds without overflow.
 fn scale_to_ns(frac: u64, units_per_sec: u64) -> i64 {
     if units_per_sec == 0 {
@@ -908,6 +920,44 @@ mod tests {
         assert_eq!(scale_to_ns(5, 1_000_000_000), 5);
         assert_eq!(scale_to_ns(1, 1 << 10), 976_562);
         assert_eq!(scale_to_ns(u64::MAX, 1), i64::MAX);
+    }
+
+    proptest::proptest! {
+        /// Random bytes after a valid header: the reader ends or stops, never panics or loops.
+        #[test]
+        fn random_records_never_panic_or_hang(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            ng in proptest::prelude::any::<bool>(),
+        ) {
+            let mut v = if ng {
+                let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0];
+                shb.extend([0xff; 8]);
+                shb.extend([28, 0, 0, 0]);
+                shb
+            } else {
+                pcap_header(1)
+            };
+            v.extend(body);
+            let mut r = CaptureReader::open(&v[..]).expect("header is valid");
+            let mut steps = 0;
+            loop {
+                steps += 1;
+                proptest::prop_assert!(steps < 10_000);
+                match r.next_record() {
+                    Next::End | Next::Stop(_) => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tsresol_powers_of_ten_and_two() {
+        assert_eq!(ts_units_per_sec(6), Some(1_000_000));
+        assert_eq!(ts_units_per_sec(9), Some(1_000_000_000));
+        assert_eq!(ts_units_per_sec(0x80 | 20), Some(1 << 20));
+        assert_eq!(ts_units_per_sec(0x80 | 64), None);
+        assert_eq!(ts_units_per_sec(20), None);
     }
 
     #[test]
