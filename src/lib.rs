@@ -11,5 +11,6 @@ pub mod decode;
 pub mod flow;
 pub mod generate;
 pub mod generate_cmd;
+pub mod matrix;
 pub mod report;
 pub mod source;

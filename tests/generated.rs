@@ -295,3 +295,40 @@ fn tshark_agrees_on_every_generated_conversation() {
     }
     assert!(compared >= 60, "only {compared} compared");
 }
+
+/// A tiny flow cap and timeouts force evictions and expiries; every count survives them.
+#[test]
+fn evicted_and_expired_flows_keep_every_count() {
+    let cap = generate::scenario("edge-sample").expect("scenario");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("edge.pcapng");
+    std::fs::write(&path, pcapng(&cap, &PcapNgOptions::default())).expect("write");
+    let unbounded = analysis::analyze(
+        &[InputSpec::File(path.clone())],
+        FlowConfig::default(),
+        &NoProgress,
+    );
+    let config = FlowConfig {
+        max_flows: 3,
+        udp_idle_ns: 1_000_000_000,
+        tcp_idle_ns: 2_000_000_000,
+        ..FlowConfig::default()
+    };
+    let bounded = analysis::analyze(&[InputSpec::File(path)], config, &NoProgress);
+    assert!(
+        bounded.accounting.balanced(),
+        "{:?}",
+        bounded.accounting.mismatches
+    );
+    assert!(
+        bounded.flow_counts.evicted_cap > 0,
+        "{:?}",
+        bounded.flow_counts
+    );
+    let c = &bounded.flow_counts;
+    assert_eq!(c.created, c.active_at_end + c.expired_idle + c.evicted_cap);
+    assert_eq!(c.created as usize, bounded.flows.len());
+    let total = |a: &Analysis| a.flows.iter().map(|f| f.packets()).sum::<u64>();
+    assert_eq!(total(&bounded), total(&unbounded));
+    assert_eq!(bounded.accounting.buckets, unbounded.accounting.buckets);
+}
