@@ -16,12 +16,16 @@ use super::proto::*;
 use super::Capture;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 9] = [
     "edge-sample",
     "tcp-states",
     "link-types",
     "ip-edge-cases",
     "broken",
+    "audit-compliant",
+    "audit-violations",
+    "internal-hairpin",
+    "federation-failing",
 ];
 
 pub fn scenario_names() -> &'static [&'static str] {
@@ -35,6 +39,10 @@ pub fn scenario(name: &str) -> Option<Capture> {
         "link-types" => link_types(),
         "ip-edge-cases" => ip_edge_cases(),
         "broken" => broken(),
+        "audit-compliant" => edge_sample_with(false),
+        "audit-violations" => audit_violations(),
+        "internal-hairpin" => internal_hairpin(),
+        "federation-failing" => federation_failing(),
         _ => return None,
     })
 }
@@ -257,6 +265,12 @@ fn rtp_call(sim: &mut Sim, iface: u32, remote: SocketAddr, edge: SocketAddr, per
 }
 
 fn edge_sample() -> Capture {
+    edge_sample_with(true)
+}
+
+/// The sample site; without `client_violation` every flow is one the matrix documents (the
+/// connection failures stay: a blocked documented flow is still a documented flow).
+fn edge_sample_with(client_violation: bool) -> Capture {
     let mut sim = Sim::new(0xed9e);
     let ext = ext_iface(&mut sim, "ext", 262_144);
     let int = sim.add_interface(
@@ -553,19 +567,21 @@ fn edge_sample() -> Capture {
         u.finish(s, "S0", "av-turn-udp-unanswered");
     }
     s.idle(6 * SEC);
-    tls_flow(
-        s,
-        int,
-        "192.168.20.55:50100",
-        "172.25.33.10:5061",
-        1.0,
-        "edge1.contoso.local",
-        "edge1.contoso.local",
-        &["edge1.contoso.local"],
-        None,
-        1,
-        "internal-client-to-edge-5061",
-    );
+    if client_violation {
+        tls_flow(
+            s,
+            int,
+            "192.168.20.55:50100",
+            "172.25.33.10:5061",
+            1.0,
+            "edge1.contoso.local",
+            "edge1.contoso.local",
+            &["edge1.contoso.local"],
+            None,
+            1,
+            "internal-client-to-edge-5061",
+        );
+    }
     s.idle(20 * SEC);
     tls_flow(
         s,
@@ -580,6 +596,295 @@ fn edge_sample() -> Capture {
         2,
         "access-sip-tls-reconnect",
     );
+    sim.into_capture()
+}
+
+/// One flow per verdict the audit can give, each labelled `verdict:<expected verdict>`.
+fn audit_violations() -> Capture {
+    let mut sim = Sim::new(0xa0d1);
+    let ext = ext_iface(&mut sim, "ext", 262_144);
+    let int = sim.add_interface(
+        "int",
+        LINKTYPE_ETHERNET,
+        262_144,
+        Link::eth(EDGE_INT_MAC, INT_GW_MAC),
+    );
+    let s = &mut sim;
+    // Documented, for contrast.
+    tls_flow(
+        s,
+        ext,
+        "203.0.113.25:51234",
+        "10.45.16.10:443",
+        62.0,
+        "sip.contoso.com",
+        "sip.contoso.com",
+        &CONTOSO_SANS,
+        None,
+        1,
+        "verdict:permitted",
+    );
+    s.idle(300 * MS);
+    // A client on the internal side using the server-only 5061.
+    tls_flow(
+        s,
+        int,
+        "192.168.20.55:50100",
+        "172.25.33.10:5061",
+        1.0,
+        "edge1.contoso.local",
+        "edge1.contoso.local",
+        &["edge1.contoso.local"],
+        None,
+        1,
+        "verdict:wrong-source",
+    );
+    s.idle(300 * MS);
+    // The Edge opening 8057 towards a Front End: documented only the other way.
+    tls_flow(
+        s,
+        int,
+        "172.25.33.10:50300",
+        "192.168.10.90:8057",
+        1.0,
+        "fe01.contoso.local",
+        "fe01.contoso.local",
+        &["fe01.contoso.local"],
+        Some("edge1.contoso.local"),
+        1,
+        "verdict:wrong-direction",
+    );
+    s.idle(300 * MS);
+    // Media on the internal interface.
+    {
+        let mut u = UdpFlow::new(
+            int,
+            sa("192.168.20.55:50400"),
+            sa("172.25.33.10:55000"),
+            1.0,
+        );
+        for i in 0..20u16 {
+            let p = rtp_packet(
+                0,
+                i == 0,
+                100 + i,
+                160 * u32::from(i),
+                0x1234_5678,
+                &[0u8; 160],
+            );
+            u.send_at(s, 20 * MS, Dir::Orig, &p);
+        }
+        u.finish(s, "S0", "verdict:media-on-internal");
+    }
+    s.idle(300 * MS);
+    // XMPP federation inbound while the xmpp feature is off.
+    {
+        let mut c = TcpConv::new(
+            s,
+            ext,
+            sa("198.51.100.20:40001"),
+            sa("10.45.16.10:5269"),
+            50.0,
+        );
+        c.handshake(s);
+        c.data(
+            s,
+            Dir::Orig,
+            b"<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' to='contoso.com' version='1.0'>",
+        );
+        c.close(s, Dir::Orig);
+        c.finish(s, "SF", "verdict:feature-off");
+    }
+    s.idle(300 * MS);
+    // Remote desktop to the Access Edge: no documented rule.
+    {
+        let mut c = TcpConv::new(
+            s,
+            ext,
+            sa("203.0.113.99:50123"),
+            sa("10.45.16.10:3389"),
+            60.0,
+        );
+        c.handshake(s);
+        c.data(
+            s,
+            Dir::Orig,
+            &[3, 0, 0, 19, 14, 224, 0, 0, 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0],
+        );
+        c.close(s, Dir::Orig);
+        c.finish(s, "SF", "verdict:not-in-matrix");
+    }
+    s.idle(300 * MS);
+    // An Internet host reaching the internal interface's 5061.
+    unanswered_syn(
+        s,
+        int,
+        "203.0.113.66:40000",
+        "172.25.33.10:5061",
+        "verdict:wrong-source",
+    );
+    s.idle(300 * MS);
+    // Internal client to the A/V Edge's external address: the hairpin.
+    {
+        let mut u = UdpFlow::new(int, sa("192.168.20.56:50030"), sa("10.45.16.30:3478"), 1.0);
+        let tx = txid(&mut s.rng);
+        u.send(s, Dir::Orig, &stun_binding_request(tx));
+        u.send(
+            s,
+            Dir::Resp,
+            &stun_binding_success(tx, sa("192.168.20.56:50030")),
+        );
+        u.finish(s, "SF", "verdict:internal-hairpin");
+    }
+    s.idle(300 * MS);
+    // Two hosts that are not the Edge.
+    {
+        let mut u = UdpFlow::new(ext, sa("203.0.113.5:5353"), sa("203.0.113.6:5353"), 1.0);
+        u.send(s, Dir::Orig, &dns_query(7, "printer.local", DNS_A));
+        u.finish(s, "S0", "verdict:unknown-endpoint");
+    }
+    sim.into_capture()
+}
+
+/// Internal hosts reaching the Edge's external and public addresses (a NAT hairpin), beside the
+/// documented internal-interface flows.
+fn internal_hairpin() -> Capture {
+    let mut sim = Sim::new(0x4a19);
+    let int = sim.add_interface(
+        "int",
+        LINKTYPE_ETHERNET,
+        262_144,
+        Link::eth(EDGE_INT_MAC, INT_GW_MAC),
+    );
+    let s = &mut sim;
+    {
+        let mut u = UdpFlow::new(int, sa("192.168.20.55:50020"), sa("172.25.33.10:3478"), 1.0);
+        let tx = txid(&mut s.rng);
+        u.send(s, Dir::Orig, &stun_binding_request(tx));
+        u.send(
+            s,
+            Dir::Resp,
+            &stun_binding_success(tx, sa("192.168.20.55:50020")),
+        );
+        u.finish(s, "SF", "verdict:permitted");
+    }
+    s.idle(100 * MS);
+    turn_udp_flow(
+        s,
+        int,
+        "192.168.20.57:50022",
+        "131.107.155.30:3478",
+        2.0,
+        "131.107.155.30:52020",
+        "verdict:internal-hairpin",
+    );
+    s.idle(100 * MS);
+    tls_flow(
+        s,
+        int,
+        "192.168.20.57:50023",
+        "131.107.155.10:443",
+        2.0,
+        "sip.contoso.com",
+        "sip.contoso.com",
+        &CONTOSO_SANS,
+        None,
+        1,
+        "verdict:internal-hairpin",
+    );
+    s.idle(100 * MS);
+    turn_tcp_flow(
+        s,
+        int,
+        "192.168.20.58:50024",
+        "10.45.16.30:443",
+        2.0,
+        "131.107.155.30:52021",
+        "verdict:internal-hairpin",
+    );
+    s.idle(100 * MS);
+    tls_flow(
+        s,
+        int,
+        "192.168.10.91:49950",
+        "131.107.155.10:5061",
+        2.0,
+        "sip.contoso.com",
+        "sip.contoso.com",
+        &CONTOSO_SANS,
+        Some("fe02.contoso.local"),
+        1,
+        "verdict:internal-hairpin",
+    );
+    sim.into_capture()
+}
+
+/// Federation that does not work: the partner's SRV lookup, SYNs to its Access Edge never
+/// answered, an inbound attempt refused, and a TLS session torn down after the handshake. Every
+/// flow is documented: failures are findings, not verdicts.
+fn federation_failing() -> Capture {
+    let mut sim = Sim::new(0xfed0);
+    let ext = ext_iface(&mut sim, "ext", 262_144);
+    let s = &mut sim;
+    dns_flow(
+        s,
+        ext,
+        "10.45.16.10:53300",
+        "10.45.16.1:53",
+        "_sipfederationtls._tcp.fabrikam.com",
+        DNS_SRV,
+        &[DnsAnswer::Srv {
+            priority: 0,
+            weight: 0,
+            port: 5061,
+            target: "sip.fabrikam.com",
+        }],
+        "verdict:permitted",
+    );
+    s.idle(5 * MS);
+    unanswered_syn(
+        s,
+        ext,
+        "10.45.16.10:51800",
+        "198.51.100.10:5061",
+        "verdict:permitted",
+    );
+    s.idle(9 * SEC);
+    unanswered_syn(
+        s,
+        ext,
+        "10.45.16.10:51801",
+        "198.51.100.10:5061",
+        "verdict:permitted",
+    );
+    s.idle(2 * SEC);
+    refused_syn(
+        s,
+        ext,
+        "198.51.100.10:60300",
+        "10.45.16.10:5061",
+        "verdict:permitted",
+    );
+    s.idle(2 * SEC);
+    {
+        let mut c = TcpConv::new(
+            s,
+            ext,
+            sa("198.51.100.10:60301"),
+            sa("10.45.16.10:5061"),
+            47.0,
+        );
+        tls_open(
+            s,
+            &mut c,
+            "sip.contoso.com",
+            "sip.contoso.com",
+            &CONTOSO_SANS,
+            Some("sip.fabrikam.com"),
+        );
+        c.rst(s, Dir::Resp);
+        c.finish(s, "RSTR", "verdict:permitted");
+    }
     sim.into_capture()
 }
 
