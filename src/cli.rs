@@ -18,8 +18,75 @@ pub struct Cli {
 pub enum Command {
     /// List the flows (conversations) of one or more captures, with the packet accounting.
     Flows(FlowsArgs),
+    /// Judge every flow against the documented Edge port matrix for your topology.
+    Audit(AuditArgs),
+    /// Print the documented firewall rules that apply to your topology.
+    Matrix(MatrixArgs),
+    /// Topology files: write a commented template, or check one.
+    #[command(subcommand)]
+    Topology(TopologyCommand),
     /// Write synthetic Edge captures (the bundled samples, test and benchmark captures).
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// The site's topology file (see `edgewise topology init`). Without it, the bundled sample
+    /// topology is assumed, and the report says so.
+    #[arg(short = 't', long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What makes the exit status 1.
+    #[arg(long, value_enum, default_value_t = crate::audit::FailOn::Violation)]
+    pub fail_on: crate::audit::FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// The site's topology file. Without it, the bundled sample topology is assumed.
+    #[arg(short = 't', long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
+    pub format: MatrixFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MatrixFormat {
+    Text,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopologyCommand {
+    /// Write a commented template topology (the sample site) to a file or standard output.
+    Init {
+        /// File to write; standard output if omitted.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a topology file and print what edgewise understood of it.
+    Check {
+        /// The topology file.
+        file: PathBuf,
+    },
 }
 
 /// Reading captures.

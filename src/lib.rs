@@ -6,11 +6,14 @@
 
 pub mod accounting;
 pub mod analysis;
+pub mod audit;
 pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod generate;
 pub mod generate_cmd;
+pub mod judge;
 pub mod matrix;
 pub mod report;
 pub mod source;
+pub mod topology;

@@ -1,5 +1,5 @@
 //! The `edgewise` binary: parse the command line, run the library, map the outcome to an exit
-//! status (0 complete, 1 findings at or above --fail-on (later), 2 unusable input, 3 partial read).
+//! status (0 complete, 1 findings at or above --fail-on, 2 unusable input, 3 partial read).
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -8,11 +8,17 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use edgewise::analysis::{self, Completeness, Progress};
-use edgewise::cli::{Cli, Command, FlowsArgs};
+use edgewise::cli::{
+    AuditArgs, AuditFormat, Cli, Command, FlowsArgs, MatrixArgs, MatrixFormat, TopologyCommand,
+};
 use edgewise::flow::FlowConfig;
+use edgewise::matrix::Matrix;
 use edgewise::report;
 use edgewise::source::input::{self, DynRead};
+use edgewise::topology::Topology;
 
+/// Exit status when the audit found something at or above --fail-on.
+const EXIT_FINDINGS: u8 = 1;
 /// Exit status for unusable input (bad file, bad arguments).
 const EXIT_UNUSABLE: u8 = 2;
 /// Exit status for a partial read: output was produced, but some input was damaged.
@@ -22,6 +28,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Flows(args) => flows(args),
+        Command::Audit(args) => audit(args),
+        Command::Matrix(args) => matrix(args),
+        Command::Topology(cmd) => topology(cmd),
         Command::Generate(args) => edgewise::generate_cmd::run(&args),
     };
     match result {
@@ -63,19 +72,161 @@ fn progress_bar(inputs: &[input::InputSpec], quiet: bool) -> Option<Bar> {
     Some(Bar(bar))
 }
 
-fn flows(args: FlowsArgs) -> anyhow::Result<ExitCode> {
-    let inputs = match input::expand(&args.read.inputs) {
-        Ok(i) => i,
+/// Loads the topology, or the bundled sample with a notice on standard error.
+fn load_topology(path: Option<&std::path::Path>) -> Result<(Topology, bool), String> {
+    match path {
+        Some(p) => Topology::load(p)
+            .map(|t| (t, false))
+            .map_err(|e| e.to_string()),
+        None => {
+            eprintln!(
+                "edgewise: no --topology given: assuming the bundled sample topology (site 'contoso', sfb2015, \
+                 single Edge 172.25.33.10 / 10.45.16.10-.30 behind NAT as 131.107.155.10-.30); \
+                 write your own with `edgewise topology init -o site.toml`"
+            );
+            Topology::parse(
+                edgewise::topology::SAMPLE,
+                std::path::Path::new("<bundled sample topology>"),
+            )
+            .map(|t| (t, true))
+            .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn with_output(
+    path: Option<&std::path::Path>,
+    f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    match path {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", path.display()))?;
+            let mut w = io::BufWriter::new(file);
+            f(&mut w)?;
+            w.flush()?;
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut w = io::BufWriter::new(stdout.lock());
+            f(&mut w)?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let (topology, assumed) = match load_topology(args.topology.as_deref()) {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("edgewise: {e}");
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
+    let matrix = Matrix::builtin()
+        .map_err(|e| anyhow::anyhow!("the built-in port matrix is damaged: {e}"))?;
+    let Some(analysis) = read_inputs(&args.read)? else {
+        return Ok(ExitCode::from(EXIT_UNUSABLE));
+    };
+    let audit = edgewise::audit::audit(&analysis, &topology, matrix, assumed);
+    with_output(args.output.as_deref(), |w| match args.format {
+        AuditFormat::Text => report::audit::write_text(&analysis, &audit, matrix, w),
+        AuditFormat::Json => report::audit::write_json(&analysis, &audit, matrix, w),
+    })?;
+    Ok(if args.fail_on.fails(&audit) {
+        ExitCode::from(EXIT_FINDINGS)
+    } else if analysis.completeness() == Completeness::Partial {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn matrix(args: MatrixArgs) -> anyhow::Result<ExitCode> {
+    let (topology, _) = match load_topology(args.topology.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("edgewise: {e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
+    let matrix = Matrix::builtin()
+        .map_err(|e| anyhow::anyhow!("the built-in port matrix is damaged: {e}"))?;
+    let judge = edgewise::judge::Judge::new(&topology, matrix);
+    with_output(None, |w| match args.format {
+        MatrixFormat::Text => report::matrix::write_text(&judge, w),
+        MatrixFormat::Csv => report::matrix::write_csv(&judge, w),
+        MatrixFormat::Json => report::matrix::write_json(&judge, w),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn topology(cmd: TopologyCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TopologyCommand::Init { output, force } => {
+            match output {
+                Some(path) => {
+                    if path.exists() && !force {
+                        eprintln!(
+                            "edgewise: {} exists; use --force to overwrite it",
+                            path.display()
+                        );
+                        return Ok(ExitCode::from(EXIT_UNUSABLE));
+                    }
+                    std::fs::write(&path, edgewise::topology::SAMPLE)
+                        .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+                    eprintln!("wrote {}: edit the addresses, product, scenario and features for your site", path.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    print!("{}", edgewise::topology::SAMPLE);
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+        TopologyCommand::Check { file } => match Topology::load(&file) {
+            Ok(t) => {
+                println!(
+                    "{}: site '{}', {:?}, {:?}, {} Edge server(s), {} addresses with roles",
+                    file.display(),
+                    t.name,
+                    t.product,
+                    t.scenario,
+                    t.edges.len(),
+                    t.roles.len()
+                );
+                for (ip, roles) in &t.roles {
+                    let names: Vec<String> = roles
+                        .iter()
+                        .map(|r| edgewise::topology::role_label(*r))
+                        .collect();
+                    println!("  {ip:<40} {}", names.join(", "));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("edgewise: {e}");
+                Ok(ExitCode::from(EXIT_UNUSABLE))
+            }
+        },
+    }
+}
+
+/// Reads the inputs of a command; `None` when nothing could be read (already reported).
+fn read_inputs(read: &edgewise::cli::ReadArgs) -> anyhow::Result<Option<analysis::Analysis>> {
+    let inputs = match input::expand(&read.inputs) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("edgewise: {e}");
+            return Ok(None);
+        }
+    };
     let config = FlowConfig {
-        max_flows: args.read.max_flows.max(1),
+        max_flows: read.max_flows.max(1),
         ..FlowConfig::default()
     };
-    let bar = progress_bar(&inputs, args.read.quiet);
+    let bar = progress_bar(&inputs, read.quiet);
     let analysis = match &bar {
         Some(b) => analysis::analyze(&inputs, config, b),
         None => analysis::analyze(&inputs, config, &analysis::NoProgress),
@@ -90,26 +241,20 @@ fn flows(args: FlowsArgs) -> anyhow::Result<ExitCode> {
     for m in &analysis.accounting.mismatches {
         eprintln!("edgewise: internal accounting mismatch: {m}");
     }
-    let completeness = analysis.completeness();
-    if completeness == Completeness::Unusable {
+    if analysis.completeness() == Completeness::Unusable {
+        return Ok(None);
+    }
+    Ok(Some(analysis))
+}
+
+fn flows(args: FlowsArgs) -> anyhow::Result<ExitCode> {
+    let Some(analysis) = read_inputs(&args.read)? else {
         return Ok(ExitCode::from(EXIT_UNUSABLE));
-    }
-    match &args.output {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", path.display()))?;
-            let mut w = io::BufWriter::new(file);
-            report::write(&analysis, args.format, &mut w)?;
-            w.flush()?;
-        }
-        None => {
-            let stdout = io::stdout();
-            let mut w = io::BufWriter::new(stdout.lock());
-            report::write(&analysis, args.format, &mut w)?;
-            w.flush()?;
-        }
-    }
-    Ok(match completeness {
+    };
+    with_output(args.output.as_deref(), |w| {
+        report::write(&analysis, args.format, w)
+    })?;
+    Ok(match analysis.completeness() {
         Completeness::Complete => ExitCode::SUCCESS,
         Completeness::Partial => ExitCode::from(EXIT_PARTIAL),
         Completeness::Unusable => ExitCode::from(EXIT_UNUSABLE),

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod audit;
 mod cli_inputs;
 mod generated;
 mod oracles;

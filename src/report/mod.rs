@@ -3,6 +3,8 @@
 //! Machine formats never humanize numbers: counts are integers, timestamps are both integer
 //! nanoseconds since the Unix epoch and RFC 3339 text in UTC.
 
+pub mod audit;
+pub mod matrix;
 pub mod text;
 pub mod time;
 

@@ -106,6 +106,11 @@ pub fn write(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             "  (? after an initiator: no SYN was seen, so the initiator was inferred from the first packet or a service port)"
         )?;
     }
+    write_inputs_and_accounting(a, out)
+}
+
+/// The inputs, interfaces and packet accounting sections (shared with the audit report).
+pub fn write_inputs_and_accounting(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "Inputs")?;
     for i in &a.inputs {

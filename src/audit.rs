@@ -1,0 +1,142 @@
+//! The audit: every flow of an [`Analysis`] judged for a [`Topology`], with the tallies and the
+//! rule coverage that reports render.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::flow::Flow;
+use crate::judge::{
+    interface_label, service_label, Coverage, FlowFacts, Judge, Judgement, Verdict,
+};
+use crate::matrix::Matrix;
+use crate::topology::Topology;
+
+/// Flows and bytes of one group.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Tally {
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Tally {
+    fn add(&mut self, f: &Flow) {
+        self.flows += 1;
+        self.packets += f.packets();
+        self.bytes += f.wire_bytes();
+    }
+}
+
+/// How the topology came to be used.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopologyUsed {
+    pub name: String,
+    pub source: String,
+    pub product: String,
+    pub scenario: String,
+    /// No --topology was given: the bundled sample was assumed.
+    pub assumed: bool,
+}
+
+/// The audit of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    pub topology: TopologyUsed,
+    /// One judgement per flow of the analysis, in the same order.
+    #[serde(skip)]
+    pub judgements: Vec<Judgement>,
+    pub by_interface: BTreeMap<String, Tally>,
+    pub by_service: BTreeMap<String, Tally>,
+    pub by_protocol: BTreeMap<String, Tally>,
+    pub by_verdict: BTreeMap<String, Tally>,
+    pub violations: u64,
+    pub coverage: Coverage,
+    pub applicable_rules: usize,
+}
+
+pub fn facts(f: &Flow) -> FlowFacts {
+    FlowFacts {
+        transport: f.protocol,
+        initiator: (f.initiator.ip, f.initiator.port),
+        responder: (f.responder.ip, f.responder.port),
+        initiator_certain: f.initiator_by.is_certain(),
+    }
+}
+
+/// Judges every flow.
+pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed: bool) -> Audit {
+    let judge = Judge::new(topology, matrix);
+    let judgements: Vec<Judgement> = analysis
+        .flows
+        .iter()
+        .map(|f| judge.judge(&facts(f)))
+        .collect();
+    let mut by_interface: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_service: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_protocol: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_verdict: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut violations = 0;
+    for (f, j) in analysis.flows.iter().zip(&judgements) {
+        let iface = j.edge_interface.map_or("none", interface_label).to_string();
+        by_interface.entry(iface).or_default().add(f);
+        let svc = j.edge_service.map_or("none", service_label).to_string();
+        by_service.entry(svc).or_default().add(f);
+        let proto = if j.protocol.is_empty() {
+            crate::report::transport_name(f.protocol)
+        } else {
+            j.protocol.clone()
+        };
+        by_protocol.entry(proto).or_default().add(f);
+        by_verdict
+            .entry(j.verdict.label().to_string())
+            .or_default()
+            .add(f);
+        if j.verdict.is_violation() {
+            violations += 1;
+        }
+    }
+    let coverage = Coverage::compute(&judge, &judgements);
+    Audit {
+        topology: TopologyUsed {
+            name: topology.name.clone(),
+            source: topology.source.clone(),
+            product: format!("{:?}", topology.product).to_lowercase(),
+            scenario: format!("{:?}", topology.scenario).to_lowercase(),
+            assumed,
+        },
+        judgements,
+        by_interface,
+        by_service,
+        by_protocol,
+        by_verdict,
+        violations,
+        coverage,
+        applicable_rules: judge.applicable().len(),
+    }
+}
+
+/// What makes `edgewise audit` exit with status 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any verdict that the matrix does not permit.
+    Violation,
+    /// Only an internal NAT hairpin.
+    Hairpin,
+    /// Never: exit 0 whatever the verdicts.
+    Never,
+}
+
+impl FailOn {
+    pub fn fails(self, audit: &Audit) -> bool {
+        match self {
+            FailOn::Violation => audit.violations > 0,
+            FailOn::Hairpin => audit
+                .judgements
+                .iter()
+                .any(|j| j.verdict == Verdict::InternalHairpin),
+            FailOn::Never => false,
+        }
+    }
+}

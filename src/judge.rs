@@ -1,0 +1,787 @@
+//! Verdicts: each flow judged against the documented port matrix for the user's topology.
+//!
+//! A flow is placed first (which Edge address it touches, so which interface and service, and in
+//! which direction relative to the Edge), then matched against the rules that apply to the site
+//! (its product version, scenario and features). Matching looks at interface, direction,
+//! transport, ports (service ports resolved by the topology) and the roles of both ends. When no
+//! rule permits the flow, the nearest rules explain why: a rule for this port from other sources
+//! (`wrong-source`), one for the opposite direction (`wrong-direction`), one for other versions
+//! (`not-in-version`), one whose feature is off (`feature-off`).
+//!
+//! A blocked permitted flow is still permitted: failed connections are findings, not verdicts.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::matrix::{
+    Direction, Interface, Matrix, PortSpec, Role, Rule, RuleVerdict, Service, Transport,
+};
+use crate::topology::{is_edge_role, role_label, Topology};
+
+/// The verdict on one flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Permitted,
+    PermittedWithNote,
+    NotInMatrix,
+    WrongSource,
+    WrongDirection,
+    MediaOnInternal,
+    NotInVersion,
+    FeatureOff,
+    ProtocolMismatch,
+    InternalHairpin,
+    UnknownEndpoint,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 11] = [
+        Verdict::Permitted,
+        Verdict::PermittedWithNote,
+        Verdict::NotInMatrix,
+        Verdict::WrongSource,
+        Verdict::WrongDirection,
+        Verdict::MediaOnInternal,
+        Verdict::NotInVersion,
+        Verdict::FeatureOff,
+        Verdict::ProtocolMismatch,
+        Verdict::InternalHairpin,
+        Verdict::UnknownEndpoint,
+    ];
+
+    /// A verdict that says the matrix does not permit this flow here.
+    pub fn is_violation(self) -> bool {
+        !matches!(
+            self,
+            Verdict::Permitted | Verdict::PermittedWithNote | Verdict::UnknownEndpoint
+        )
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Permitted => "permitted",
+            Verdict::PermittedWithNote => "permitted-with-note",
+            Verdict::NotInMatrix => "not-in-matrix",
+            Verdict::WrongSource => "wrong-source",
+            Verdict::WrongDirection => "wrong-direction",
+            Verdict::MediaOnInternal => "media-on-internal",
+            Verdict::NotInVersion => "not-in-version",
+            Verdict::FeatureOff => "feature-off",
+            Verdict::ProtocolMismatch => "protocol-mismatch",
+            Verdict::InternalHairpin => "internal-hairpin",
+            Verdict::UnknownEndpoint => "unknown-endpoint",
+        }
+    }
+}
+
+/// What the judge needs of a flow.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowFacts {
+    pub transport: u8,
+    pub initiator: (IpAddr, u16),
+    pub responder: (IpAddr, u16),
+    /// The initiator was seen opening the connection (SYN), not inferred.
+    pub initiator_certain: bool,
+}
+
+/// The judgement of one flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct Judgement {
+    pub edge_interface: Option<Interface>,
+    pub edge_service: Option<Service>,
+    pub direction: Option<Direction>,
+    /// The protocol in the documents' words (from the rule that matched, or the nearest one).
+    pub protocol: String,
+    pub verdict: Verdict,
+    /// Ids of the rules that permit the flow (or the nearest rules, for a violation).
+    pub rules: Vec<String>,
+    /// One sentence naming the rule or the nearest rule and its document.
+    pub reason: String,
+    /// Notes of the documents' disagreements the verdict relies on.
+    pub notes: Vec<String>,
+    /// The flow was judged with initiator and responder swapped from the first packet seen,
+    /// because no SYN was seen and only that orientation matches the matrix.
+    pub judged_reversed: bool,
+}
+
+/// Where a flow touches the Edge.
+#[derive(Debug, Clone)]
+struct Placement {
+    interface: Interface,
+    direction: Direction,
+    edge: (IpAddr, u16),
+    remote: (IpAddr, u16),
+    edge_roles: Vec<Role>,
+    remote_roles: Vec<Role>,
+    remote_internal: bool,
+}
+
+/// Judges flows for one topology.
+pub struct Judge<'a> {
+    pub topology: &'a Topology,
+    pub matrix: &'a Matrix,
+    /// Rules that apply to this site (version and scenario), in data order.
+    applicable: Vec<&'a Rule>,
+}
+
+fn transport_of(protocol: u8) -> Option<Transport> {
+    match protocol {
+        6 => Some(Transport::Tcp),
+        17 => Some(Transport::Udp),
+        _ => None,
+    }
+}
+
+fn first_source(rule: &Rule) -> String {
+    rule.sources
+        .first()
+        .map(|s| format!("{} \"{}\"", s.doc, s.table))
+        .unwrap_or_default()
+}
+
+impl<'a> Judge<'a> {
+    pub fn new(topology: &'a Topology, matrix: &'a Matrix) -> Judge<'a> {
+        let scenarios = topology.scenario.matrix_scenarios();
+        let applicable = matrix
+            .rules
+            .iter()
+            .filter(|r| r.versions.contains(&topology.product))
+            .filter(|r| r.scenarios.iter().any(|s| scenarios.contains(s)))
+            .collect();
+        Judge {
+            topology,
+            matrix,
+            applicable,
+        }
+    }
+
+    /// Rules that apply to the site.
+    pub fn applicable(&self) -> &[&'a Rule] {
+        &self.applicable
+    }
+
+    /// A rule's port with the site's service ports filled in.
+    pub fn resolved(&self, spec: &PortSpec) -> PortSpec {
+        match spec {
+            PortSpec::Named(sp) => self.topology.port(*sp),
+            other => *other,
+        }
+    }
+
+    fn port_matches(&self, spec: &PortSpec, port: u16) -> bool {
+        let resolved = match spec {
+            PortSpec::Named(sp) => self.topology.port(*sp),
+            other => *other,
+        };
+        match resolved {
+            PortSpec::Any => true,
+            PortSpec::Single(p) => p == port,
+            PortSpec::Range(lo, hi) => (lo..=hi).contains(&port),
+            PortSpec::Named(_) => false,
+        }
+    }
+
+    /// Does an address with `roles` (internal or not) fit a rule's role list?
+    fn roles_match(
+        &self,
+        wanted: &[Role],
+        roles: &[Role],
+        internal: bool,
+        interface: Interface,
+    ) -> bool {
+        wanted.iter().any(|w| match w {
+            // `any` means any address on that side of the Edge.
+            Role::Any => match interface {
+                Interface::Internal | Interface::InternalVip | Interface::ReverseProxyInternal => {
+                    internal
+                }
+                _ => !internal,
+            },
+            Role::ExternalClient | Role::FederatedPartner => {
+                !internal && !roles.iter().any(|r| is_edge_role(*r))
+            }
+            Role::LyncServer => roles.iter().any(|r| {
+                matches!(
+                    r,
+                    Role::LyncServer | Role::Fe | Role::Director | Role::Sba | Role::CmsFe
+                )
+            }),
+            Role::Fe => roles.iter().any(|r| matches!(r, Role::Fe | Role::CmsFe)),
+            other => roles.contains(other),
+        })
+    }
+
+    fn place(&self, f: &FlowFacts) -> Option<Placement> {
+        self.place_as(f, false)
+    }
+
+    /// Places a flow on the Edge; `prefer_initiator` takes the initiator as the Edge end when
+    /// both ends are Edge addresses (A/V traffic between pool members is outbound from one and
+    /// inbound to the other).
+    fn place_as(&self, f: &FlowFacts, prefer_initiator: bool) -> Option<Placement> {
+        let t = self.topology;
+        let edge_like = |ip: IpAddr| {
+            t.roles_of(ip).iter().any(|r| {
+                is_edge_role(*r)
+                    || matches!(r, Role::ReverseProxyExternal | Role::ReverseProxyInternal)
+            })
+        };
+        let (edge, remote, inbound) = if prefer_initiator && edge_like(f.initiator.0) {
+            (f.initiator, f.responder, false)
+        } else if edge_like(f.responder.0) {
+            (f.responder, f.initiator, true)
+        } else if edge_like(f.initiator.0) {
+            (f.initiator, f.responder, false)
+        } else {
+            return None;
+        };
+        let edge_roles = t.roles_of(edge.0);
+        let interface = if edge_roles.contains(&Role::EdgeInternal) {
+            Interface::Internal
+        } else if edge_roles.contains(&Role::EdgeInternalVip) {
+            Interface::InternalVip
+        } else if edge_roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::EdgeAccessVip | Role::EdgeWebconfVip | Role::EdgeAvVip
+            )
+        }) {
+            Interface::ExternalVip
+        } else if edge_roles.contains(&Role::ReverseProxyExternal) {
+            Interface::ReverseProxyExternal
+        } else if edge_roles.contains(&Role::ReverseProxyInternal) {
+            Interface::ReverseProxyInternal
+        } else {
+            Interface::External
+        };
+        let reverse_proxy = matches!(
+            interface,
+            Interface::ReverseProxyExternal | Interface::ReverseProxyInternal
+        );
+        let direction = match (reverse_proxy, inbound) {
+            (false, true) => Direction::InboundToEdge,
+            (false, false) => Direction::OutboundFromEdge,
+            (true, true) => Direction::InboundToReverseProxy,
+            (true, false) => Direction::OutboundFromReverseProxy,
+        };
+        Some(Placement {
+            interface,
+            direction,
+            edge,
+            remote,
+            edge_roles,
+            remote_roles: t.roles_of(remote.0),
+            remote_internal: t.is_internal_host(remote.0),
+        })
+    }
+
+    /// The edge-side and remote-side role lists of a rule.
+    fn sides(rule: &Rule, direction: Direction) -> (&[Role], &[Role]) {
+        match direction {
+            Direction::InboundToEdge | Direction::InboundToReverseProxy => (&rule.dst, &rule.src),
+            Direction::OutboundFromEdge | Direction::OutboundFromReverseProxy => {
+                (&rule.src, &rule.dst)
+            }
+        }
+    }
+
+    /// How well a rule fits a placed flow, facet by facet.
+    fn facets(&self, rule: &Rule, p: &Placement, transport: Transport, f: &FlowFacts) -> Facets {
+        let (edge_side, remote_side) = Self::sides(rule, rule.direction);
+        let (src_port, dst_port) = (f.initiator.1, f.responder.1);
+        Facets {
+            interface: rule.interface == p.interface,
+            direction: rule.direction == p.direction,
+            transport: rule.transport == transport,
+            ports: self.port_matches(&rule.dst_port, dst_port)
+                && self.port_matches(&rule.src_port, src_port),
+            edge_role: self.roles_match(edge_side, &p.edge_roles, false, p.interface)
+                || edge_side.contains(&Role::Any),
+            remote_role: self.roles_match(
+                remote_side,
+                &p.remote_roles,
+                p.remote_internal,
+                p.interface,
+            ),
+        }
+    }
+
+    /// Judges one flow.
+    pub fn judge(&self, f: &FlowFacts) -> Judgement {
+        let first = self.judge_oriented(f);
+        if f.initiator_certain || !first.verdict.is_violation() {
+            return with_inferred_note(first, f);
+        }
+        // No SYN was seen: if only the other orientation is documented, judge it that way.
+        let swapped = FlowFacts {
+            initiator: f.responder,
+            responder: f.initiator,
+            ..*f
+        };
+        let second = self.judge_oriented(&swapped);
+        if !second.verdict.is_violation() {
+            let mut j = second;
+            j.judged_reversed = true;
+            j.reason.push_str(&format!(
+                " (no SYN was seen; the first packet came from {}:{}, but only {}:{} opening the flow is documented, so it was judged that way)",
+                f.initiator.0, f.initiator.1, f.responder.0, f.responder.1
+            ));
+            return j;
+        }
+        with_inferred_note(first, f)
+    }
+
+    fn judge_oriented(&self, f: &FlowFacts) -> Judgement {
+        let first = self.judge_placed(f, self.place(f));
+        let both_edge =
+            self.topology.is_edge(f.initiator.0) && self.topology.is_edge(f.responder.0);
+        if !both_edge {
+            return first;
+        }
+        let second = self.judge_placed(f, self.place_as(f, true));
+        match (first.verdict.is_violation(), second.verdict.is_violation()) {
+            (false, false) => {
+                let mut j = first;
+                for id in second.rules {
+                    if !j.rules.contains(&id) {
+                        j.rules.push(id);
+                    }
+                }
+                j
+            }
+            (true, false) => second,
+            _ => first,
+        }
+    }
+
+    fn judge_placed(&self, f: &FlowFacts, placement: Option<Placement>) -> Judgement {
+        let none = |verdict, reason: String| Judgement {
+            edge_interface: None,
+            edge_service: None,
+            direction: None,
+            protocol: String::new(),
+            verdict,
+            rules: Vec::new(),
+            reason,
+            notes: Vec::new(),
+            judged_reversed: false,
+        };
+        let Some(p) = placement else {
+            return none(
+                Verdict::UnknownEndpoint,
+                format!(
+                    "neither {} nor {} is an address of the Edge or reverse proxy in {}, so the port matrix does not apply",
+                    f.initiator.0, f.responder.0, self.topology.source
+                ),
+            );
+        };
+        let service = service_of(&p.edge_roles);
+        let mut j = Judgement {
+            edge_interface: Some(p.interface),
+            edge_service: service,
+            direction: Some(p.direction),
+            protocol: String::new(),
+            verdict: Verdict::NotInMatrix,
+            rules: Vec::new(),
+            reason: String::new(),
+            notes: Vec::new(),
+            judged_reversed: false,
+        };
+        let where_ = describe_place(&p, service);
+        let Some(transport) = transport_of(f.transport) else {
+            j.reason = format!(
+                "{} {where_}: the port matrix documents only TCP and UDP flows",
+                crate::report::transport_name(f.transport).to_uppercase()
+            );
+            return j;
+        };
+        let tname = if transport == Transport::Tcp {
+            "TCP"
+        } else {
+            "UDP"
+        };
+        let flow_desc = format!("{tname} {} -> {}", f.initiator.1, f.responder.1);
+
+        // An internal host reaching an external Edge address: the hairpin the design forbids.
+        if matches!(p.interface, Interface::External | Interface::ExternalVip) && p.remote_internal
+        {
+            j.verdict = Verdict::InternalHairpin;
+            let internal_if = self
+                .topology
+                .edges
+                .first()
+                .and_then(|e| e.internal.first())
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| "the Edge internal interface".into());
+            j.reason = format!(
+                "internal host {} reached the Edge's external address {} ({flow_desc}); internal hosts must use the \
+                 internal interface ({internal_if}) with no NAT in between (004, \"Understanding Lync Edge Server Ports\"; \
+                 000, NAT rules)",
+                p.remote.0, p.edge.0
+            );
+            return j;
+        }
+
+        let all: Vec<(&Rule, Facets)> = self
+            .matrix
+            .rules
+            .iter()
+            .map(|r| (r, self.facets(r, &p, transport, f)))
+            .collect();
+        let applicable = |r: &Rule| self.applicable.iter().any(|a| std::ptr::eq(*a, r));
+
+        // Full matches among the rules that apply to this site.
+        let full: Vec<&Rule> = all
+            .iter()
+            .filter(|(r, x)| x.all() && applicable(r))
+            .map(|(r, _)| *r)
+            .collect();
+        let enabled = |r: &Rule| r.feature.is_none_or(|feat| self.topology.feature(feat));
+        let best = full
+            .iter()
+            .filter(|r| enabled(r))
+            .min_by_key(|r| match r.verdict {
+                RuleVerdict::Permit => 0,
+                RuleVerdict::PermitIf => 1,
+                RuleVerdict::PermitNote => 2,
+                RuleVerdict::Flag => 3,
+            })
+            .copied();
+        if let Some(rule) = best {
+            let same: Vec<&Rule> = full
+                .iter()
+                .filter(|r| enabled(r) && r.verdict == rule.verdict)
+                .copied()
+                .collect();
+            j.rules = same.iter().map(|r| r.id.clone()).collect();
+            j.protocol = rule.protocol.clone();
+            j.notes = self.decision_notes(&same);
+            match rule.verdict {
+                RuleVerdict::Permit | RuleVerdict::PermitIf => {
+                    j.verdict = Verdict::Permitted;
+                    j.reason = format!(
+                        "{} {flow_desc} {where_} is permitted by rule {} ({})",
+                        rule.protocol,
+                        rule.id,
+                        first_source(rule)
+                    );
+                }
+                RuleVerdict::PermitNote | RuleVerdict::Flag => {
+                    j.verdict = Verdict::PermittedWithNote;
+                    let note = if rule.note.is_empty() {
+                        "see the rule's note"
+                    } else {
+                        rule.note.as_str()
+                    };
+                    j.reason = format!(
+                        "{} {flow_desc} {where_} is permitted with a note by rule {} ({}): {note}",
+                        rule.protocol,
+                        rule.id,
+                        first_source(rule)
+                    );
+                }
+            }
+            return j;
+        }
+        if let Some(rule) = full.first() {
+            j.verdict = Verdict::FeatureOff;
+            j.rules = full.iter().map(|r| r.id.clone()).collect();
+            j.protocol = rule.protocol.clone();
+            let feat = rule
+                .feature
+                .map(|x| format!("{x:?}").to_lowercase())
+                .unwrap_or_default();
+            j.reason = format!(
+                "{} {flow_desc} {where_} matches rule {} ({}), which needs the {feat} feature, but [features] {feat} is \
+                 off in {}",
+                rule.protocol,
+                rule.id,
+                first_source(rule),
+                self.topology.source
+            );
+            return j;
+        }
+
+        // Media ports on the internal interface (CLS 50001-50003 is matched above when on).
+        let media = |port: u16| (50000..=59999).contains(&port);
+        if matches!(p.interface, Interface::Internal | Interface::InternalVip)
+            && (media(f.responder.1) || media(f.initiator.1) && media(f.responder.1))
+        {
+            j.verdict = Verdict::MediaOnInternal;
+            j.protocol = "RTP".into();
+            j.reason = format!(
+                "{flow_desc} {where_} uses the media range 50000-59999, which the documents open on the external A/V \
+                 interface only (004, \"Understanding Lync Edge Server Ports\", media port range; 000, internal port \
+                 firewall summary)"
+            );
+            return j;
+        }
+
+        // The nearest rules, most telling first.
+        let near = |pred: &dyn Fn(&Rule, &Facets) -> bool| -> Vec<&Rule> {
+            all.iter()
+                .filter(|(r, x)| pred(r, x))
+                .map(|(r, _)| *r)
+                .collect()
+        };
+        let other_versions = near(&|r, x| x.all() && !r.versions.contains(&self.topology.product));
+        if let Some(rule) = other_versions.first() {
+            j.verdict = Verdict::NotInVersion;
+            j.rules = other_versions.iter().map(|r| r.id.clone()).collect();
+            j.protocol = rule.protocol.clone();
+            let versions: Vec<String> = rule
+                .versions
+                .iter()
+                .map(|v| format!("{v:?}").to_lowercase())
+                .collect();
+            j.reason = format!(
+                "{} {flow_desc} {where_} matches rule {} ({}), which applies to {} only, not to {:?} as configured",
+                rule.protocol,
+                rule.id,
+                first_source(rule),
+                versions.join(", "),
+                self.topology.product
+            );
+            j.reason = j.reason.replace(
+                &format!("{:?}", self.topology.product),
+                &format!("{:?}", self.topology.product).to_lowercase(),
+            );
+            return j;
+        }
+        let wrong_source = near(&|r, x| {
+            applicable(r)
+                && x.interface
+                && x.direction
+                && x.transport
+                && x.ports
+                && x.edge_role
+                && !x.remote_role
+        });
+        if let Some(rule) = wrong_source.first() {
+            j.verdict = Verdict::WrongSource;
+            j.rules = wrong_source.iter().map(|r| r.id.clone()).collect();
+            j.protocol = rule.protocol.clone();
+            let (_, remote_side) = Self::sides(rule, rule.direction);
+            let allowed: Vec<String> = remote_side.iter().map(|r| role_label(*r)).collect();
+            let who = if p.remote_roles.is_empty() {
+                if p.remote_internal {
+                    "an internal host".to_string()
+                } else {
+                    "an external host".to_string()
+                }
+            } else {
+                p.remote_roles
+                    .iter()
+                    .map(|r| role_label(*r))
+                    .collect::<Vec<_>>()
+                    .join("/")
+            };
+            j.reason = format!(
+                "{} {flow_desc} {where_} from {} ({who}): rule {} ({}) permits this port only for {}",
+                rule.protocol,
+                p.remote.0,
+                rule.id,
+                first_source(rule),
+                allowed.join(", ")
+            );
+            return j;
+        }
+        // The opposite direction: the same service documented as opened by the other side
+        // (roles swapped, the service port kept on the listening side).
+        let reversed = FlowFacts {
+            initiator: (f.responder.0, f.initiator.1),
+            responder: (f.initiator.0, f.responder.1),
+            ..*f
+        };
+        if let Some(rp) = self.place(&reversed) {
+            let opposite = self
+                .applicable
+                .iter()
+                .filter(|r| self.facets(r, &rp, transport, &reversed).all())
+                .copied()
+                .collect::<Vec<_>>();
+            if let Some(rule) = opposite.first() {
+                j.verdict = Verdict::WrongDirection;
+                j.rules = opposite.iter().map(|r| r.id.clone()).collect();
+                j.protocol = rule.protocol.clone();
+                j.reason = format!(
+                    "{} {flow_desc} was opened by {} {where_}; rule {} ({}) documents only the opposite direction, opened by {}",
+                    rule.protocol,
+                    f.initiator.0,
+                    rule.id,
+                    first_source(rule),
+                    f.responder.0
+                );
+                return j;
+            }
+        }
+        // Nothing documented: name the closest thing so a misrouted flow is recognisable.
+        let same_port_elsewhere = near(&|r, x| {
+            applicable(r)
+                && x.transport
+                && x.ports
+                && r.dst_port != PortSpec::Any
+                && !(x.interface && x.direction)
+        });
+        let same_interface =
+            near(&|r, x| applicable(r) && x.interface && x.direction && x.transport && x.edge_role);
+        j.reason = format!("no documented rule permits {flow_desc} {where_}");
+        if let Some(rule) = same_port_elsewhere.first() {
+            j.rules = vec![rule.id.clone()];
+            j.protocol = rule.protocol.clone();
+            j.reason.push_str(&format!(
+                "; the nearest is rule {} ({}), for {} on the {} interface",
+                rule.id,
+                first_source(rule),
+                rule.protocol,
+                interface_label(rule.interface)
+            ));
+        } else if !same_interface.is_empty() {
+            let ports: Vec<String> = same_interface
+                .iter()
+                .map(|r| format!("{} {}", r.protocol, self.resolved(&r.dst_port)))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            j.reason
+                .push_str(&format!("; documented here: {}", ports.join(", ")));
+        }
+        j
+    }
+
+    fn decision_notes(&self, rules: &[&Rule]) -> Vec<String> {
+        let mut notes = Vec::new();
+        for r in rules {
+            for d in &r.decisions {
+                if let Some(dec) = self.matrix.decision(d) {
+                    let n = format!("{}: {}", dec.id, dec.note);
+                    if !notes.contains(&n) {
+                        notes.push(n);
+                    }
+                }
+            }
+        }
+        notes
+    }
+}
+
+fn with_inferred_note(mut j: Judgement, f: &FlowFacts) -> Judgement {
+    if !f.initiator_certain && j.verdict != Verdict::UnknownEndpoint {
+        j.reason.push_str(" (initiator inferred: no SYN was seen)");
+    }
+    j
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Facets {
+    interface: bool,
+    direction: bool,
+    transport: bool,
+    ports: bool,
+    edge_role: bool,
+    remote_role: bool,
+}
+
+impl Facets {
+    fn all(&self) -> bool {
+        self.interface
+            && self.direction
+            && self.transport
+            && self.ports
+            && self.edge_role
+            && self.remote_role
+    }
+}
+
+fn service_of(roles: &[Role]) -> Option<Service> {
+    roles.iter().find_map(|r| match r {
+        Role::EdgeAccess | Role::EdgeAccessVip => Some(Service::Access),
+        Role::EdgeWebconf | Role::EdgeWebconfVip => Some(Service::Webconf),
+        Role::EdgeAv | Role::EdgeAvVip => Some(Service::Av),
+        Role::EdgeInternal | Role::EdgeInternalVip => Some(Service::Internal),
+        Role::ReverseProxyExternal | Role::ReverseProxyInternal => Some(Service::ReverseProxy),
+        _ => None,
+    })
+}
+
+pub fn interface_label(i: Interface) -> &'static str {
+    match i {
+        Interface::External => "external",
+        Interface::Internal => "internal",
+        Interface::ExternalVip => "external VIP",
+        Interface::InternalVip => "internal VIP",
+        Interface::ReverseProxyExternal => "reverse proxy external",
+        Interface::ReverseProxyInternal => "reverse proxy internal",
+    }
+}
+
+pub fn service_label(s: Service) -> &'static str {
+    match s {
+        Service::Access => "Access Edge",
+        Service::Webconf => "Web Conferencing Edge",
+        Service::Av => "A/V Edge",
+        Service::Internal => "Edge internal interface",
+        Service::XmppProxy => "XMPP proxy",
+        Service::ReverseProxy => "reverse proxy",
+    }
+}
+
+fn describe_place(p: &Placement, service: Option<Service>) -> String {
+    let what = service.map_or("Edge", service_label);
+    match p.direction {
+        Direction::InboundToEdge | Direction::InboundToReverseProxy => {
+            format!(
+                "inbound to the {what} ({}, {})",
+                p.edge.0,
+                interface_label(p.interface)
+            )
+        }
+        Direction::OutboundFromEdge | Direction::OutboundFromReverseProxy => {
+            format!(
+                "outbound from the {what} ({}, {})",
+                p.edge.0,
+                interface_label(p.interface)
+            )
+        }
+    }
+}
+
+/// Per-rule coverage: the flows that matched each applicable rule.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Coverage {
+    /// Rule id -> number of flows permitted by it.
+    pub hits: BTreeMap<String, u64>,
+    /// Applicable rules no flow exercised.
+    pub never_exercised: Vec<String>,
+}
+
+impl Coverage {
+    pub fn compute(judge: &Judge<'_>, judgements: &[Judgement]) -> Coverage {
+        let mut hits: BTreeMap<String, u64> = judge
+            .applicable()
+            .iter()
+            .map(|r| (r.id.clone(), 0))
+            .collect();
+        for j in judgements {
+            if matches!(j.verdict, Verdict::Permitted | Verdict::PermittedWithNote) {
+                for id in &j.rules {
+                    if let Some(n) = hits.get_mut(id) {
+                        *n += 1;
+                    }
+                }
+            }
+        }
+        let never_exercised = hits
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        Coverage {
+            hits,
+            never_exercised,
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The audit report: verdict tallies, every violation with its reason, rules never exercised,
+//! then the flow table and the packet accounting. JSON has the same as one document.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::{text, FlowRecord};
+use crate::analysis::Analysis;
+use crate::audit::{Audit, Tally};
+use crate::judge::{interface_label, Judgement};
+use crate::matrix::Matrix;
+
+/// A flow with its judgement, as JSON writes it.
+#[derive(Serialize)]
+pub struct AuditedFlow<'a> {
+    #[serde(flatten)]
+    pub flow: FlowRecord,
+    #[serde(flatten)]
+    pub judgement: &'a Judgement,
+}
+
+#[derive(Serialize)]
+struct NeverExercised<'a> {
+    id: &'a str,
+    protocol: &'a str,
+    interface: &'static str,
+    transport: String,
+    dst_port: String,
+    source: String,
+}
+
+#[derive(Serialize)]
+struct AuditDocument<'a> {
+    #[serde(flatten)]
+    analysis: &'a Analysis,
+    completeness: crate::analysis::Completeness,
+    audit: &'a Audit,
+    never_exercised: Vec<NeverExercised<'a>>,
+    flows: Vec<AuditedFlow<'a>>,
+}
+
+fn never_exercised<'a>(audit: &'a Audit, matrix: &'a Matrix) -> Vec<NeverExercised<'a>> {
+    audit
+        .coverage
+        .never_exercised
+        .iter()
+        .filter_map(|id| matrix.rules.iter().find(|r| &r.id == id))
+        .map(|r| NeverExercised {
+            id: &r.id,
+            protocol: &r.protocol,
+            interface: interface_label(r.interface),
+            transport: format!("{:?}", r.transport).to_lowercase(),
+            dst_port: r.dst_port.to_string(),
+            source: r
+                .sources
+                .first()
+                .map(|s| format!("{} {}", s.doc, s.table))
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn ordered<'a>(
+    analysis: &'a Analysis,
+    audit: &'a Audit,
+) -> Vec<(&'a crate::flow::Flow, &'a Judgement)> {
+    let mut v: Vec<_> = analysis.flows.iter().zip(&audit.judgements).collect();
+    // Violations first, then by bytes.
+    v.sort_by(|a, b| {
+        b.1.verdict
+            .is_violation()
+            .cmp(&a.1.verdict.is_violation())
+            .then(b.0.wire_bytes().cmp(&a.0.wire_bytes()))
+            .then(a.0.id.cmp(&b.0.id))
+    });
+    v
+}
+
+pub fn write_json(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let doc = AuditDocument {
+        analysis,
+        completeness: analysis.completeness(),
+        audit,
+        never_exercised: never_exercised(audit, matrix),
+        flows: ordered(analysis, audit)
+            .into_iter()
+            .map(|(f, j)| AuditedFlow {
+                flow: FlowRecord::new(f, analysis),
+                judgement: j,
+            })
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+fn table(
+    out: &mut dyn Write,
+    title: &str,
+    rows: &std::collections::BTreeMap<String, Tally>,
+) -> io::Result<()> {
+    writeln!(out, "{title}")?;
+    for (k, t) in rows {
+        writeln!(
+            out,
+            "  {k:<32} {:>8} flows {:>10} packets {:>14} bytes",
+            t.flows, t.packets, t.bytes
+        )?;
+    }
+    Ok(())
+}
+
+pub fn write_text(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let t = &audit.topology;
+    writeln!(
+        out,
+        "Audit of {} flows against the Edge port matrix for site '{}' ({}, {}) from {}{}",
+        analysis.flows.len(),
+        t.name,
+        t.product,
+        t.scenario,
+        t.source,
+        if t.assumed {
+            " (assumed: no --topology given)"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        out,
+        "{} documented rules apply to this site; {} flows are not permitted as captured.",
+        audit.applicable_rules, audit.violations
+    )?;
+    writeln!(out)?;
+    table(out, "Verdicts", &audit.by_verdict)?;
+    table(out, "Edge interfaces", &audit.by_interface)?;
+    table(out, "Edge services", &audit.by_service)?;
+    table(out, "Protocols", &audit.by_protocol)?;
+    writeln!(out)?;
+    let flows = ordered(analysis, audit);
+    let violations: Vec<_> = flows
+        .iter()
+        .filter(|(_, j)| j.verdict.is_violation())
+        .collect();
+    if violations.is_empty() {
+        writeln!(out, "Violations: none")?;
+    } else {
+        writeln!(out, "Violations")?;
+        for (f, j) in violations {
+            writeln!(
+                out,
+                "  [{}] {} {}:{} -> {}:{} ({} packets, {} bytes, {})",
+                j.verdict.label(),
+                super::transport_name(f.protocol),
+                f.initiator.ip,
+                f.initiator.port,
+                f.responder.ip,
+                f.responder.port,
+                f.packets(),
+                f.wire_bytes(),
+                f.conn_state()
+            )?;
+            writeln!(out, "      {}", j.reason)?;
+        }
+    }
+    let notes: Vec<(&crate::flow::Flow, &Judgement)> = flows
+        .iter()
+        .filter(|(_, j)| j.verdict == crate::judge::Verdict::PermittedWithNote)
+        .copied()
+        .collect();
+    if !notes.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Permitted with a note")?;
+        for (f, j) in notes {
+            writeln!(
+                out,
+                "  {} {}:{} -> {}:{}: {}",
+                super::transport_name(f.protocol),
+                f.initiator.ip,
+                f.initiator.port,
+                f.responder.ip,
+                f.responder.port,
+                j.reason
+            )?;
+        }
+    }
+    writeln!(out)?;
+    let never = never_exercised(audit, matrix);
+    writeln!(
+        out,
+        "Rules never exercised ({} of {}; a documented flow that never appears can be a firewall block, or a feature not in use)",
+        never.len(),
+        audit.applicable_rules
+    )?;
+    for n in &never {
+        writeln!(
+            out,
+            "  {:<44} {:<12} {:<10} {} {:<12} {}",
+            n.id, n.protocol, n.interface, n.transport, n.dst_port, n.source
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Flows")?;
+    writeln!(
+        out,
+        "  {:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+        "verdict",
+        "proto",
+        "initiator",
+        "responder",
+        "interface",
+        "protocol",
+        "packets",
+        "bytes",
+        "state"
+    )?;
+    for (f, j) in &flows {
+        let mut init = format!("{}:{}", f.initiator.ip, f.initiator.port);
+        if !f.initiator_by.is_certain() {
+            init.push('?');
+        }
+        writeln!(
+            out,
+            "  {:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+            j.verdict.label(),
+            super::transport_name(f.protocol),
+            init,
+            format!("{}:{}", f.responder.ip, f.responder.port),
+            j.edge_interface.map_or("-", interface_label),
+            if j.protocol.is_empty() {
+                "-"
+            } else {
+                &j.protocol
+            },
+            f.packets(),
+            f.wire_bytes(),
+            f.conn_state()
+        )?;
+    }
+    text::write_inputs_and_accounting(analysis, out)
+}
