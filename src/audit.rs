@@ -54,6 +54,9 @@ pub struct Audit {
     pub violations: u64,
     pub coverage: Coverage,
     pub applicable_rules: usize,
+    /// Findings across flows and federated call timelines (reports write them at top level).
+    #[serde(skip)]
+    pub diagnosis: crate::diagnose::Diagnosis,
 }
 
 pub fn facts(f: &Flow) -> FlowFacts {
@@ -98,6 +101,12 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
         }
     }
     let coverage = Coverage::compute(&judge, &judgements);
+    let diagnosis = crate::diagnose::diagnose(&crate::diagnose::Inputs {
+        analysis,
+        judgements: &judgements,
+        topology,
+        topology_assumed: assumed,
+    });
     Audit {
         topology: TopologyUsed {
             name: topology.name.clone(),
@@ -114,6 +123,7 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
         violations,
         coverage,
         applicable_rules: judge.applicable().len(),
+        diagnosis,
     }
 }
 
@@ -124,6 +134,10 @@ pub enum FailOn {
     Violation,
     /// Only an internal NAT hairpin.
     Hairpin,
+    /// A finding of severity error.
+    Error,
+    /// A finding of severity warning or error.
+    Warning,
     /// Never: exit 0 whatever the verdicts.
     Never,
 }
@@ -136,6 +150,11 @@ impl FailOn {
                 .judgements
                 .iter()
                 .any(|j| j.verdict == Verdict::InternalHairpin),
+            FailOn::Error => audit.diagnosis.count(crate::diagnose::Severity::Error) > 0,
+            FailOn::Warning => audit
+                .diagnosis
+                .worst()
+                .is_some_and(|s| s <= crate::diagnose::Severity::Warning),
             FailOn::Never => false,
         }
     }

@@ -307,21 +307,25 @@ fn every_rule_is_hit_and_missed_by_port_transport_source_and_direction() {
 }
 
 fn audit_json(capture: &str, extra: &[&str]) -> (serde_json::Value, i32) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cap = root.join("captures").join(capture);
-    let topo = root.join("captures/topology.toml");
+    // Relative paths from the repository root keep reasons (which name the topology file)
+    // independent of where the checkout lives.
+    let cap = format!("captures/{capture}");
     let mut args = vec![
         "audit",
         "-q",
         "--format",
         "json",
         "-r",
-        cap.to_str().expect("utf-8"),
+        &cap,
         "--topology",
-        topo.to_str().expect("utf-8"),
+        "captures/topology.toml",
     ];
     args.extend_from_slice(extra);
-    let out = run(&args);
+    let out = edgewise()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(&args)
+        .output()
+        .expect("edgewise runs");
     let code = out.status.code().unwrap_or(-1);
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(

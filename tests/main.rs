@@ -4,6 +4,7 @@ mod util;
 
 mod audit;
 mod cli_inputs;
+mod diagnose;
 mod generated;
 mod oracles;
 mod robust;

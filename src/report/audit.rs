@@ -36,6 +36,9 @@ struct AuditDocument<'a> {
     analysis: &'a Analysis,
     completeness: crate::analysis::Completeness,
     audit: &'a Audit,
+    findings: &'a [crate::diagnose::Finding],
+    skipped_checks: &'a [crate::diagnose::Skipped],
+    calls: &'a [crate::diagnose::calls::Call],
     never_exercised: Vec<NeverExercised<'a>>,
     flows: Vec<AuditedFlow<'a>>,
 }
@@ -87,6 +90,9 @@ pub fn write_json(
         analysis,
         completeness: analysis.completeness(),
         audit,
+        findings: &audit.diagnosis.findings,
+        skipped_checks: &audit.diagnosis.skipped,
+        calls: &audit.diagnosis.calls,
         never_exercised: never_exercised(audit, matrix),
         flows: ordered(analysis, audit)
             .into_iter()
@@ -112,6 +118,96 @@ fn table(
             "  {k:<32} {:>8} flows {:>10} packets {:>14} bytes",
             t.flows, t.packets, t.bytes
         )?;
+    }
+    Ok(())
+}
+
+fn write_findings(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
+    let d = &audit.diagnosis;
+    writeln!(out)?;
+    if d.findings.is_empty() {
+        writeln!(out, "Findings: none")?;
+    } else {
+        writeln!(
+            out,
+            "Findings ({} error, {} warning, {} info)",
+            d.count(crate::diagnose::Severity::Error),
+            d.count(crate::diagnose::Severity::Warning),
+            d.count(crate::diagnose::Severity::Info)
+        )?;
+    }
+    for f in &d.findings {
+        writeln!(
+            out,
+            "  [{}] {} {} (confidence {:?})",
+            f.severity.label(),
+            f.id,
+            f.title,
+            f.confidence
+        )?;
+        writeln!(out, "      {}", f.explanation)?;
+        writeln!(out, "      Fix: {}", f.fix)?;
+        writeln!(out, "      Source: {}", f.citation)?;
+        for e in f.evidence.iter().take(5) {
+            writeln!(
+                out,
+                "      - {} {} -> {} (frames {}-{}): {}",
+                e.transport,
+                e.initiator,
+                e.responder,
+                e.first_frame.map_or("?".into(), |n| n.to_string()),
+                e.last_frame.map_or("?".into(), |n| n.to_string()),
+                e.detail
+            )?;
+        }
+        if f.evidence.len() > 5 {
+            writeln!(out, "      - ... and {} more flows", f.evidence.len() - 5)?;
+        }
+    }
+    if !d.skipped.is_empty() {
+        writeln!(out, "  Checks skipped:")?;
+        for s in &d.skipped {
+            writeln!(out, "    {} {}: needs {}", s.id, s.title, s.needs)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_calls(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
+    let calls = &audit.diagnosis.calls;
+    if calls.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Federated calls")?;
+    for c in calls {
+        writeln!(
+            out,
+            "  call {} with {} ({:.1} s): {}",
+            c.id,
+            c.partner,
+            (c.end_ts_ns - c.start_ts_ns) as f64 / 1e9,
+            c.summary
+        )?;
+        for (i, l) in c.legs.iter().enumerate() {
+            let mark = if Some(i) == c.failed_leg {
+                "x"
+            } else if l.ok {
+                " "
+            } else {
+                "!"
+            };
+            writeln!(
+                out,
+                "    {mark} +{:>7.3} s {:<10} {} {} -> {}: {}",
+                (l.start_ts_ns - c.start_ts_ns) as f64 / 1e9,
+                format!("{:?}", l.kind).to_lowercase(),
+                l.transport,
+                l.initiator,
+                l.responder,
+                l.outcome
+            )?;
+        }
     }
     Ok(())
 }
@@ -174,6 +270,8 @@ pub fn write_text(
             writeln!(out, "      {}", j.reason)?;
         }
     }
+    write_findings(audit, out)?;
+    write_calls(audit, out)?;
     let notes: Vec<(&crate::flow::Flow, &Judgement)> = flows
         .iter()
         .filter(|(_, j)| j.verdict == crate::judge::Verdict::PermittedWithNote)

@@ -1,0 +1,780 @@
+//! The checks of the diagnostic rulebook that the flows, their verdicts and the topology decide.
+//! Ids follow the rulebook (F federation, D DNS, CRL revocation, A audio/video, N NAT,
+//! I internal services).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::{Confidence, Diagnosis, Evidence, Finding, Inputs, Severity, Skipped};
+use crate::flow::tcp::Handshake;
+use crate::flow::Flow;
+use crate::judge::Verdict;
+use crate::matrix::{PortSpec, Role, ServicePort};
+
+/// The port the site uses for a named service, as a single port when it is one.
+fn service_port(inputs: &Inputs<'_>, sp: ServicePort) -> Option<u16> {
+    match inputs.topology.port(sp) {
+        PortSpec::Single(p) => Some(p),
+        _ => None,
+    }
+}
+
+fn has_role(inputs: &Inputs<'_>, ip: IpAddr, role: Role) -> bool {
+    inputs.topology.roles_of(ip).contains(&role)
+}
+
+fn is_internet(inputs: &Inputs<'_>, ip: IpAddr) -> bool {
+    !inputs.topology.is_internal_host(ip) && !inputs.topology.is_edge(ip)
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.is_loopback(),
+    }
+}
+
+fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// How a TCP connection attempt failed, in words, if it failed.
+fn tcp_failure(f: &Flow) -> Option<String> {
+    match f.handshake()? {
+        Handshake::SynUnanswered {
+            syn_retransmissions,
+        } => Some(format!(
+            "{} SYN{} over {:.1} s, no SYN-ACK",
+            syn_retransmissions + 1,
+            if syn_retransmissions == 0 { "" } else { "s" },
+            secs(f.last_ts_ns() - f.first_ts_ns())
+        )),
+        Handshake::RefusedByRst => Some("the SYN was answered by a reset".into()),
+        Handshake::UnreachableByIcmp => {
+            let what = f
+                .icmp_notes
+                .first()
+                .map(|n| format!("ICMP type {} code {} from {}", n.icmp_type, n.code, n.from))
+                .unwrap_or_else(|| "an ICMP error".into());
+            Some(format!("the SYN was answered by {what}"))
+        }
+        Handshake::Established | Handshake::NotSeen => None,
+    }
+}
+
+fn unanswered_udp(f: &Flow) -> Option<String> {
+    (f.protocol == 17 && !f.answered()).then(|| {
+        format!(
+            "{} datagram{} over {:.1} s, none answered",
+            f.orig.packets,
+            if f.orig.packets == 1 { "" } else { "s" },
+            secs(f.last_ts_ns() - f.first_ts_ns())
+        )
+    })
+}
+
+fn evidence(inputs: &Inputs<'_>, idx: usize, detail: String) -> Evidence {
+    let f = &inputs.analysis.flows[idx];
+    Evidence {
+        flow: idx,
+        initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
+        responder: format!("{}:{}", f.responder.ip, f.responder.port),
+        transport: crate::report::transport_name(f.protocol),
+        first_frame: [f.orig.first_frame, f.resp.first_frame]
+            .into_iter()
+            .flatten()
+            .min(),
+        last_frame: [f.orig.last_frame, f.resp.last_frame]
+            .into_iter()
+            .flatten()
+            .max(),
+        first_ts_ns: f.first_ts_ns(),
+        detail,
+    }
+}
+
+/// Flows matching `pred`, with the failure detail it returns.
+fn failing(inputs: &Inputs<'_>, pred: impl Fn(usize, &Flow) -> Option<String>) -> Vec<Evidence> {
+    inputs
+        .analysis
+        .flows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| pred(i, f).map(|d| evidence(inputs, i, d)))
+        .collect()
+}
+
+/// Groups evidence by the remote (non-Edge) address, one finding per group.
+fn by_remote(
+    inputs: &Inputs<'_>,
+    ev: Vec<Evidence>,
+    edge_is_initiator: bool,
+) -> BTreeMap<IpAddr, Vec<Evidence>> {
+    let mut out: BTreeMap<IpAddr, Vec<Evidence>> = BTreeMap::new();
+    for e in ev {
+        let f = &inputs.analysis.flows[e.flow];
+        let remote = if edge_is_initiator {
+            f.responder.ip
+        } else {
+            f.initiator.ip
+        };
+        out.entry(remote).or_default().push(e);
+    }
+    out
+}
+
+fn confidence_for(ev: &[Evidence], inputs: &Inputs<'_>) -> Confidence {
+    let retried = ev.iter().any(|e| {
+        matches!(
+            inputs.analysis.flows[e.flow].handshake(),
+            Some(Handshake::SynUnanswered { syn_retransmissions }) if syn_retransmissions > 0
+        ) || inputs.analysis.flows[e.flow].orig.packets > 1
+    });
+    if retried {
+        Confidence::High
+    } else {
+        Confidence::Medium
+    }
+}
+
+fn partner_name(inputs: &Inputs<'_>, ip: IpAddr) -> String {
+    inputs
+        .topology
+        .partners
+        .iter()
+        .find(|p| p.access_edge.contains(&ip) || p.av_edge.contains(&ip))
+        .map(|p| format!("{} ({ip})", p.domain))
+        .unwrap_or_else(|| ip.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push(
+    d: &mut Diagnosis,
+    id: &'static str,
+    severity: Severity,
+    confidence: Confidence,
+    title: String,
+    explanation: String,
+    fix: &str,
+    citation: &'static str,
+    evidence: Vec<Evidence>,
+) {
+    d.findings.push(Finding {
+        id,
+        severity,
+        confidence,
+        title,
+        explanation,
+        fix: fix.to_string(),
+        citation,
+        evidence,
+    });
+}
+
+/// The checks that need the site's topology, with their titles, for the skipped list.
+const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
+    ("F1", "Outbound federation connection not answered"),
+    ("F2", "Outbound federation connection refused"),
+    ("F3", "Inbound federation blocked"),
+    ("D2", "DNS queries from the Edge unanswered"),
+    ("CRL1", "CRL/OCSP retrieval blocked"),
+    ("A1", "External UDP 3478 to the A/V Edge blocked"),
+    ("A2", "External TCP 443 to the A/V Edge blocked"),
+    ("A3", "Outbound UDP 3478 from the A/V Edge blocked"),
+    ("A4", "Outbound TCP 50000-59999 from the A/V Edge blocked"),
+    ("A5", "Outbound UDP 50000-59999 from the A/V Edge blocked"),
+    ("A7", "Media fell back to TCP"),
+    (
+        "A11",
+        "Internal clients cannot reach the Edge internal interface",
+    ),
+    ("A12", "Internal hosts use the Edge's external addresses"),
+    (
+        "N2",
+        "Incoming source addresses rewritten on the external side",
+    ),
+    (
+        "I1",
+        "Clients connecting to the Edge internal interface on 5061",
+    ),
+    (
+        "I2",
+        "Central Management Store replication (4443) failing or absent",
+    ),
+    ("I4", "XMPP on a Skype for Business Server 2019 Edge"),
+    ("I5", "Edge and next hop SIP/MTLS 5061 failing"),
+];
+
+pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    if inputs.topology_assumed {
+        for (id, title) in TOPOLOGY_CHECKS {
+            d.skipped.push(Skipped {
+                id,
+                title,
+                needs: "your site's topology (--topology FILE): which addresses are the Edge's"
+                    .into(),
+            });
+        }
+        return;
+    }
+    federation(inputs, d);
+    dns_and_crl(inputs, d);
+    media(inputs, d);
+    internal(inputs, d);
+    nat(inputs, d);
+}
+
+fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let fed = service_port(inputs, ServicePort::AccessFederation).unwrap_or(5061);
+    let access =
+        |ip| has_role(inputs, ip, Role::EdgeAccess) || has_role(inputs, ip, Role::EdgeAccessVip);
+    let out = failing(inputs, |_, f| {
+        (f.protocol == 6
+            && access(f.initiator.ip)
+            && f.responder.port == 5061
+            && is_internet(inputs, f.responder.ip))
+        .then(|| tcp_failure(f))
+        .flatten()
+    });
+    let (unanswered, refused): (Vec<Evidence>, Vec<Evidence>) = out.into_iter().partition(|e| {
+        matches!(
+            inputs.analysis.flows[e.flow].handshake(),
+            Some(Handshake::SynUnanswered { .. })
+        )
+    });
+    for (remote, ev) in by_remote(inputs, unanswered, true) {
+        let who = partner_name(inputs, remote);
+        push(
+            d,
+            "F1",
+            Severity::Error,
+            confidence_for(&ev, inputs),
+            format!("Cannot reach federated partner {who} on TCP 5061"),
+            format!(
+                "Our Access Edge tried to open the federation connection to {remote}:5061 and never got an answer \
+                 ({} attempt{}). Either our external firewall blocks outbound TCP 5061 from the Access Edge, or the \
+                 partner's firewall or Edge does not accept it, or DNS points to a wrong or dead address. The documents \
+                 require TCP 5061 outbound from the Access Edge to any address.",
+                ev.len(),
+                if ev.len() == 1 { "" } else { "s" }
+            ),
+            "Check our external firewall's log for outbound TCP 5061 from the Access Edge first; if the packets leave \
+             our firewall, ask the partner to check theirs, and verify their _sipfederationtls._tcp SRV target. \
+             Test-CsFederatedPartner reproduces the test from the Edge.",
+            "000, Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061 outbound)",
+            ev,
+        );
+    }
+    for (remote, ev) in by_remote(inputs, refused, true) {
+        let who = partner_name(inputs, remote);
+        push(
+            d,
+            "F2",
+            Severity::Error,
+            Confidence::High,
+            format!("Federated partner {who} refused TCP 5061"),
+            format!(
+                "The partner address {remote} actively refused TCP 5061 (reset or ICMP unreachable). Either the partner's \
+                 Edge is not listening on 5061 (federation not enabled, service stopped) or a firewall sends resets."
+            ),
+            "Verify the partner's SRV target and port; if the reset comes from a firewall (ours or theirs), open TCP 5061 \
+             there.",
+            "000, Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061)",
+            ev,
+        );
+    }
+    let inbound = failing(inputs, |_, f| {
+        (f.protocol == 6
+            && access(f.responder.ip)
+            && f.responder.port == fed
+            && is_internet(inputs, f.initiator.ip))
+        .then(|| tcp_failure(f))
+        .flatten()
+    });
+    if !inbound.is_empty() {
+        let sources: Vec<String> = by_remote(inputs, inbound.clone(), false)
+            .keys()
+            .map(|ip| partner_name(inputs, *ip))
+            .collect();
+        push(
+            d,
+            "F3",
+            Severity::Error,
+            confidence_for(&inbound, inputs),
+            format!("Inbound federation to the Access Edge on TCP {fed} fails"),
+            format!(
+                "Partners ({}) could not open connections to our Access Edge on TCP {fed}, so federation works at \
+                 best in one direction: we may reach them, they see presence unknown and time-outs towards us.",
+                sources.join(", ")
+            ),
+            "Open TCP 5061 inbound to the Access Edge (its public address when NATed) on the external firewall, and \
+             check that the Access Edge service listens on it.",
+            "000, Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061 inbound)",
+            inbound,
+        );
+    }
+}
+
+fn dns_and_crl(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let edge = |ip| inputs.topology.is_edge(ip);
+    let dns = failing(inputs, |_, f| {
+        if !(edge(f.initiator.ip) && f.responder.port == 53) {
+            return None;
+        }
+        unanswered_udp(f).or_else(|| (f.protocol == 6).then(|| tcp_failure(f)).flatten())
+    });
+    if !dns.is_empty() {
+        push(
+            d,
+            "D2",
+            Severity::Error,
+            confidence_for(&dns, inputs),
+            "DNS queries from the Edge go unanswered".into(),
+            "The Edge sent DNS queries that were never answered, so federation partner discovery (SRV lookups) and \
+             certificate revocation downloads fail."
+                .into(),
+            "Allow UDP and TCP 53 outbound from the Access Edge to its DNS servers (perimeter or external DNS).",
+            "000, Port and firewall planning > External port firewall summary table (Access/DNS 53)",
+            dns,
+        );
+    }
+    let crl = failing(inputs, |_, f| {
+        (f.protocol == 6
+            && has_role(inputs, f.initiator.ip, Role::EdgeAccess)
+            && f.responder.port == 80
+            && is_internet(inputs, f.responder.ip))
+        .then(|| tcp_failure(f))
+        .flatten()
+    });
+    if !crl.is_empty() {
+        push(
+            d,
+            "CRL1",
+            Severity::Warning,
+            confidence_for(&crl, inputs),
+            "Certificate revocation (CRL/OCSP) downloads from the Access Edge are blocked".into(),
+            "The Access Edge could not fetch certificate revocation data over HTTP. Blocking it can delay or break TLS \
+             with partners and clients while revocation checks time out."
+                .into(),
+            "Allow TCP 80 outbound from the Access Edge to any address (certificate revocation and CRL retrieval).",
+            "000, Port and firewall planning > External port firewall summary table (Access/HTTP 80)",
+            crl,
+        );
+    }
+}
+
+fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let t = inputs.topology;
+    let av = |ip| has_role(inputs, ip, Role::EdgeAv) || has_role(inputs, ip, Role::EdgeAvVip);
+    let turn_udp = service_port(inputs, ServicePort::AvTurnUdp).unwrap_or(3478);
+    let turn_tcp = service_port(inputs, ServicePort::AvTurnTcp).unwrap_or(443);
+    let media_range = |p: u16| (50_000..=59_999).contains(&p);
+    let flows = &inputs.analysis.flows;
+
+    let a1 = failing(inputs, |_, f| {
+        (av(f.responder.ip) && f.responder.port == turn_udp && is_internet(inputs, f.initiator.ip))
+            .then(|| unanswered_udp(f))
+            .flatten()
+    });
+    // A7: the same remote got through on TCP 443 to the A/V Edge.
+    let tcp_ok: Vec<IpAddr> = flows
+        .iter()
+        .filter(|f| {
+            av(f.responder.ip)
+                && f.responder.port == turn_tcp
+                && f.handshake() == Some(Handshake::Established)
+        })
+        .map(|f| f.initiator.ip)
+        .collect();
+    let (fell_back, blocked): (Vec<Evidence>, Vec<Evidence>) = a1
+        .into_iter()
+        .partition(|e| tcp_ok.contains(&flows[e.flow].initiator.ip));
+    if !blocked.is_empty() {
+        push(
+            d,
+            "A1",
+            Severity::Error,
+            confidence_for(&blocked, inputs),
+            format!("Remote endpoints get no answer from the A/V Edge on UDP {turn_udp}"),
+            "STUN/MS-TURN requests from the Internet to the A/V Edge's UDP port went unanswered: remote and federated \
+             endpoints cannot negotiate media over UDP, and calls fall back to TCP 443 or fail."
+                .into(),
+            "Allow UDP 3478 inbound to the A/V Edge (its public address when NATed) on the external firewall, and check \
+             that the A/V Edge service is running.",
+            "000, Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN UDP 3478)",
+            blocked,
+        );
+    }
+    if !fell_back.is_empty() {
+        push(
+            d,
+            "A7",
+            Severity::Warning,
+            Confidence::Medium,
+            "Media fell back to TCP 443: UDP to the A/V Edge fails for endpoints that reach it over TCP".into(),
+            "The same remote endpoints that completed TCP 443 to the A/V Edge got no answer on UDP 3478. Audio and \
+             video then run over TCP, with worse quality under loss."
+                .into(),
+            "Open UDP 3478 inbound to the A/V Edge; UDP is the preferred media transport.",
+            "000, Port and firewall planning (UDP preferred for A/V; TCP is the fallback)",
+            fell_back,
+        );
+    }
+    let a2 = failing(inputs, |_, f| {
+        (f.protocol == 6
+            && av(f.responder.ip)
+            && f.responder.port == turn_tcp
+            && is_internet(inputs, f.initiator.ip))
+        .then(|| tcp_failure(f))
+        .flatten()
+    });
+    if !a2.is_empty() {
+        push(
+            d,
+            "A2",
+            Severity::Error,
+            confidence_for(&a2, inputs),
+            format!("Remote endpoints cannot reach the A/V Edge on TCP {turn_tcp}"),
+            "TCP connections from the Internet to the A/V Edge's TCP port failed. This is the fallback media path and \
+             the only one for desktop sharing and file transfer."
+                .into(),
+            "Allow TCP 443 inbound to the A/V Edge (its public address when NATed).",
+            "000, Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN TCP 443)",
+            a2,
+        );
+    }
+    let a3 = failing(inputs, |_, f| {
+        (av(f.initiator.ip) && f.responder.port == 3478 && is_internet(inputs, f.responder.ip))
+            .then(|| unanswered_udp(f))
+            .flatten()
+    });
+    if !a3.is_empty() {
+        push(
+            d,
+            "A3",
+            Severity::Error,
+            confidence_for(&a3, inputs),
+            "The A/V Edge gets no answer on outbound UDP 3478".into(),
+            "The A/V Edge sent UDP 3478 to other Edges (federated or another pool) without an answer. It is used to find \
+             the version of the Edge it talks to, for media between Edges, and for federation."
+                .into(),
+            "Allow UDP 3478 outbound from the A/V Edge to any address; if it leaves our firewall, the partner Edge may \
+             block it.",
+            "000, Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN UDP 3478 outbound)",
+            a3,
+        );
+    }
+    let a4 = failing(inputs, |_, f| {
+        (f.protocol == 6
+            && av(f.initiator.ip)
+            && media_range(f.responder.port)
+            && is_internet(inputs, f.responder.ip))
+        .then(|| tcp_failure(f))
+        .flatten()
+    });
+    if !a4.is_empty() {
+        push(
+            d,
+            "A4",
+            Severity::Error,
+            confidence_for(&a4, inputs),
+            "Outbound TCP 50000-59999 from the A/V Edge is blocked (desktop sharing and file transfer with federated users)".into(),
+            "TCP connections from the A/V Edge to the media range of other Edges failed.".into(),
+            "Allow TCP 50000-59999 outbound from the A/V Edge to any address.",
+            "000, Port and firewall planning > External port firewall summary table (A/V/RTP TCP 50000-59999)",
+            a4,
+        );
+    }
+    let a5 = failing(inputs, |_, f| {
+        (f.protocol == 17
+            && av(f.initiator.ip)
+            && media_range(f.responder.port)
+            && is_internet(inputs, f.responder.ip)
+            && f.orig.packets >= 3)
+            .then(|| unanswered_udp(f))
+            .flatten()
+    });
+    if !a5.is_empty() {
+        push(
+            d,
+            "A5",
+            Severity::Warning,
+            confidence_for(&a5, inputs),
+            "Outbound UDP 50000-59999 from the A/V Edge gets no answer".into(),
+            "The A/V Edge relayed UDP media to remote media ports and nothing came back.".into(),
+            "Allow UDP 50000-59999 outbound from the A/V Edge; check the remote side's firewall.",
+            "000, Port and firewall planning > External port firewall summary table (A/V/RTP UDP 50000-59999)",
+            a5,
+        );
+    }
+    let internal_if = |ip| {
+        has_role(inputs, ip, Role::EdgeInternal) || has_role(inputs, ip, Role::EdgeInternalVip)
+    };
+    let a11 = failing(inputs, |_, f| {
+        if !(internal_if(f.responder.ip)
+            && t.roles_of(f.initiator.ip).contains(&Role::InternalClient))
+        {
+            return None;
+        }
+        if f.responder.port == 3478 {
+            unanswered_udp(f)
+        } else if f.responder.port == 443 && f.protocol == 6 {
+            tcp_failure(f)
+        } else {
+            None
+        }
+    });
+    if !a11.is_empty() {
+        push(
+            d,
+            "A11",
+            Severity::Error,
+            confidence_for(&a11, inputs),
+            "Internal clients cannot reach the Edge internal interface for media".into(),
+            "Clients in the internal subnets got no answer from the Edge internal interface on UDP 3478 or TCP 443: a \
+             missing route on the Edge (it needs static routes to every client subnet through its internal interface) \
+             or an internal firewall."
+                .into(),
+            "Add persistent routes on the Edge for the client subnets via the internal interface, and allow UDP 3478 and \
+             TCP 443 from the client subnets to the Edge internal interface.",
+            "000, Port and firewall planning > Internal port firewall summary table (STUN/MSTURN 3478, 443)",
+            a11,
+        );
+    }
+    let hairpin = failing(inputs, |i, f| {
+        (inputs.judgements.get(i).map(|j| j.verdict) == Some(Verdict::InternalHairpin)).then(|| {
+            format!(
+                "internal host {} reached the Edge's external address {}",
+                f.initiator.ip, f.responder.ip
+            )
+        })
+    });
+    if !hairpin.is_empty() {
+        let to_av = hairpin.iter().any(|e| av(flows[e.flow].responder.ip));
+        push(
+            d,
+            "A12",
+            if to_av { Severity::Warning } else { Severity::Error },
+            Confidence::High,
+            "Internal hosts use the Edge's external or public addresses (a NAT hairpin)".into(),
+            "Hosts on the internal side connected to the Edge through its external or public address instead of its \
+             internal interface. Media then takes a hairpin through the external firewall's NAT, which the documents \
+             do not support; for the A/V Edge it usually means clients discovered the public address first."
+                .into(),
+            "Make internal clients and servers use the Edge internal interface (internal DNS for the Edge pool FQDN, \
+             routes), and block internal subnets from the Edge's external addresses.",
+            "004, Understanding Lync Edge Server Ports (no NAT on the internal side); 000, NAT requirements",
+            hairpin,
+        );
+    }
+}
+
+fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let t = inputs.topology;
+    let internal_if = |ip| {
+        has_role(inputs, ip, Role::EdgeInternal) || has_role(inputs, ip, Role::EdgeInternalVip)
+    };
+    let i1 = failing(inputs, |i, f| {
+        (inputs.judgements.get(i).map(|j| j.verdict) == Some(Verdict::WrongSource)
+            && internal_if(f.responder.ip)
+            && f.responder.port == 5061
+            && t.roles_of(f.initiator.ip).contains(&Role::InternalClient))
+        .then(|| {
+            format!(
+                "client {} opened TCP 5061 to the Edge internal interface",
+                f.initiator.ip
+            )
+        })
+    });
+    if !i1.is_empty() {
+        push(
+            d,
+            "I1",
+            Severity::Warning,
+            Confidence::High,
+            "Clients connect to the Edge internal interface on 5061".into(),
+            "Only Front End and Director servers use SIP/MTLS 5061 towards the Edge internal interface; clients sign in \
+             through the pool. A client here usually means wrong DNS (the Edge internal FQDN given to clients) or a \
+             manual server setting."
+                .into(),
+            "Check the clients' DNS (lyncdiscoverinternal, _sipinternaltls) and sign-in settings; block 5061 from the \
+             client subnets to the Edge.",
+            "000, Port and firewall planning > Internal port firewall summary table (SIP/MTLS 5061 from Director/Front End)",
+            i1,
+        );
+    }
+    if t.roles.values().any(|r| r.contains(&Role::CmsFe)) {
+        let i2 = failing(inputs, |_, f| {
+            (internal_if(f.responder.ip) && f.responder.port == 4443 && f.protocol == 6)
+                .then(|| tcp_failure(f))
+                .flatten()
+        });
+        if !i2.is_empty() {
+            push(
+                d,
+                "I2",
+                Severity::Error,
+                confidence_for(&i2, inputs),
+                "Central Management Store replication to the Edge (HTTPS 4443) fails".into(),
+                "The Front End holding the Central Management Store could not reach the Edge internal interface on TCP \
+                 4443, so the Edge's configuration (and certificates, federation settings) goes stale."
+                    .into(),
+                "Allow TCP 4443 from the CMS Front End to the Edge internal interface; Get-CsManagementStoreReplicationStatus \
+                 shows the replica's state.",
+                "000, Port and firewall planning > Internal port firewall summary table (HTTPS 4443)",
+                i2,
+            );
+        } else {
+            let saw_internal = inputs.judgements.iter().any(|j| {
+                matches!(
+                    j.edge_interface,
+                    Some(
+                        crate::matrix::Interface::Internal | crate::matrix::Interface::InternalVip
+                    )
+                )
+            });
+            let saw_4443 = inputs
+                .analysis
+                .flows
+                .iter()
+                .any(|f| internal_if(f.responder.ip) && f.responder.port == 4443);
+            let span =
+                inputs.analysis.last_ts_ns.unwrap_or(0) - inputs.analysis.first_ts_ns.unwrap_or(0);
+            if saw_internal && !saw_4443 && span > 15 * 60 * 1_000_000_000 {
+                push(
+                    d,
+                    "I2",
+                    Severity::Info,
+                    Confidence::Low,
+                    "No Central Management Store replication to the Edge in the capture".into(),
+                    format!(
+                        "The capture shows {:.0} minutes of traffic on the Edge internal interface but no HTTPS 4443 \
+                         replication from the Central Management Store. Replication runs on changes and periodically, \
+                         so this may be normal; if the Edge's configuration is stale, it is the first thing to check.",
+                        secs(span) / 60.0
+                    ),
+                    "Run Get-CsManagementStoreReplicationStatus; allow TCP 4443 from the CMS Front End to the Edge.",
+                    "000, Port and firewall planning > Internal port firewall summary table (HTTPS 4443)",
+                    Vec::new(),
+                );
+            }
+        }
+    } else {
+        d.skipped.push(Skipped {
+            id: "I2",
+            title: "Central Management Store replication (4443) failing or absent",
+            needs: "[internal] cms_master: the Front End holding the Central Management Store"
+                .into(),
+        });
+    }
+    let i4 = failing(inputs, |i, f| {
+        (inputs.judgements.get(i).map(|j| j.verdict) == Some(Verdict::NotInVersion)
+            && matches!(f.responder.port, 5269 | 23456))
+        .then(|| format!("XMPP port {} in use", f.responder.port))
+    });
+    if !i4.is_empty() {
+        push(
+            d,
+            "I4",
+            Severity::Warning,
+            Confidence::High,
+            format!("XMPP traffic on a {:?} Edge, which has no XMPP gateway", t.product).to_lowercase().replace("xmpp", "XMPP"),
+            "XMPP federation (5269 external, 23456 internal) was removed in Skype for Business Server 2019; these flows \
+             cannot be served by this Edge."
+                .into(),
+            "Remove the XMPP federation partners' DNS records pointing here, or close 5269/23456.",
+            "000, Port and firewall planning (XMPP rows apply to Skype for Business Server 2015 only)",
+            i4,
+        );
+    }
+    let next_hop = |ip| {
+        let r = t.roles_of(ip);
+        r.iter().any(|x| {
+            matches!(
+                x,
+                Role::Fe | Role::FePoolVip | Role::Director | Role::DirectorPoolVip | Role::CmsFe
+            )
+        })
+    };
+    let i5 = failing(inputs, |_, f| {
+        let between = (internal_if(f.initiator.ip) && next_hop(f.responder.ip))
+            || (next_hop(f.initiator.ip) && internal_if(f.responder.ip));
+        (between && f.responder.port == 5061 && f.protocol == 6)
+            .then(|| tcp_failure(f))
+            .flatten()
+    });
+    if !i5.is_empty() {
+        push(
+            d,
+            "I5",
+            Severity::Error,
+            confidence_for(&i5, inputs),
+            "SIP/MTLS 5061 between the Edge and its next hop fails".into(),
+            "Connections on TCP 5061 between the Edge internal interface and the Front End/Director pool failed: \
+             remote access, federation and public IM all stop at the Edge."
+                .into(),
+            "Allow TCP 5061 both ways between the Edge internal interface and the next-hop pool; check the Edge's \
+             routes and the next hop's certificate trust.",
+            "000, Port and firewall planning > Internal port firewall summary table (SIP/MTLS 5061)",
+            i5,
+        );
+    }
+}
+
+fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    // N2: inbound sources on the external side rewritten to private addresses (the firewall's).
+    let t = inputs.topology;
+    let ext_edge = |ip| {
+        t.roles_of(ip)
+            .iter()
+            .any(|r| matches!(r, Role::EdgeAccess | Role::EdgeWebconf | Role::EdgeAv))
+    };
+    let inbound: Vec<usize> = inputs
+        .analysis
+        .flows
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            ext_edge(f.responder.ip)
+                && !t.is_internal_host(f.initiator.ip)
+                && !t.is_edge(f.initiator.ip)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let private: Vec<usize> = inbound
+        .iter()
+        .copied()
+        .filter(|i| is_private(inputs.analysis.flows[*i].initiator.ip))
+        .collect();
+    if inbound.len() >= 3 && private.len() * 5 >= inbound.len() * 4 {
+        let ev = private
+            .iter()
+            .map(|i| {
+                let f = &inputs.analysis.flows[*i];
+                evidence(
+                    inputs,
+                    *i,
+                    format!("inbound from private address {}", f.initiator.ip),
+                )
+            })
+            .collect();
+        push(
+            d,
+            "N2",
+            Severity::Error,
+            Confidence::Medium,
+            "Incoming source addresses are rewritten on the external side".into(),
+            format!(
+                "{} of {} inbound connections to the Edge's external services come from private addresses: the \
+                 external firewall appears to translate the sources of incoming traffic. The A/V Edge needs the real \
+                 source addresses to find the optimal media path.",
+                private.len(),
+                inbound.len()
+            ),
+            "Configure the external firewall's NAT as symmetric NAT that does not change incoming source addresses \
+             (destination NAT only for inbound traffic).",
+            "000, Edge Server environmental requirements (symmetric NAT; do not change incoming source addresses)",
+            ev,
+        );
+    }
+}

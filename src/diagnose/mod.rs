@@ -1,0 +1,119 @@
+//! Findings across flows: what went wrong, in words an Edge admin acts on.
+//!
+//! Each check reads the flows, their judgements and (where present) their payload evidence, and
+//! the topology; each finding carries an id from the rulebook, a severity, a confidence, the
+//! evidence (flows, frames, times, the fields that decided), an explanation with the likely cause
+//! and the fix, and its citation in the specification documents. A check that needs a topology
+//! fact the user did not give is reported as skipped, naming the missing fact: nothing is guessed.
+
+pub mod calls;
+mod checks;
+mod relay;
+
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::judge::Judgement;
+use crate::topology::Topology;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// How sure the evidence makes us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+}
+
+/// One flow's part in a finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    /// Index into `Analysis::flows` (and the audit's judgements).
+    pub flow: usize,
+    pub initiator: String,
+    pub responder: String,
+    pub transport: String,
+    pub first_frame: Option<u64>,
+    pub last_frame: Option<u64>,
+    pub first_ts_ns: i64,
+    /// The fields that decided, in words ("4 SYNs over 7.0 s, no SYN-ACK").
+    pub detail: String,
+}
+
+/// A diagnostic finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub title: String,
+    /// What happened, the likely cause and the fix, in one paragraph.
+    pub explanation: String,
+    pub fix: String,
+    pub citation: &'static str,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A check that could not run, and the fact it needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub needs: String,
+}
+
+/// All findings of a run, most severe first, and the federated call timelines.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Diagnosis {
+    pub findings: Vec<Finding>,
+    pub skipped: Vec<Skipped>,
+    pub calls: Vec<calls::Call>,
+}
+
+impl Diagnosis {
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).min()
+    }
+
+    pub fn count(&self, s: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == s).count()
+    }
+}
+
+/// What the checks read.
+pub struct Inputs<'a> {
+    pub analysis: &'a Analysis,
+    pub judgements: &'a [Judgement],
+    pub topology: &'a Topology,
+    /// The topology was assumed (no --topology): checks that need the site are skipped.
+    pub topology_assumed: bool,
+}
+
+/// Runs every check.
+pub fn diagnose(inputs: &Inputs<'_>) -> Diagnosis {
+    let mut d = Diagnosis::default();
+    checks::run_all(inputs, &mut d);
+    d.findings
+        .sort_by(|a, b| a.severity.cmp(&b.severity).then(a.id.cmp(b.id)));
+    d.calls = calls::group(inputs);
+    d
+}

@@ -1,0 +1,277 @@
+//! Diagnostics: for each check, a generated capture where it fires and a healthy one where it
+//! must not; public captures without an Edge raise no error.
+
+use std::path::Path;
+
+use edgewise::analysis::{self, NoProgress};
+use edgewise::diagnose::{Diagnosis, Severity};
+use edgewise::flow::FlowConfig;
+use edgewise::generate::packets::{
+    sa, EDGE_EXT_MAC, EDGE_INT_MAC, EXT_GW_MAC, INT_GW_MAC, LINKTYPE_ETHERNET, TCP_ACK, TCP_RST,
+};
+use edgewise::generate::{self, Dir, Link, PcapNgOptions, Sim, TcpConv, UdpFlow};
+use edgewise::matrix::Matrix;
+use edgewise::source::input::InputSpec;
+use edgewise::topology::{Topology, SAMPLE};
+
+use crate::util::*;
+
+const S: i64 = 1_000_000_000;
+
+/// Builds a capture on the sample site's two Edge interfaces and diagnoses it.
+fn diagnose_with(topology: &str, build: impl FnOnce(&mut Sim, u32, u32)) -> Diagnosis {
+    let mut sim = Sim::new(7);
+    let ext = sim.add_interface(
+        "ext",
+        LINKTYPE_ETHERNET,
+        262_144,
+        Link::eth(EDGE_EXT_MAC, EXT_GW_MAC),
+    );
+    let int = sim.add_interface(
+        "int",
+        LINKTYPE_ETHERNET,
+        262_144,
+        Link::eth(EDGE_INT_MAC, INT_GW_MAC),
+    );
+    build(&mut sim, ext, int);
+    let cap = sim.into_capture();
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("c.pcapng");
+    let mut bytes = Vec::new();
+    generate::write_pcapng(&mut bytes, &cap, &PcapNgOptions::default()).expect("pcapng");
+    std::fs::write(&path, bytes).expect("write");
+    let a = analysis::analyze(&[InputSpec::File(path)], FlowConfig::default(), &NoProgress);
+    let topo = Topology::parse(topology, Path::new("site.toml")).expect("topology");
+    let audit = edgewise::audit::audit(&a, &topo, Matrix::builtin().expect("matrix"), false);
+    audit.diagnosis
+}
+
+fn diagnose(build: impl FnOnce(&mut Sim, u32, u32)) -> Diagnosis {
+    diagnose_with(SAMPLE, build)
+}
+
+fn ids(d: &Diagnosis) -> Vec<&'static str> {
+    d.findings.iter().map(|f| f.id).collect()
+}
+
+fn unanswered_syn(s: &mut Sim, iface: u32, from: &str, to: &str) {
+    let mut c = TcpConv::new(s, iface, sa(from), sa(to), 40.0);
+    c.syn(s);
+    for g in [1, 2, 4] {
+        c.syn_retransmit(s, g * S);
+    }
+    c.finish(s, "S0", "x");
+}
+
+fn refused(s: &mut Sim, iface: u32, from: &str, to: &str) {
+    let mut c = TcpConv::new(s, iface, sa(from), sa(to), 40.0);
+    c.syn(s);
+    let ack = c.ack_of(Dir::Resp);
+    c.raw(s, Dir::Resp, 0, ack, TCP_RST | TCP_ACK, &[]);
+    c.finish(s, "REJ", "x");
+}
+
+fn good_tcp(s: &mut Sim, iface: u32, from: &str, to: &str) {
+    let mut c = TcpConv::new(s, iface, sa(from), sa(to), 40.0);
+    c.handshake(s);
+    c.data(s, Dir::Orig, b"\x16\x03\x01\x00\x05hello");
+    c.data(s, Dir::Resp, b"\x16\x03\x03\x00\x05world");
+    c.close(s, Dir::Orig);
+    c.finish(s, "SF", "x");
+}
+
+fn udp(s: &mut Sim, iface: u32, from: &str, to: &str, requests: usize, answered: bool) {
+    let mut u = UdpFlow::new(iface, sa(from), sa(to), 30.0);
+    for _ in 0..requests {
+        u.send_at(s, S / 2, Dir::Orig, &[0u8; 40]);
+        if answered {
+            u.send(s, Dir::Resp, &[1u8; 40]);
+        }
+    }
+    u.finish(s, if answered { "SF" } else { "S0" }, "x");
+}
+
+fn assert_fires(id: &str, d: &Diagnosis, severity: Severity) {
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("{id} did not fire: {:?}", ids(d)));
+    assert_eq!(f.severity, severity, "{id}");
+    assert!(!f.explanation.is_empty() && !f.fix.is_empty() && !f.citation.is_empty());
+    assert!(!f.evidence.is_empty(), "{id}: no evidence");
+    assert!(
+        f.evidence.iter().all(|e| e.first_frame.is_some()),
+        "{id}: evidence without frames"
+    );
+}
+
+#[test]
+fn federation_checks_fire_on_failing_5061() {
+    let d = diagnose(|s, ext, _| unanswered_syn(s, ext, "10.45.16.10:51700", "198.51.100.10:5061"));
+    assert_fires("F1", &d, Severity::Error);
+    assert!(
+        d.findings[0].title.contains("fabrikam.com"),
+        "{}",
+        d.findings[0].title
+    );
+    let d = diagnose(|s, ext, _| refused(s, ext, "10.45.16.10:51701", "198.51.100.10:5061"));
+    assert_fires("F2", &d, Severity::Error);
+    let d = diagnose(|s, ext, _| unanswered_syn(s, ext, "198.51.100.10:60200", "10.45.16.10:5061"));
+    assert_fires("F3", &d, Severity::Error);
+}
+
+#[test]
+fn dns_and_revocation_checks() {
+    let d = diagnose(|s, ext, _| udp(s, ext, "10.45.16.10:53000", "10.45.16.1:53", 3, false));
+    assert_fires("D2", &d, Severity::Error);
+    let d = diagnose(|s, ext, _| unanswered_syn(s, ext, "10.45.16.10:51600", "203.0.113.80:80"));
+    assert_fires("CRL1", &d, Severity::Warning);
+}
+
+#[test]
+fn media_checks() {
+    let d = diagnose(|s, ext, _| udp(s, ext, "203.0.113.44:50060", "10.45.16.30:3478", 3, false));
+    assert_fires("A1", &d, Severity::Error);
+    let d = diagnose(|s, ext, _| {
+        udp(s, ext, "203.0.113.44:50060", "10.45.16.30:3478", 3, false);
+        good_tcp(s, ext, "203.0.113.44:50061", "10.45.16.30:443");
+    });
+    assert_fires("A7", &d, Severity::Warning);
+    assert!(
+        !ids(&d).contains(&"A1"),
+        "A7 replaces A1 when TCP works: {:?}",
+        ids(&d)
+    );
+    let d = diagnose(|s, ext, _| unanswered_syn(s, ext, "203.0.113.44:50062", "10.45.16.30:443"));
+    assert_fires("A2", &d, Severity::Error);
+    let d = diagnose(|s, ext, _| udp(s, ext, "10.45.16.30:3478", "198.51.100.30:3478", 3, false));
+    assert_fires("A3", &d, Severity::Error);
+    let d =
+        diagnose(|s, ext, _| unanswered_syn(s, ext, "10.45.16.30:50100", "198.51.100.30:55000"));
+    assert_fires("A4", &d, Severity::Error);
+    let d = diagnose(|s, ext, _| udp(s, ext, "10.45.16.30:52010", "198.51.100.30:56000", 5, false));
+    assert_fires("A5", &d, Severity::Warning);
+    let d = diagnose(|s, _, int| udp(s, int, "192.168.20.55:50020", "172.25.33.10:3478", 3, false));
+    assert_fires("A11", &d, Severity::Error);
+    let d = diagnose(|s, _, int| udp(s, int, "192.168.20.55:50020", "10.45.16.30:3478", 1, true));
+    assert_fires("A12", &d, Severity::Warning);
+}
+
+#[test]
+fn nat_and_internal_checks() {
+    let d = diagnose(|s, ext, _| {
+        for p in 0..4 {
+            good_tcp(
+                s,
+                ext,
+                &format!("10.45.16.254:{}", 40000 + p),
+                "10.45.16.10:443",
+            );
+        }
+    });
+    assert_fires("N2", &d, Severity::Error);
+    let d = diagnose(|s, _, int| good_tcp(s, int, "192.168.20.55:50100", "172.25.33.10:5061"));
+    assert_fires("I1", &d, Severity::Warning);
+    let d =
+        diagnose(|s, _, int| unanswered_syn(s, int, "192.168.10.90:49920", "172.25.33.10:4443"));
+    assert_fires("I2", &d, Severity::Error);
+    let d = diagnose(|s, _, int| refused(s, int, "172.25.33.10:50110", "192.168.10.90:5061"));
+    assert_fires("I5", &d, Severity::Error);
+    let sfb2019 = SAMPLE.replace("product = \"sfb2015\"", "product = \"sfb2019\"");
+    let d = diagnose_with(&sfb2019, |s, ext, _| {
+        good_tcp(s, ext, "198.51.100.20:40001", "10.45.16.10:5269")
+    });
+    assert_fires("I4", &d, Severity::Warning);
+}
+
+#[test]
+fn a_healthy_site_raises_nothing() {
+    let d = diagnose(|s, ext, int| {
+        good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443");
+        good_tcp(s, ext, "10.45.16.10:51500", "198.51.100.10:5061");
+        good_tcp(s, ext, "198.51.100.10:60123", "10.45.16.10:5061");
+        good_tcp(s, ext, "203.0.113.25:51240", "10.45.16.20:443");
+        udp(s, ext, "203.0.113.25:50010", "10.45.16.30:3478", 2, true);
+        good_tcp(s, ext, "203.0.113.25:51250", "10.45.16.30:443");
+        udp(s, ext, "10.45.16.10:53211", "10.45.16.1:53", 1, true);
+        good_tcp(s, ext, "10.45.16.10:51600", "203.0.113.80:80");
+        good_tcp(s, int, "192.168.10.90:49880", "172.25.33.10:5061");
+        good_tcp(s, int, "172.25.33.10:50110", "192.168.10.90:5061");
+        good_tcp(s, int, "192.168.10.90:49920", "172.25.33.10:4443");
+        udp(s, int, "192.168.20.55:50020", "172.25.33.10:3478", 2, true);
+    });
+    assert!(d.findings.is_empty(), "{:#?}", d.findings);
+}
+
+#[test]
+fn public_captures_without_an_edge_raise_no_error() {
+    let Some(shared) = shared() else { return };
+    for path in captures_in(&shared.join("pcaps/dpi")) {
+        let a = analysis::analyze(
+            &[InputSpec::File(path.clone())],
+            FlowConfig::default(),
+            &NoProgress,
+        );
+        let topo = Topology::parse(SAMPLE, Path::new("sample")).expect("topology");
+        let matrix = Matrix::builtin().expect("matrix");
+        // Assumed topology: everything that needs the site is skipped, not guessed.
+        let assumed = edgewise::audit::audit(&a, &topo, matrix, true).diagnosis;
+        assert!(
+            assumed.findings.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            ids(&assumed)
+        );
+        assert!(!assumed.skipped.is_empty());
+        let given = edgewise::audit::audit(&a, &topo, matrix, false).diagnosis;
+        assert_eq!(
+            given.count(Severity::Error),
+            0,
+            "{}: {:?}",
+            path.display(),
+            ids(&given)
+        );
+    }
+}
+
+#[test]
+fn a_failing_federated_call_names_the_failed_leg() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = edgewise()
+        .current_dir(root)
+        .args([
+            "audit",
+            "-q",
+            "--format",
+            "json",
+            "-r",
+            "captures/federation-failing.pcapng",
+            "--topology",
+            "captures/topology.toml",
+        ])
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let findings: Vec<&str> = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(
+        findings.contains(&"F1") && findings.contains(&"F3"),
+        "{findings:?}"
+    );
+    let calls = json["calls"].as_array().expect("calls");
+    assert!(!calls.is_empty());
+    let failed: Vec<&serde_json::Value> = calls
+        .iter()
+        .filter(|c| !c["failed_leg"].is_null())
+        .collect();
+    assert!(!failed.is_empty(), "{calls:#?}");
+    assert!(failed[0]["summary"]
+        .as_str()
+        .expect("summary")
+        .contains("federation signalling"));
+}
