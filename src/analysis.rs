@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::accounting::{Accounting, Tally, FLOW, FLOW_ICMP_ERROR};
 use crate::decode::{self, Decoded};
-use crate::flow::{Flow, FlowConfig, FlowCounts, FlowTable, Placed};
+use crate::flow::{Flow, FlowConfig, FlowCounts, FlowSink, FlowTable, Placed};
+use crate::identify::{identify, Identification};
 use crate::source::capture::{ContainerNotes, Next, ReadStop};
 use crate::source::input::{self, DynRead, InputError, InputSpec};
 
@@ -55,6 +56,9 @@ pub struct Analysis {
     pub interfaces: Vec<InterfaceEntry>,
     #[serde(skip)]
     pub flows: Vec<Flow>,
+    /// The payload identification of each flow, aligned with `flows`.
+    #[serde(skip)]
+    pub identifications: Vec<Identification>,
     pub flow_counts: FlowCounts,
     pub accounting: Accounting,
     pub first_ts_ns: Option<i64>,
@@ -62,6 +66,17 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The payload identification of a flow of this analysis (flows are sorted by first packet
+    /// and id, so this is a binary search).
+    pub fn identification(&self, flow: &Flow) -> Option<&Identification> {
+        let key = (flow.first_ts_ns(), flow.id);
+        let i = self
+            .flows
+            .binary_search_by(|f| (f.first_ts_ns(), f.id).cmp(&key))
+            .ok()?;
+        self.identifications.get(i)
+    }
+
     pub fn completeness(&self) -> Completeness {
         let unusable = self.inputs.iter().filter(|i| i.error.is_some()).count();
         if !self.inputs.is_empty() && unusable == self.inputs.len() {
@@ -91,7 +106,7 @@ impl Progress for NoProgress {}
 pub fn analyze(inputs: &[InputSpec], config: FlowConfig, progress: &dyn Progress) -> Analysis {
     let mut run = Run {
         table: FlowTable::new(config),
-        flows: Vec::new(),
+        flows: Finished::default(),
         acc: Accounting::default(),
         interfaces: Vec::new(),
         placed_flow: Tally::default(),
@@ -109,9 +124,23 @@ pub fn analyze(inputs: &[InputSpec], config: FlowConfig, progress: &dyn Progress
     run.finish(reports)
 }
 
+/// Finished flows, identified from their full payload prefix before it is released.
+#[derive(Default)]
+struct Finished {
+    flows: Vec<(Flow, Identification)>,
+}
+
+impl FlowSink for Finished {
+    fn finish(&mut self, mut flow: Flow) {
+        let id = identify(&flow);
+        flow.shrink(64);
+        self.flows.push((flow, id));
+    }
+}
+
 struct Run {
     table: FlowTable,
-    flows: Vec<Flow>,
+    flows: Finished,
     acc: Accounting,
     interfaces: Vec<InterfaceEntry>,
     /// Packets placed in flows, counted one by one (checked against Σ flows at the end).
@@ -241,12 +270,17 @@ impl Run {
         }
         self.acc.set_bucket("ip.fragment_unattributed", frag);
         // Fragments that waited and then joined their flow were not counted when read.
-        let flows_total = self.flows.iter().fold(Tally::default(), |mut t, f| {
+        let mut finished = std::mem::take(&mut self.flows.flows);
+        // Flows come out sorted by first packet, as a conversation list reads naturally.
+        finished.sort_by_key(|(f, _)| (f.first_ts_ns(), f.id));
+        let (flows, identifications): (Vec<Flow>, Vec<Identification>) =
+            finished.into_iter().unzip();
+        let flows_total = flows.iter().fold(Tally::default(), |mut t, f| {
             t.packets += f.packets();
             t.wire_bytes += f.wire_bytes();
             t
         });
-        let icmp_total: u64 = self.flows.iter().map(|f| f.icmp_errors).sum();
+        let icmp_total: u64 = flows.iter().map(|f| f.icmp_errors).sum();
         // The flow bucket is what was placed packet by packet plus the fragments that joined
         // their flow later; checking it against Σ flows catches a packet counted twice or lost.
         let joined = self.table.joined_late;
@@ -278,12 +312,11 @@ impl Run {
             ));
         }
         self.acc.check(flows_total, icmp_total);
-        // Flows come out sorted by first packet, as a conversation list reads naturally.
-        self.flows.sort_by_key(|f| (f.first_ts_ns(), f.id));
         Analysis {
             inputs,
             interfaces: self.interfaces,
-            flows: self.flows,
+            flows,
+            identifications,
             flow_counts: self.table.counts.clone(),
             accounting: self.acc,
             first_ts_ns: self.first_ts,

@@ -59,12 +59,16 @@ pub struct Audit {
     pub diagnosis: crate::diagnose::Diagnosis,
 }
 
-pub fn facts(f: &Flow) -> FlowFacts {
+/// What the judge needs of a flow; the payload's protocol counts only when it is certain.
+pub fn facts(f: &Flow, id: Option<&crate::identify::Identification>) -> FlowFacts {
     FlowFacts {
         transport: f.protocol,
         initiator: (f.initiator.ip, f.initiator.port),
         responder: (f.responder.ip, f.responder.port),
         initiator_certain: f.initiator_by.is_certain(),
+        identified: id
+            .filter(|i| i.confidence == crate::identify::Confidence::Certain)
+            .map(|i| i.protocol),
     }
 }
 
@@ -74,7 +78,8 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
     let judgements: Vec<Judgement> = analysis
         .flows
         .iter()
-        .map(|f| judge.judge(&facts(f)))
+        .enumerate()
+        .map(|(i, f)| judge.judge(&facts(f, analysis.identifications.get(i))))
         .collect();
     let mut by_interface: BTreeMap<String, Tally> = BTreeMap::new();
     let mut by_service: BTreeMap<String, Tally> = BTreeMap::new();

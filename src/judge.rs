@@ -15,10 +15,38 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::identify::Protocol;
 use crate::matrix::{
     Direction, Interface, Matrix, PortSpec, Role, Rule, RuleVerdict, Service, Transport,
 };
 use crate::topology::{is_edge_role, role_label, Topology};
+
+/// Does the payload's protocol fit what a documented rule carries? Unknown payload always fits
+/// (encrypted media, a capture cut before the payload): only contrary evidence is a mismatch.
+fn carries(rule_protocol: &str, transport: Transport, p: Protocol) -> bool {
+    use Protocol::*;
+    if p == Unknown {
+        return true;
+    }
+    match rule_protocol {
+        "SIP/TLS" | "SIP/MTLS" | "PSOM/TLS" | "PSOM/MTLS" | "HTTPS" | "MTLS" | "XMPP/MTLS" => {
+            matches!(p, Tls)
+        }
+        "STUN/MSTURN" => match transport {
+            Transport::Udp => matches!(p, Stun | MsTurn | Turn | Rtp | Rtcp | Srtp),
+            Transport::Tcp => matches!(p, PseudoTls | MsTurn | Stun | Turn),
+        },
+        "RTP" => matches!(
+            p,
+            Rtp | Rtcp | Srtp | Stun | MsTurn | Turn | Tls | PseudoTls
+        ),
+        "XMPP" => matches!(p, Xmpp | Tls),
+        "DNS" => matches!(p, Dns),
+        "HTTP" => matches!(p, Http),
+        "SIP" => matches!(p, Sip | Tls),
+        _ => true,
+    }
+}
 
 /// The verdict on one flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -85,6 +113,8 @@ pub struct FlowFacts {
     pub responder: (IpAddr, u16),
     /// The initiator was seen opening the connection (SYN), not inferred.
     pub initiator_certain: bool,
+    /// The protocol the payload showed, when it was certain.
+    pub identified: Option<Protocol>,
 }
 
 /// The judgement of one flow.
@@ -105,6 +135,9 @@ pub struct Judgement {
     /// The flow was judged with initiator and responder swapped from the first packet seen,
     /// because no SYN was seen and only that orientation matches the matrix.
     pub judged_reversed: bool,
+    /// The protocol the payload showed, when it was identified with certainty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identified: Option<String>,
 }
 
 /// Where a flow touches the Edge.
@@ -368,6 +401,7 @@ impl<'a> Judge<'a> {
             reason,
             notes: Vec::new(),
             judged_reversed: false,
+            identified: None,
         };
         let Some(p) = placement else {
             return none(
@@ -389,6 +423,7 @@ impl<'a> Judge<'a> {
             reason: String::new(),
             notes: Vec::new(),
             judged_reversed: false,
+            identified: None,
         };
         let where_ = describe_place(&p, service);
         let Some(transport) = transport_of(f.transport) else {
@@ -450,6 +485,22 @@ impl<'a> Judge<'a> {
                 RuleVerdict::Flag => 3,
             })
             .copied();
+        if let (Some(rule), Some(p)) = (best, f.identified) {
+            if !carries(&rule.protocol, transport, p) {
+                j.verdict = Verdict::ProtocolMismatch;
+                j.rules = vec![rule.id.clone()];
+                j.protocol = p.label().to_string();
+                j.reason = format!(
+                    "{flow_desc} {where_} carries {} but rule {} ({}) documents {} here: a client or peer \
+                     was sent to the wrong Edge service (check DNS and the firewall's NAT rules)",
+                    p.label(),
+                    rule.id,
+                    first_source(rule),
+                    rule.protocol
+                );
+                return j;
+            }
+        }
         if let Some(rule) = best {
             let same: Vec<&Rule> = full
                 .iter()
@@ -459,6 +510,9 @@ impl<'a> Judge<'a> {
             j.rules = same.iter().map(|r| r.id.clone()).collect();
             j.protocol = rule.protocol.clone();
             j.notes = self.decision_notes(&same);
+            if let Some(p) = f.identified.filter(|p| *p != Protocol::Unknown) {
+                j.identified = Some(p.label().to_string());
+            }
             match rule.verdict {
                 RuleVerdict::Permit | RuleVerdict::PermitIf => {
                     j.verdict = Verdict::Permitted;

@@ -162,6 +162,7 @@ fn hit(t: &Topology, r: &Rule) -> Option<FlowFacts> {
         initiator: (src, port_in(t, &r.src_port, 40123)),
         responder: (dst, port_in(t, &r.dst_port, 40999)),
         initiator_certain: true,
+        identified: None,
     })
 }
 

@@ -6,5 +6,6 @@ mod audit;
 mod cli_inputs;
 mod diagnose;
 mod generated;
+mod identify;
 mod oracles;
 mod robust;

@@ -737,6 +737,32 @@ fn audit_violations() -> Capture {
         u.finish(s, "SF", "verdict:internal-hairpin");
     }
     s.idle(300 * MS);
+    // SIP/TLS sent to the A/V Edge's 443, and MS-TURN sent to the Access Edge's 443: clients
+    // given the wrong address for a service.
+    tls_flow(
+        s,
+        ext,
+        "203.0.113.27:51260",
+        "10.45.16.30:443",
+        62.0,
+        "sip.contoso.com",
+        "sip.contoso.com",
+        &CONTOSO_SANS,
+        None,
+        1,
+        "verdict:protocol-mismatch",
+    );
+    s.idle(300 * MS);
+    turn_tcp_flow(
+        s,
+        ext,
+        "203.0.113.28:51270",
+        "10.45.16.10:443",
+        62.0,
+        "131.107.155.30:52030",
+        "verdict:protocol-mismatch",
+    );
+    s.idle(300 * MS);
     // Two hosts that are not the Edge.
     {
         let mut u = UdpFlow::new(ext, sa("203.0.113.5:5353"), sa("203.0.113.6:5353"), 1.0);

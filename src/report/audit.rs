@@ -268,6 +268,11 @@ pub fn write_text(
                 f.conn_state()
             )?;
             writeln!(out, "      {}", j.reason)?;
+            if let Some(id) = analysis.identification(f) {
+                if id.protocol != crate::identify::Protocol::Unknown {
+                    writeln!(out, "      payload: {}", id.summary)?;
+                }
+            }
         }
     }
     write_findings(audit, out)?;

@@ -96,6 +96,10 @@ pub struct FlowRecord {
     pub snaplen_truncated_packets: u64,
     /// Why the flow left the table: end-of-capture, idle-timeout or evicted.
     pub end: FlowEnd,
+    /// What the payload showed: protocol, confidence, a one-line summary and the evidence
+    /// (TLS SNI and certificates, STUN method and addresses, RTP payload types...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identification: Option<crate::identify::Identification>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -156,6 +160,7 @@ impl FlowRecord {
             fragments: f.fragments,
             snaplen_truncated_packets: f.truncated_packets,
             end: f.end,
+            identification: analysis.identification(f).cloned(),
         }
     }
 }
@@ -256,6 +261,8 @@ fn write_csv(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         "interfaces",
         "vlan",
         "end",
+        "identified_protocol",
+        "evidence",
     ])?;
     for f in by_bytes(analysis) {
         let r = FlowRecord::new(f, analysis);
@@ -304,6 +311,14 @@ fn write_csv(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             r.interfaces.join(" "),
             r.vlan.map(|v| v.to_string()).unwrap_or_default(),
             end,
+            r.identification
+                .as_ref()
+                .map(|i| i.protocol.label().to_string())
+                .unwrap_or_default(),
+            r.identification
+                .as_ref()
+                .map(|i| i.summary.clone())
+                .unwrap_or_default(),
         ])?;
     }
     w.flush()

@@ -1,0 +1,598 @@
+//! Payload identification: which protocol a flow carries, from its bounded payload prefixes.
+//!
+//! At the Edge the port is a hint and the payload is the evidence: TCP 443 is SIP/TLS on the
+//! Access Edge, PSOM/TLS on the Web Conferencing Edge, or MS-TURN after a pseudo-TLS handshake
+//! on the A/V Edge. Each protocol has a probe (`probe(...) -> ProbeResult<Info>`) that reads
+//! only the prefix it is given and answers certain / unsure / not-this. [`identify`] runs them
+//! in the order of the research notes (dpi.md §0): on TCP pseudo-TLS before TLS (the pseudo-TLS
+//! ClientHello is a valid TLS record), MS-TURN framing, TLS, STUN, then the text protocols; on
+//! UDP DNS by port, the RFC 7983 first-byte demultiplexing (STUN before RTP), then RTP/RTCP
+//! split by RFC 5761 §4, then SIP. Anything else is `Unknown`, with the first bytes as evidence.
+
+pub mod banner;
+pub mod dns;
+pub mod http;
+pub mod rtp;
+pub mod sip;
+pub mod stun;
+pub mod tls;
+pub mod xmpp;
+
+#[cfg(test)]
+mod tests;
+
+use serde::Serialize;
+
+pub use dns::DnsInfo;
+pub use http::HttpInfo;
+pub use rtp::RtpInfo;
+pub use sip::SipInfo;
+pub use stun::{StunFraming, StunInfo};
+pub use tls::{CertInfo, TlsAlert, TlsInfo, TlsOutcome};
+pub use xmpp::XmppInfo;
+
+use crate::flow::{Flow, Prefix};
+
+/// How sure an identification is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// The payload carries the protocol's signature (a parsed handshake, a magic value with a
+    /// matching length...).
+    Certain,
+    /// A weak signature, or only the port.
+    Unsure,
+}
+
+/// What a probe answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeResult<T> {
+    Certain(T),
+    Unsure(T),
+    NotThis,
+}
+
+impl<T> ProbeResult<T> {
+    pub fn is_match(&self) -> bool {
+        !matches!(self, ProbeResult::NotThis)
+    }
+
+    pub fn is_certain(&self) -> bool {
+        matches!(self, ProbeResult::Certain(_))
+    }
+
+    /// The evidence and how sure, when this was a match.
+    pub fn into_parts(self) -> Option<(Confidence, T)> {
+        match self {
+            ProbeResult::Certain(t) => Some((Confidence::Certain, t)),
+            ProbeResult::Unsure(t) => Some((Confidence::Unsure, t)),
+            ProbeResult::NotThis => None,
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> ProbeResult<U> {
+        match self {
+            ProbeResult::Certain(t) => ProbeResult::Certain(f(t)),
+            ProbeResult::Unsure(t) => ProbeResult::Unsure(f(t)),
+            ProbeResult::NotThis => ProbeResult::NotThis,
+        }
+    }
+}
+
+/// The protocols, in the documents' words where they have one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Protocol {
+    #[serde(rename = "TLS")]
+    Tls,
+    /// MS-TURN over TCP 443 after the pseudo-TLS handshake ([MS-TURN] "pseudo-TLS").
+    #[serde(rename = "MS-TURN/pseudo-TLS")]
+    PseudoTls,
+    #[serde(rename = "MS-TURN")]
+    MsTurn,
+    #[serde(rename = "STUN")]
+    Stun,
+    #[serde(rename = "TURN")]
+    Turn,
+    #[serde(rename = "RTP")]
+    Rtp,
+    #[serde(rename = "RTCP")]
+    Rtcp,
+    #[serde(rename = "SRTP")]
+    Srtp,
+    #[serde(rename = "SIP")]
+    Sip,
+    #[serde(rename = "XMPP")]
+    Xmpp,
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "DNS")]
+    Dns,
+    #[serde(rename = "SSH")]
+    Ssh,
+    #[serde(rename = "RDP")]
+    Rdp,
+    #[serde(rename = "SMB")]
+    Smb,
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl Protocol {
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Tls => "TLS",
+            Protocol::PseudoTls => "MS-TURN/pseudo-TLS",
+            Protocol::MsTurn => "MS-TURN",
+            Protocol::Stun => "STUN",
+            Protocol::Turn => "TURN",
+            Protocol::Rtp => "RTP",
+            Protocol::Rtcp => "RTCP",
+            Protocol::Srtp => "SRTP",
+            Protocol::Sip => "SIP",
+            Protocol::Xmpp => "XMPP",
+            Protocol::Http => "HTTP",
+            Protocol::Dns => "DNS",
+            Protocol::Ssh => "SSH",
+            Protocol::Rdp => "RDP",
+            Protocol::Smb => "SMB",
+            Protocol::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Only what was seen.
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Evidence {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stun: Option<StunInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtp: Option<RtpInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sip: Option<SipInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xmpp: Option<XmppInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub banner: Option<String>,
+    /// For `Unknown`: the first 16 bytes of each direction ("orig: ..; resp: ..").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bytes_hex: Option<String>,
+}
+
+/// The answer for one flow.
+#[derive(Serialize, Clone, Debug)]
+pub struct Identification {
+    pub protocol: Protocol,
+    pub confidence: Confidence,
+    pub evidence: Evidence,
+    /// One short human sentence.
+    pub summary: String,
+}
+
+/// Identifies a flow from its payload prefixes. Never panics, never reads past a buffer.
+pub fn identify(flow: &Flow) -> Identification {
+    let orig = prefix_parts(&flow.orig_prefix);
+    let resp = prefix_parts(&flow.resp_prefix);
+    let stream = matches!(flow.orig_prefix, Prefix::Stream(_))
+        || matches!(flow.resp_prefix, Prefix::Stream(_));
+    let ctx = Context {
+        transport: flow.protocol,
+        initiator_port: flow.initiator.port,
+        responder_port: flow.responder.port,
+        stream,
+        reset: flow.history().contains(['R', 'r']),
+    };
+    identify_with(&ctx, &orig, &resp)
+}
+
+/// The same from parts (for tests and for firewall logs that have no payload: returns
+/// Unknown/Unsure by port). For a stream the parts of a direction are its bytes in order (they
+/// are joined); for datagrams each part is one datagram.
+pub fn identify_parts(
+    transport: u8,
+    initiator_port: u16,
+    responder_port: u16,
+    orig: &[&[u8]],
+    resp: &[&[u8]],
+    stream: bool,
+) -> Identification {
+    let ctx = Context {
+        transport,
+        initiator_port,
+        responder_port,
+        stream,
+        reset: false,
+    };
+    if stream {
+        let o = orig.concat();
+        let r = resp.concat();
+        identify_with(&ctx, &[o.as_slice()], &[r.as_slice()])
+    } else {
+        identify_with(&ctx, orig, resp)
+    }
+}
+
+fn prefix_parts(p: &Prefix) -> Vec<&[u8]> {
+    match p {
+        Prefix::Stream(s) => vec![s.bytes()],
+        Prefix::Datagrams(d) => d.datagrams.iter().map(|v| v.as_slice()).collect(),
+        Prefix::None => Vec::new(),
+    }
+}
+
+/// What the probes may know about a flow besides its bytes.
+#[derive(Debug, Clone, Copy)]
+struct Context {
+    transport: u8,
+    initiator_port: u16,
+    responder_port: u16,
+    stream: bool,
+    /// The TCP history shows a reset ('R' or 'r').
+    reset: bool,
+}
+
+impl Context {
+    fn either_port(&self, f: impl Fn(u16) -> bool) -> bool {
+        f(self.initiator_port) || f(self.responder_port)
+    }
+}
+
+fn ident(
+    protocol: Protocol,
+    confidence: Confidence,
+    evidence: Evidence,
+    summary: String,
+) -> Identification {
+    Identification {
+        protocol,
+        confidence,
+        evidence,
+        summary,
+    }
+}
+
+fn identify_with(ctx: &Context, orig: &[&[u8]], resp: &[&[u8]]) -> Identification {
+    let has_payload = orig.iter().chain(resp).any(|p| !p.is_empty());
+    if !has_payload {
+        return by_port(ctx, "no payload seen");
+    }
+    if ctx.stream || ctx.transport == 6 {
+        let o: &[u8] = orig.first().copied().unwrap_or(&[]);
+        let r: &[u8] = resp.first().copied().unwrap_or(&[]);
+        identify_stream(ctx, o, r)
+    } else if ctx.transport == 17 {
+        identify_datagrams(ctx, orig, resp)
+    } else {
+        unknown(ctx, orig.first().copied(), resp.first().copied())
+    }
+}
+
+fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
+    // The initiator may have been inferred (no SYN seen); the probes that need a client side try
+    // both orders.
+    let pairs = [(o, r), (r, o)];
+
+    // 1. Pseudo-TLS: its 50-byte ClientHello is a well-formed TLS record, so it must be tried
+    //    before TLS ([MS-TURN] pseudo-TLS; dpi.md §4.7).
+    for (c, s) in pairs {
+        if let Some((conf, (stun, tls))) = stun::probe_pseudo_tls(c, s).into_parts() {
+            let summary = stun::pseudo_tls_summary(&stun);
+            return ident(
+                Protocol::PseudoTls,
+                conf,
+                Evidence {
+                    stun: Some(stun),
+                    tls,
+                    ..Default::default()
+                },
+                summary,
+            );
+        }
+    }
+    // 2. MS-TURN TCP framing without a visible pseudo-TLS handshake (capture started late).
+    if let Some((conf, stun)) = stun::probe_msturn_tcp(o, r).into_parts() {
+        let summary = stun::summary(&stun);
+        return ident(
+            Protocol::MsTurn,
+            conf,
+            Evidence {
+                stun: Some(stun),
+                ..Default::default()
+            },
+            summary,
+        );
+    }
+    // 3. TLS.
+    let mut tls_unsure = None;
+    for (c, s) in pairs {
+        match tls::probe(c, s, ctx.reset) {
+            ProbeResult::Certain(info) => {
+                let summary = tls::summary(&info);
+                return ident(
+                    Protocol::Tls,
+                    Confidence::Certain,
+                    Evidence {
+                        tls: Some(info),
+                        ..Default::default()
+                    },
+                    summary,
+                );
+            }
+            ProbeResult::Unsure(info) => {
+                tls_unsure.get_or_insert(info);
+            }
+            ProbeResult::NotThis => {}
+        }
+    }
+    // 4. STUN/TURN over TCP (unframed, RFC 4571 framed).
+    if let Some((conf, (stun, rtp))) = stun::probe_tcp(o, r).into_parts() {
+        let protocol = stun::protocol_of(&stun);
+        let summary = stun::summary(&stun);
+        return ident(
+            protocol,
+            conf,
+            Evidence {
+                stun: Some(stun),
+                rtp,
+                ..Default::default()
+            },
+            summary,
+        );
+    }
+    // 5. Text protocols. SIP before HTTP: both have `SP ... SP version CRLF` start lines, and each
+    //    probe checks its own version token, so HTTP on 5060 is HTTP.
+    for (c, s) in pairs {
+        if let Some((conf, info)) = sip::probe_stream(c, s).into_parts() {
+            let summary = sip::summary(&info);
+            return ident(
+                Protocol::Sip,
+                conf,
+                Evidence {
+                    sip: Some(info),
+                    ..Default::default()
+                },
+                summary,
+            );
+        }
+    }
+    for (c, s) in pairs {
+        if let Some((conf, info)) = http::probe(c, s).into_parts() {
+            let summary = http::summary(&info);
+            return ident(
+                Protocol::Http,
+                conf,
+                Evidence {
+                    http: Some(info),
+                    ..Default::default()
+                },
+                summary,
+            );
+        }
+    }
+    for (c, s) in pairs {
+        if let Some((conf, (info, tls))) = xmpp::probe(c, s, ctx.reset).into_parts() {
+            let summary = xmpp::summary(&info, tls.as_ref());
+            return ident(
+                Protocol::Xmpp,
+                conf,
+                Evidence {
+                    xmpp: Some(info),
+                    tls,
+                    ..Default::default()
+                },
+                summary,
+            );
+        }
+    }
+    if let Some((conf, info)) = dns::probe_tcp(o, r, ctx.either_port(|p| p == 53)).into_parts() {
+        let summary = dns::summary(&info);
+        return ident(
+            Protocol::Dns,
+            conf,
+            Evidence {
+                dns: Some(info),
+                ..Default::default()
+            },
+            summary,
+        );
+    }
+    for (c, s) in pairs {
+        if let Some((conf, (proto, text))) = banner::probe(c, s).into_parts() {
+            let summary = format!("{} {}", proto.label(), text);
+            return ident(
+                proto,
+                conf,
+                Evidence {
+                    banner: Some(text),
+                    ..Default::default()
+                },
+                summary,
+            );
+        }
+    }
+    if let Some((conf, info)) = rtp::probe_tcp(o, r).into_parts() {
+        let proto = rtp::protocol_of(&info);
+        let summary = rtp::summary(&info);
+        return ident(
+            proto,
+            conf,
+            Evidence {
+                rtp: Some(info),
+                ..Default::default()
+            },
+            summary,
+        );
+    }
+    if let Some(info) = tls_unsure {
+        let summary = tls::summary(&info);
+        return ident(
+            Protocol::Tls,
+            Confidence::Unsure,
+            Evidence {
+                tls: Some(info),
+                ..Default::default()
+            },
+            summary,
+        );
+    }
+    unknown(ctx, Some(o), Some(r))
+}
+
+fn identify_datagrams(ctx: &Context, orig: &[&[u8]], resp: &[&[u8]]) -> Identification {
+    // DNS only on its ports: DNS headers fall into the STUN and RTP first-byte ranges by accident
+    // (dpi.md §0.1), and DNS-looking bytes elsewhere are more likely something else.
+    if ctx.either_port(|p| matches!(p, 53 | 5353 | 5355)) {
+        if let Some((conf, info)) = dns::probe_datagrams(orig, resp).into_parts() {
+            let summary = dns::summary(&info);
+            return ident(
+                Protocol::Dns,
+                conf,
+                Evidence {
+                    dns: Some(info),
+                    ..Default::default()
+                },
+                summary,
+            );
+        }
+    }
+    let service_port = |p: u16| p <= 1023 && p != 443 || p == 5353 || p == 5355;
+    let low_port = ctx.either_port(service_port);
+    if !low_port || ctx.either_port(|p| p == 443) {
+        if let Some((conf, (stun, rtp))) =
+            stun::probe_datagrams(orig, resp, ctx.either_port(|p| matches!(p, 3478 | 3479)))
+                .into_parts()
+        {
+            let protocol = stun::protocol_of(&stun);
+            let mut summary = stun::summary(&stun);
+            if let Some(r) = &rtp {
+                summary.push_str("; then ");
+                summary.push_str(&rtp::summary(r));
+            }
+            return ident(
+                protocol,
+                conf,
+                Evidence {
+                    stun: Some(stun),
+                    rtp,
+                    ..Default::default()
+                },
+                summary,
+            );
+        }
+    }
+    if !low_port {
+        if let Some((conf, info)) = rtp::probe_datagrams(orig, resp).into_parts() {
+            let proto = rtp::protocol_of(&info);
+            let summary = rtp::summary(&info);
+            return ident(
+                proto,
+                conf,
+                Evidence {
+                    rtp: Some(info),
+                    ..Default::default()
+                },
+                summary,
+            );
+        }
+    }
+    if let Some((conf, info)) = sip::probe_datagrams(orig, resp).into_parts() {
+        let summary = sip::summary(&info);
+        return ident(
+            Protocol::Sip,
+            conf,
+            Evidence {
+                sip: Some(info),
+                ..Default::default()
+            },
+            summary,
+        );
+    }
+    unknown(ctx, orig.first().copied(), resp.first().copied())
+}
+
+/// The protocol a port suggests, for flows without payload: never more than a hint.
+fn port_hint(transport: u8, port: u16) -> Option<Protocol> {
+    let tcp = transport == 6;
+    let udp = transport == 17;
+    match port {
+        443 | 444 | 4443 | 5061 | 5062 | 8057 | 5349 if tcp => Some(Protocol::Tls),
+        3478..=3481 if udp || tcp => Some(Protocol::Stun),
+        5060 if tcp || udp => Some(Protocol::Sip),
+        5269 | 5222 if tcp => Some(Protocol::Xmpp),
+        80 | 8080 if tcp => Some(Protocol::Http),
+        53 if tcp || udp => Some(Protocol::Dns),
+        22 if tcp => Some(Protocol::Ssh),
+        3389 if tcp || udp => Some(Protocol::Rdp),
+        445 if tcp => Some(Protocol::Smb),
+        _ => None,
+    }
+}
+
+fn by_port(ctx: &Context, why: &str) -> Identification {
+    let hint = [ctx.responder_port, ctx.initiator_port]
+        .into_iter()
+        .find_map(|p| port_hint(ctx.transport, p).map(|h| (p, h)));
+    let summary = match hint {
+        Some((port, p)) => format!("{why}; port {port} suggests {}", p.label()),
+        None => why.to_string(),
+    };
+    ident(
+        Protocol::Unknown,
+        Confidence::Unsure,
+        Evidence::default(),
+        summary,
+    )
+}
+
+fn unknown(ctx: &Context, o: Option<&[u8]>, r: Option<&[u8]>) -> Identification {
+    let hex16 = |b: Option<&[u8]>| hex(&b.unwrap_or(&[])[..b.map_or(0, |b| b.len().min(16))]);
+    let first = format!("orig: {}; resp: {}", hex16(o), hex16(r));
+    let mut id = by_port(ctx, "payload not recognised");
+    id.evidence.first_bytes_hex = Some(first);
+    id
+}
+
+/// Lower-case hex of a byte slice.
+pub(crate) fn hex(b: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+/// Big-endian readers that return `None` instead of reading past the buffer.
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([s[0], s[1]]))
+}
+
+pub(crate) fn be24(b: &[u8], at: usize) -> Option<usize> {
+    let s = b.get(at..at.checked_add(3)?)?;
+    Some((usize::from(s[0]) << 16) | (usize::from(s[1]) << 8) | usize::from(s[2]))
+}
+
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Printable ASCII, lossy, at most `max` characters.
+pub(crate) fn text(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)])
+        .chars()
+        .map(|c| if c.is_control() { '.' } else { c })
+        .collect()
+}
