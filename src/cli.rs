@@ -27,12 +27,41 @@ pub enum Command {
     Topology(TopologyCommand),
     /// Write synthetic Edge captures (the bundled samples, test and benchmark captures).
     Generate(GenerateArgs),
+    /// Browse the audit of captures interactively in the terminal.
+    Tui(TuiArgs),
 }
 
 #[derive(Debug, Args)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// The site's topology file. Without it, the bundled sample topology is assumed.
+    #[arg(short = 't', long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("inputs", |a| a.required(false).required_unless_present("log")))]
 pub struct AuditArgs {
     #[command(flatten)]
     pub read: ReadArgs,
+    /// Audit a firewall log instead of captures: Windows Firewall pfirewall.log, Cisco ASA/FTD
+    /// syslog, PAN-OS TRAFFIC CSV, FortiGate key=value or Zeek conn.log. Windows Firewall logs
+    /// neither dropped packets nor successful connections by default: enable both first.
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub log: Option<PathBuf>,
+    /// The log's format; detected from its first lines when omitted.
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "log")]
+    pub log_format: Option<crate::logs::LogFormat>,
+    /// UTC offset of the firewall's local time (+01:00, -05:30); logs carry local time without a
+    /// zone. Default: the times are read as UTC, and the report says so.
+    #[arg(
+        long,
+        value_name = "+HH:MM",
+        requires = "log",
+        allow_hyphen_values = true
+    )]
+    pub tz_offset: Option<String>,
     /// The site's topology file (see `edgewise topology init`). Without it, the bundled sample
     /// topology is assumed, and the report says so.
     #[arg(short = 't', long, value_name = "FILE")]
@@ -46,6 +75,9 @@ pub struct AuditArgs {
     /// What makes the exit status 1.
     #[arg(long, value_enum, default_value_t = crate::audit::FailOn::Violation)]
     pub fail_on: crate::audit::FailOn,
+    /// Browse the audit in the terminal UI instead of writing the report.
+    #[arg(long)]
+    pub tui: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

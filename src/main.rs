@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Matrix(args) => matrix(args),
         Command::Topology(cmd) => topology(cmd),
         Command::Generate(args) => edgewise::generate_cmd::run(&args),
+        Command::Tui(args) => edgewise::tui::main(&args),
     };
     match result {
         Ok(code) => code,
@@ -126,10 +127,24 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     };
     let matrix = Matrix::builtin()
         .map_err(|e| anyhow::anyhow!("the built-in port matrix is damaged: {e}"))?;
+    if let Some(log) = &args.log {
+        return audit_log(&args, log, &topology, matrix, assumed);
+    }
     let Some(analysis) = read_inputs(&args.read)? else {
         return Ok(ExitCode::from(EXIT_UNUSABLE));
     };
     let audit = edgewise::audit::audit(&analysis, &topology, matrix, assumed);
+    if args.tui {
+        let code = if args.fail_on.fails(&audit) {
+            EXIT_FINDINGS
+        } else if analysis.completeness() == Completeness::Partial {
+            EXIT_PARTIAL
+        } else {
+            0
+        };
+        edgewise::tui::run(edgewise::tui::Model::from_audit(analysis, audit, matrix))?;
+        return Ok(ExitCode::from(code));
+    }
     with_output(args.output.as_deref(), |w| match args.format {
         AuditFormat::Text => report::audit::write_text(&analysis, &audit, matrix, w),
         AuditFormat::Json => report::audit::write_json(&analysis, &audit, matrix, w),
@@ -137,6 +152,59 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     Ok(if args.fail_on.fails(&audit) {
         ExitCode::from(EXIT_FINDINGS)
     } else if analysis.completeness() == Completeness::Partial {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `edgewise audit --log FILE`: the audit of a firewall log (exit 3 when lines were unparsable).
+fn audit_log(
+    args: &AuditArgs,
+    log: &std::path::Path,
+    topology: &Topology,
+    matrix: &Matrix,
+    assumed: bool,
+) -> anyhow::Result<ExitCode> {
+    let tz_offset_s = match args
+        .tz_offset
+        .as_deref()
+        .map(edgewise::logs::parse_tz_offset)
+    {
+        Some(Err(e)) => {
+            eprintln!("edgewise: --tz-offset: {e}");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+        Some(Ok(s)) => s,
+        None => 0,
+    };
+    let opts = edgewise::logs::LogOptions {
+        format: args.log_format,
+        tz_offset_s,
+    };
+    let parsed = match edgewise::logs::parse_file(log, opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("edgewise: {}: {e}", log.display());
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        }
+    };
+    let la = edgewise::logs::audit_log(
+        &log.display().to_string(),
+        &parsed,
+        topology,
+        matrix,
+        assumed,
+    );
+    with_output(args.output.as_deref(), |w| match args.format {
+        AuditFormat::Text => edgewise::logs::write_text(&la, matrix, w),
+        AuditFormat::Json => edgewise::logs::write_json(&la, matrix, w),
+    })?;
+    Ok(if args.fail_on.fails(&la.audit) {
+        ExitCode::from(EXIT_FINDINGS)
+    } else if la.summary.used == 0 && la.summary.lines > la.summary.comment {
+        ExitCode::from(EXIT_UNUSABLE)
+    } else if la.summary.unparsable_total() > 0 {
         ExitCode::from(EXIT_PARTIAL)
     } else {
         ExitCode::SUCCESS

@@ -9,3 +9,4 @@ mod generated;
 mod identify;
 mod oracles;
 mod robust;
+mod tui;

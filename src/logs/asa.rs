@@ -1,0 +1,286 @@
+//! Cisco ASA / Firepower Threat Defense syslog (`%ASA-` or `%FTD-`, same message bodies).
+//!
+//! Messages used (Cisco ASA syslog guide; research/ecosystem.md 2.1(c)):
+//! - 302013/302015 `Built {inbound|outbound} TCP|UDP connection <id> for <if>:<ip>/<port>
+//!   (<mapped>) to <if>:<ip>/<port> (<mapped>)`: the first ("for") socket is on the
+//!   lower-security interface, so the originator is the first socket for `inbound` and the
+//!   second for `outbound`.
+//! - 302014/302016 `Teardown ... connection <id> for ... to ... duration h:mm:ss bytes N`: same
+//!   socket order as its Built message (joined on the connection id when flows are made).
+//! - 106023 `Deny <proto> src <if>:<ip>/<port> dst <if>:<ip>/<port> ... by access-group "<acl>"`.
+//! - 106100 `access-list <acl> {permitted|denied|est-allowed} <proto> <if>/<ip>(<port>) ->
+//!   <if>/<ip>(<port>) hit-cnt <n> ...`.
+//! - 106015 `Deny TCP (no connection) from <ip>/<port> to <ip>/<port> flags ...` and 106001
+//!   `Inbound TCP connection denied from <ip>/<port> to <ip>/<port> flags ...`.
+//!
+//! Tolerated variants seen in public samples: `%ASA-session-5-106100`, no colon after the id,
+//! user names in parentheses after a socket. Sockets naming a host instead of an address
+//! (`dmz:OCSP_Server/5678`) cannot be placed: skipped as `host_name`.
+//! Times: `Mon DD YYYY HH:MM:SS` before the message id, in the device's local time; a syslog
+//! time without a year gives no time (the line is still used).
+
+use std::net::IpAddr;
+
+use super::{port, protocol_number, time, Action, Outcome, Record};
+
+/// Finds the time `Mon DD YYYY HH:MM:SS` among the words before the message.
+fn timestamp(prefix: &str, tz: i32) -> Option<i64> {
+    let w: Vec<&str> = prefix
+        .split_ascii_whitespace()
+        .map(|s| s.trim_end_matches(':'))
+        .collect();
+    for i in 0..w.len().saturating_sub(3) {
+        let Some(mo) = time::month(w[i]) else {
+            continue;
+        };
+        let (Ok(d), Ok(y)) = (w[i + 1].parse::<u32>(), w[i + 2].parse::<i64>()) else {
+            continue;
+        };
+        if y < 1000 {
+            continue;
+        }
+        if let Some((h, mi, s, ns)) = time::clock(w[i + 3]) {
+            return time::to_ns(y, mo, d, h, mi, s, ns, tz);
+        }
+    }
+    None
+}
+
+enum Sock {
+    Ok((IpAddr, u16)),
+    Host,
+    NoPort,
+    Bad,
+}
+
+/// `<if>:<ip>/<port>[(user)]` (or without the interface when `iface` is false).
+fn socket(s: &str, iface: bool, need_port: bool) -> Sock {
+    let s = s.split('(').next().unwrap_or(s);
+    let addr = if iface {
+        match s.split_once(':') {
+            Some((_, a)) => a,
+            None => return Sock::Bad,
+        }
+    } else {
+        s
+    };
+    let (ip, p) = match addr.rsplit_once('/') {
+        Some((ip, p)) => (ip, Some(p)),
+        None => (addr, None),
+    };
+    let Ok(ip) = ip.parse::<IpAddr>() else {
+        let looks_like_name = !ip.is_empty()
+            && ip
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        return if looks_like_name {
+            Sock::Host
+        } else {
+            Sock::Bad
+        };
+    };
+    match p {
+        Some(p) => match port(p) {
+            Some(p) => Sock::Ok((ip, p)),
+            None => Sock::Bad,
+        },
+        None if need_port => Sock::NoPort,
+        None => Sock::Ok((ip, 0)),
+    }
+}
+
+macro_rules! sock {
+    ($e:expr) => {
+        match $e {
+            Sock::Ok(v) => v,
+            Sock::Host => return Outcome::Skipped("host_name"),
+            Sock::NoPort => return Outcome::Skipped("no_port"),
+            Sock::Bad => return Outcome::Unparsable("bad_socket"),
+        }
+    };
+}
+
+/// The word after `key`.
+fn after<'a>(w: &[&'a str], key: &str) -> Option<&'a str> {
+    w.iter()
+        .position(|x| *x == key)
+        .and_then(|i| w.get(i + 1).copied())
+}
+
+/// `h:mm:ss` to nanoseconds.
+fn duration(s: &str) -> Option<i64> {
+    let p: Vec<i64> = s
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    match p.as_slice() {
+        [h, m, s] => Some((h * 3600 + m * 60 + s) * 1_000_000_000),
+        _ => None,
+    }
+}
+
+pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
+    let Some(at) = line.find("%ASA-").or_else(|| line.find("%FTD-")) else {
+        return Outcome::Skipped("not_asa");
+    };
+    let ts = timestamp(&line[..at], tz);
+    let rest = &line[at + 5..];
+    // `[facility-]sev-msgid[:]`
+    let (tag, body) = rest.split_once(' ').unwrap_or((rest, ""));
+    let tag = tag.trim_end_matches(':');
+    let Some(id) = tag
+        .rsplit('-')
+        .next()
+        .filter(|id| id.len() == 6 && id.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return Outcome::Unparsable("bad_message_id");
+    };
+    let w: Vec<&str> = body.split_ascii_whitespace().collect();
+    let mut r = match id {
+        "302013" | "302015" => {
+            let transport = if id == "302013" { 6 } else { 17 };
+            let inbound = match w.get(1) {
+                Some(&"inbound") => true,
+                Some(&"outbound") => false,
+                _ => return Outcome::Unparsable("built_direction"),
+            };
+            let (Some(f), Some(t)) = (after(&w, "for"), after(&w, "to")) else {
+                return Outcome::Unparsable("short");
+            };
+            let f = sock!(socket(f, true, true));
+            let t = sock!(socket(t, true, true));
+            let (src, dst) = if inbound { (f, t) } else { (t, f) };
+            let mut r = Record::new(line_no, Action::Allowed, transport, src, dst);
+            r.session = after(&w, "connection").and_then(|c| c.parse().ok());
+            r.tcp_opened = transport == 6;
+            r
+        }
+        "302014" | "302016" => {
+            let transport = if id == "302014" { 6 } else { 17 };
+            let (Some(f), Some(t)) = (after(&w, "for"), after(&w, "to")) else {
+                return Outcome::Unparsable("short");
+            };
+            let f = sock!(socket(f, true, true));
+            let t = sock!(socket(t, true, true));
+            let mut r = Record::new(line_no, Action::Teardown, transport, f, t);
+            r.oriented = false;
+            r.session = after(&w, "connection").and_then(|c| c.parse().ok());
+            r.bytes = after(&w, "bytes").and_then(|b| b.parse().ok());
+            r.bytes_total = true;
+            r.duration_ns = after(&w, "duration").and_then(duration);
+            r
+        }
+        "106023" => {
+            let Some(proto) = w.get(1).and_then(|p| protocol_number(p)) else {
+                return Outcome::Unparsable("bad_protocol");
+            };
+            let (Some(s), Some(d)) = (after(&w, "src"), after(&w, "dst")) else {
+                return Outcome::Unparsable("short");
+            };
+            let ports = matches!(proto, 6 | 17);
+            let src = sock!(socket(s, true, ports));
+            let dst = sock!(socket(d, true, ports));
+            let mut r = Record::new(line_no, Action::Denied, proto, src, dst);
+            r.rule = after(&w, "access-group").map(|a| a.trim_matches('"').to_string());
+            r.packets = Some(1);
+            r
+        }
+        "106100" => {
+            let (Some(acl), Some(verb), Some(proto)) = (w.get(1), w.get(2), w.get(3)) else {
+                return Outcome::Unparsable("short");
+            };
+            let action = match *verb {
+                "permitted" | "est-allowed" => Action::Allowed,
+                "denied" => Action::Denied,
+                _ => return Outcome::Unparsable("acl_verb"),
+            };
+            let Some(proto) = protocol_number(proto) else {
+                return Outcome::Unparsable("bad_protocol");
+            };
+            let (Some(s), Some(d)) = (w.get(4), after(&w, "->")) else {
+                return Outcome::Unparsable("short");
+            };
+            // `<if>/<ip>(<port>)`
+            let one = |x: &str| -> Sock {
+                let (left, p) = match x.split_once('(') {
+                    Some((l, p)) => (l, p.trim_end_matches(')')),
+                    None => (x, "0"),
+                };
+                let ip = left.rsplit_once('/').map_or(left, |(_, ip)| ip);
+                socket(&format!("{ip}/{p}"), false, true)
+            };
+            let src = sock!(one(s));
+            let dst = sock!(one(d));
+            let mut r = Record::new(line_no, action, proto, src, dst);
+            r.rule = Some((*acl).to_string());
+            r.packets = after(&w, "hit-cnt").and_then(|h| h.parse().ok());
+            r.tcp_opened = proto == 6 && *verb == "permitted";
+            r
+        }
+        "106015" | "106001" => {
+            let (Some(s), Some(d)) = (after(&w, "from"), after(&w, "to")) else {
+                return Outcome::Unparsable("short");
+            };
+            let src = sock!(socket(s, false, true));
+            let dst = sock!(socket(d, false, true));
+            let mut r = Record::new(line_no, Action::Denied, 6, src, dst);
+            r.packets = Some(1);
+            // 106015 is a packet outside any connection (not a SYN): the originator is uncertain.
+            r.tcp_opened = id == "106001";
+            r
+        }
+        _ => return Outcome::Skipped("other_message_id"),
+    };
+    r.ts_ns = ts;
+    Outcome::Used(Box::new(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn used(line: &str) -> Record {
+        match parse(1, line, 0) {
+            Outcome::Used(r) => *r,
+            o => panic!("{line}: {o:?}"),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn built_outbound_orients_to_the_second_socket() {
+        let r = used("Apr 29 2013 12:59:50: %ASA-6-302013: Built outbound TCP connection 89743274 for outside:192.0.2.43/443 (192.0.2.43/443) to outside:10.123.3.42/4952 (10.123.3.42/12834)");
+        assert_eq!(r.src, (ip("10.123.3.42"), 4952));
+        assert_eq!(r.dst, (ip("192.0.2.43"), 443));
+        assert_eq!(r.session, Some(89_743_274));
+        assert_eq!(r.ts_ns, time::date_clock("2013-04-29", "12:59:50", 0));
+        assert!(r.tcp_opened);
+    }
+
+    #[test]
+    fn teardown_and_denies() {
+        let r = used("Dec 11 2018 08:01:38 <IP>: %ASA-6-302014: Teardown TCP connection 447234 for outside:192.0.2.222/1234 to dmz:192.168.1.35/5678 duration 0:01:08 bytes 134781 TCP FINs");
+        assert_eq!(r.action, Action::Teardown);
+        assert_eq!(r.bytes, Some(134_781));
+        assert_eq!(r.duration_ns, Some(68_000_000_000));
+        let r = used("Apr 30 2013 09:23:40: %ASA-4-106023: Deny tcp src outside:192.0.2.126/53638 dst inside:10.0.0.132/8111 by access-group \"acl_out\" [0x71761f18, 0x0]");
+        assert_eq!(r.action, Action::Denied);
+        assert_eq!(r.rule.as_deref(), Some("acl_out"));
+        assert_eq!(r.dst, (ip("10.0.0.132"), 8111));
+        let r = used("Apr 24 2013 16:00:28 INT-FW01 : %ASA-6-106100: access-list inside denied udp inside/172.29.2.101(1039) -> outside/192.0.2.10(53) hit-cnt 1 first hit [0xd820e56a, 0x0]");
+        assert_eq!(r.src, (ip("172.29.2.101"), 1039));
+        assert_eq!(r.dst, (ip("192.0.2.10"), 53));
+        assert_eq!(r.transport, 17);
+        assert_eq!(
+            parse(1, "Apr 29 2013 12:59:50: %ASA-6-302016 Teardown UDP connection 1 for outside:192.0.2.222/53 to dmz:OCSP_Server/5678 duration 0:00:01 bytes 1", 0),
+            Outcome::Skipped("host_name")
+        );
+        assert_eq!(
+            parse(1, "Apr 29 2013 12:59:50: %ASA-6-302013: Built inbound TCP connection 1 for outside:192.0.2.1 to inside:10.0.0.1/80", 0),
+            Outcome::Skipped("no_port")
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Format detection from the first non-empty lines: each line votes for the format whose
+//! signature it carries; the most votes wins (ties in the order of research/ecosystem.md 2.3).
+
+use super::LogFormat;
+
+/// The format a single line looks like.
+pub fn line_format(l: &str) -> Option<LogFormat> {
+    let t = l.trim_start();
+    if t.starts_with("#Software: Microsoft Windows Firewall")
+        || t.starts_with("#Fields: date time action")
+    {
+        return Some(LogFormat::Pfirewall);
+    }
+    if t.starts_with("#separator") || t.starts_with("#fields\t") || t.starts_with("#path\tconn") {
+        return Some(LogFormat::ZeekTsv);
+    }
+    if t.starts_with('{') && t.contains("\"id.orig_h\"") {
+        return Some(LogFormat::ZeekJson);
+    }
+    if t.contains("%ASA-") || t.contains("%FTD-") {
+        return Some(LogFormat::Asa);
+    }
+    if t.contains(",TRAFFIC,") || t.contains(",THREAT,") || t.contains(",SYSTEM,") {
+        return Some(LogFormat::Panos);
+    }
+    if (t.contains("logid=") || t.contains("devid=")) && t.contains("type=") {
+        return Some(LogFormat::Fortigate);
+    }
+    // A W3C data line: date, time, ALLOW/DROP.
+    let mut w = t.split_ascii_whitespace();
+    if let (Some(d), Some(_), Some(a)) = (w.next(), w.next(), w.next()) {
+        if super::time::date(d).is_some() && matches!(a, "ALLOW" | "DROP") {
+            return Some(LogFormat::Pfirewall);
+        }
+    }
+    // A Zeek TSV data line without a header: epoch time then tab-separated columns.
+    let mut tabs = t.split('\t');
+    if let (Some(ts), Some(_)) = (tabs.next(), tabs.next()) {
+        if super::time::epoch_secs(ts).is_some() && t.matches('\t').count() >= 10 {
+            return Some(LogFormat::ZeekTsv);
+        }
+    }
+    None
+}
+
+/// The most likely format of these lines; `pfirewall` when nothing matches (its parser then
+/// counts every line as unparsable, which the summary shows).
+pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> LogFormat {
+    const ORDER: [LogFormat; 6] = [
+        LogFormat::Pfirewall,
+        LogFormat::Asa,
+        LogFormat::Panos,
+        LogFormat::Fortigate,
+        LogFormat::ZeekTsv,
+        LogFormat::ZeekJson,
+    ];
+    let mut votes = [0usize; 6];
+    for l in lines {
+        if let Some(f) = line_format(l) {
+            if let Some(i) = ORDER.iter().position(|o| *o == f) {
+                votes[i] += 1;
+            }
+        }
+    }
+    let best = votes.iter().copied().max().unwrap_or(0);
+    ORDER
+        .iter()
+        .zip(votes)
+        .find(|(_, v)| *v == best && best > 0)
+        .map_or(LogFormat::Pfirewall, |(f, _)| *f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects() {
+        assert_eq!(
+            detect(["#Version: 1.5", "#Software: Microsoft Windows Firewall"].into_iter()),
+            LogFormat::Pfirewall
+        );
+        assert_eq!(
+            detect(["Apr 29 2013 12:59:50: %ASA-6-302013: Built"].into_iter()),
+            LogFormat::Asa
+        );
+        assert_eq!(
+            detect(
+                ["date=2019-05-10 time=11:37:47 logid=\"0000000013\" type=\"traffic\""].into_iter()
+            ),
+            LogFormat::Fortigate
+        );
+        assert_eq!(detect(["#separator \\x09"].into_iter()), LogFormat::ZeekTsv);
+        assert_eq!(
+            detect(["{\"ts\":1.0,\"id.orig_h\":\"1.2.3.4\"}"].into_iter()),
+            LogFormat::ZeekJson
+        );
+    }
+}

@@ -1,0 +1,727 @@
+//! Firewall logs as audit input: each line parsed into a [`Record`], records turned into the
+//! same [`crate::flow::Flow`] values that captures produce, so that [`crate::audit::audit`]
+//! judges them unchanged, plus two findings only a log can give (FW1, FW2).
+//!
+//! Formats (layouts and public sample lines: research/ecosystem.md section 2.1): Windows
+//! Firewall `pfirewall.log` (W3C), Cisco ASA/FTD syslog, PAN-OS TRAFFIC CSV, FortiGate
+//! `key=value`, Zeek `conn.log` (TSV and NDJSON).
+//!
+//! Every line ends in exactly one outcome: `used`, `comment`, `skipped{reason}` or
+//! `unparsable{reason}`, so the summary's counts add up to the file's line count. Lines are read
+//! with a bounded length ([`MAX_LINE`]) and parsed in parallel batches; outcomes are merged in
+//! file order, so the result does not depend on the number of threads.
+
+pub mod asa;
+pub mod checks;
+pub mod detect;
+pub mod fortigate;
+pub mod panos;
+pub mod pfirewall;
+pub mod time;
+pub mod to_flow;
+pub mod zeek;
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Longest line kept; longer lines are counted as `unparsable{line_too_long}`.
+pub const MAX_LINE: usize = 64 * 1024;
+/// Lines per parse batch.
+const BATCH_LINES: usize = 16 * 1024;
+/// Unparsable lines quoted in the summary.
+const EXAMPLES: usize = 10;
+/// Non-empty lines looked at to detect the format.
+const DETECT_LINES: usize = 20;
+
+/// A supported log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Windows Firewall `pfirewall.log` (W3C extended, `#Fields` header).
+    Pfirewall,
+    /// Cisco ASA / Firepower Threat Defense syslog (302013-302016, 106001, 106015, 106023, 106100).
+    Asa,
+    /// Palo Alto PAN-OS TRAFFIC log, syslog CSV.
+    Panos,
+    /// Fortinet FortiGate traffic log, `key=value`.
+    Fortigate,
+    /// Zeek `conn.log`, tab-separated with `#fields` header.
+    ZeekTsv,
+    /// Zeek `conn.log`, one JSON object a line.
+    ZeekJson,
+}
+
+impl LogFormat {
+    pub fn label(self) -> &'static str {
+        match self {
+            LogFormat::Pfirewall => "pfirewall",
+            LogFormat::Asa => "asa",
+            LogFormat::Panos => "panos",
+            LogFormat::Fortigate => "fortigate",
+            LogFormat::ZeekTsv => "zeek-tsv",
+            LogFormat::ZeekJson => "zeek-json",
+        }
+    }
+
+    /// Formats whose timestamps are wall-clock time of the device, with no zone in the line.
+    pub fn local_time(self) -> bool {
+        matches!(
+            self,
+            LogFormat::Pfirewall | LogFormat::Asa | LogFormat::Panos | LogFormat::Fortigate
+        )
+    }
+}
+
+/// What the firewall did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// A session or packet let through (W3C ALLOW, ASA Built / permitted, PAN-OS allow, Zeek).
+    Allowed,
+    /// Blocked (W3C DROP, ASA Deny / denied, PAN-OS deny/drop/reset, FortiGate deny).
+    Denied,
+    /// The end of a session whose start may be in another line (ASA Teardown).
+    Teardown,
+}
+
+/// One log line that describes traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// Nanoseconds since the Unix epoch (UTC), when the line has a usable time.
+    pub ts_ns: Option<i64>,
+    pub action: Action,
+    /// IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6...).
+    pub transport: u8,
+    /// The session's originator (see `oriented`).
+    pub src: (IpAddr, u16),
+    pub dst: (IpAddr, u16),
+    /// `src` is known to be the originator. False only for an ASA teardown, whose socket order
+    /// is that of its Built message; the merge takes the orientation from there.
+    pub oriented: bool,
+    /// Bytes from the originator, or the session's total when `bytes_total` is set.
+    pub bytes: Option<u64>,
+    /// `bytes` counts both directions (ASA teardown, W3C `size`): the split is unknown.
+    pub bytes_total: bool,
+    pub packets: Option<u64>,
+    /// Bytes and packets from the responder, when the format gives them.
+    pub resp_bytes: Option<u64>,
+    pub resp_packets: Option<u64>,
+    /// Session length, when the line gives one.
+    pub duration_ns: Option<i64>,
+    /// The rule, ACL or policy that decided.
+    pub rule: Option<String>,
+    /// The device's session id (ASA connection id, PAN-OS / FortiGate session id).
+    pub session: Option<u64>,
+    /// The firewall built a TCP session for this (or saw the originator's SYN).
+    pub tcp_opened: bool,
+}
+
+impl Record {
+    /// A record with the fields every parser fills; the rest empty.
+    pub fn new(
+        line: u64,
+        action: Action,
+        transport: u8,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+    ) -> Record {
+        Record {
+            line,
+            ts_ns: None,
+            action,
+            transport,
+            src,
+            dst,
+            oriented: true,
+            bytes: None,
+            bytes_total: false,
+            packets: None,
+            resp_bytes: None,
+            resp_packets: None,
+            duration_ns: None,
+            rule: None,
+            session: None,
+            tcp_opened: false,
+        }
+    }
+}
+
+/// The outcome of one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Used(Box<Record>),
+    /// A header or comment line (`#Fields`, `#Version`...).
+    Comment,
+    /// A well-formed line that carries nothing the audit uses (another message id, an empty line).
+    Skipped(&'static str),
+    /// A line of the format that could not be read.
+    Unparsable(&'static str),
+}
+
+/// Layout state that header lines set and later lines use (`#Fields` of W3C and Zeek).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub fields: Vec<String>,
+    /// W3C `#Time Format: UTC` (otherwise local time).
+    pub utc: bool,
+    /// Zeek `#separator`.
+    pub separator: char,
+    pub unset: String,
+    pub empty: String,
+}
+
+impl Default for Header {
+    fn default() -> Self {
+        Header {
+            fields: Vec::new(),
+            utc: false,
+            separator: '\t',
+            unset: "-".into(),
+            empty: "(empty)".into(),
+        }
+    }
+}
+
+/// How to read a log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    /// The format; detected from the first non-empty lines when `None`.
+    pub format: Option<LogFormat>,
+    /// Offset of the device's local time from UTC, in seconds (`+01:00` is 3600).
+    pub tz_offset_s: i32,
+}
+
+/// A quoted unparsable line.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BadLine {
+    pub line: u64,
+    pub reason: &'static str,
+    /// The line, cut at 200 characters.
+    pub text: String,
+}
+
+/// Counts of what happened to the lines of a log.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub format: Option<LogFormat>,
+    /// The format was detected rather than given.
+    pub detected: bool,
+    /// Lines in the file (a last line without a newline counts).
+    pub lines: u64,
+    pub used: u64,
+    pub comment: u64,
+    pub skipped: BTreeMap<&'static str, u64>,
+    pub unparsable: BTreeMap<&'static str, u64>,
+    /// The first unparsable lines, with their numbers.
+    pub examples: Vec<BadLine>,
+    /// How line times were read, in words ("local time at +01:00 (--tz-offset)", "UTC").
+    pub time_basis: String,
+    /// Used lines without a usable time.
+    pub no_timestamp: u64,
+}
+
+impl Summary {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    pub fn unparsable_total(&self) -> u64 {
+        self.unparsable.values().sum()
+    }
+
+    /// used + comment + skipped + unparsable, which equals `lines`.
+    pub fn accounted(&self) -> u64 {
+        self.used + self.comment + self.skipped_total() + self.unparsable_total()
+    }
+
+    fn count(&mut self, line: u64, text: &str, o: &Outcome) {
+        match o {
+            Outcome::Used(r) => {
+                self.used += 1;
+                if r.ts_ns.is_none() {
+                    self.no_timestamp += 1;
+                }
+            }
+            Outcome::Comment => self.comment += 1,
+            Outcome::Skipped(r) => *self.skipped.entry(r).or_default() += 1,
+            Outcome::Unparsable(r) => {
+                *self.unparsable.entry(r).or_default() += 1;
+                if self.examples.len() < EXAMPLES {
+                    self.examples.push(BadLine {
+                        line,
+                        reason: r,
+                        text: text.chars().take(200).collect(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A parsed log: the summary and the records in file order.
+#[derive(Debug, Clone)]
+pub struct ParsedLog {
+    pub summary: Summary,
+    pub records: Vec<Record>,
+}
+
+/// Parses `+HH:MM`, `-HH:MM`, `+HHMM`, `Z` or `UTC` into seconds east of UTC.
+pub fn parse_tz_offset(s: &str) -> Result<i32, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") || s.eq_ignore_ascii_case("utc") {
+        return Ok(0);
+    }
+    let bad = || format!("{s:?} is not a UTC offset such as +01:00 or -05:30");
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'+') => (1, &s[1..]),
+        Some(b'-') => (-1, &s[1..]),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let h: i32 = digits[..2].parse().map_err(|_| bad())?;
+    let m: i32 = digits[2..].parse().map_err(|_| bad())?;
+    if h > 14 || m > 59 {
+        return Err(bad());
+    }
+    Ok(sign * (h * 3600 + m * 60))
+}
+
+fn offset_label(s: i32) -> String {
+    let sign = if s < 0 { '-' } else { '+' };
+    let a = s.abs();
+    format!("{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
+}
+
+/// Parses one line of `format`, with the header in force. `tz_offset_s` applies to local times.
+pub fn parse_line(
+    format: LogFormat,
+    header: &Header,
+    line_no: u64,
+    line: &str,
+    tz_offset_s: i32,
+) -> Outcome {
+    if line.contains('\0') {
+        return Outcome::Unparsable("nul_byte");
+    }
+    if line.trim().is_empty() {
+        return Outcome::Skipped("empty");
+    }
+    match format {
+        LogFormat::Pfirewall => pfirewall::parse(header, line_no, line, tz_offset_s),
+        LogFormat::Asa => asa::parse(line_no, line, tz_offset_s),
+        LogFormat::Panos => panos::parse(line_no, line, tz_offset_s),
+        LogFormat::Fortigate => fortigate::parse(line_no, line, tz_offset_s),
+        LogFormat::ZeekTsv => zeek::parse_tsv(header, line_no, line),
+        LogFormat::ZeekJson => zeek::parse_json(line_no, line),
+    }
+}
+
+/// Applies a header line to the layout; true when the line is a header the format knows.
+fn update_header(format: LogFormat, header: &mut Header, line: &str) {
+    match format {
+        LogFormat::Pfirewall => pfirewall::update_header(header, line),
+        LogFormat::ZeekTsv => zeek::update_header(header, line),
+        _ => {}
+    }
+}
+
+/// Reads lines of at most [`MAX_LINE`] bytes; the rest of a longer line is read and dropped.
+struct LineReader<R> {
+    r: BufReader<R>,
+}
+
+impl<R: Read> LineReader<R> {
+    /// Appends the next line (without `\n` / `\r\n`) to `out`. `None` at the end of the input;
+    /// `Some(true)` when the line was longer than the limit (only its head was kept).
+    fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<Option<bool>> {
+        let start = out.len();
+        let mut seen = false;
+        let mut len = 0usize;
+        loop {
+            let buf = match self.r.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                if !seen {
+                    return Ok(None);
+                }
+                break;
+            }
+            seen = true;
+            let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (&buf[..i], Some(i + 1)),
+                None => (buf, None),
+            };
+            let room = (MAX_LINE + 1).saturating_sub(len);
+            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            len += chunk.len();
+            let used = done.unwrap_or(buf.len());
+            self.r.consume(used);
+            if done.is_some() {
+                break;
+            }
+        }
+        if len > MAX_LINE {
+            out.truncate(start + MAX_LINE.min(out.len() - start));
+            return Ok(Some(true));
+        }
+        if out.len() > start && out[out.len() - 1] == b'\r' {
+            out.pop();
+        }
+        Ok(Some(false))
+    }
+}
+
+/// A batch of lines sharing one header.
+struct Batch {
+    header: Arc<Header>,
+    data: Vec<u8>,
+    /// (line number, start, end, too long)
+    lines: Vec<(u64, usize, usize, bool)>,
+}
+
+impl Batch {
+    fn new(header: Arc<Header>) -> Batch {
+        Batch {
+            header,
+            data: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    fn text(&self, i: usize) -> std::borrow::Cow<'_, str> {
+        let (_, s, e, _) = self.lines[i];
+        String::from_utf8_lossy(&self.data[s..e])
+    }
+
+    fn parse(&self, format: LogFormat, tz: i32) -> Vec<Outcome> {
+        (0..self.lines.len())
+            .map(|i| {
+                let (no, s, e, too_long) = self.lines[i];
+                if too_long {
+                    return Outcome::Unparsable("line_too_long");
+                }
+                match std::str::from_utf8(&self.data[s..e]) {
+                    Ok(t) => parse_line(format, &self.header, no, t, tz),
+                    Err(_) => Outcome::Unparsable("not_utf8"),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Parses a log file.
+pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
+    let f = std::fs::File::open(path)?;
+    parse_reader(f, opts)
+}
+
+/// Parses a log from any reader, in parallel batches, merged in file order.
+pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
+    let mut reader = LineReader {
+        r: BufReader::with_capacity(1 << 20, r),
+    };
+    let mut summary = Summary::default();
+    let mut records = Vec::new();
+    let mut header = Header::default();
+    let mut line_no = 0u64;
+    let mut format = opts.format;
+    summary.detected = format.is_none();
+    let group = rayon::current_num_threads().max(1) * 2;
+    let mut pending: Vec<Batch> = Vec::new();
+    let mut batch = Batch::new(Arc::new(header.clone()));
+    let mut eof = false;
+    while !eof {
+        // Fill up to `group` batches, cutting a batch where a header line changes the layout.
+        while pending.len() < group {
+            let start = batch.data.len();
+            match reader.next_into(&mut batch.data)? {
+                None => {
+                    eof = true;
+                    break;
+                }
+                Some(too_long) => {
+                    line_no += 1;
+                    let end = batch.data.len();
+                    batch.lines.push((line_no, start, end, too_long));
+                    if format.is_none() {
+                        let nonempty = batch
+                            .lines
+                            .iter()
+                            .filter(|(_, s, e, _)| e > s)
+                            .take(DETECT_LINES + 1)
+                            .count();
+                        if nonempty > DETECT_LINES {
+                            format = Some(detect_from(&batch));
+                        }
+                    }
+                    let first = batch.data.get(start).copied();
+                    if let (Some(fmt), Some(b'#')) = (format, first) {
+                        let mut h = header.clone();
+                        update_header(fmt, &mut h, &String::from_utf8_lossy(&batch.data[start..]));
+                        if h != header {
+                            header = h;
+                            let next = Batch::new(Arc::new(header.clone()));
+                            pending.push(std::mem::replace(&mut batch, next));
+                            continue;
+                        }
+                    }
+                    if batch.lines.len() >= BATCH_LINES {
+                        let next = Batch::new(Arc::new(header.clone()));
+                        pending.push(std::mem::replace(&mut batch, next));
+                    }
+                }
+            }
+        }
+        if eof && !batch.lines.is_empty() {
+            let next = Batch::new(Arc::new(header.clone()));
+            pending.push(std::mem::replace(&mut batch, next));
+        }
+        let Some(fmt) = format.or_else(|| pending.first().map(detect_from)) else {
+            break;
+        };
+        if format.is_none() {
+            format = Some(fmt);
+        }
+        // Batches read before the format was known were cut without header tracking: replay
+        // their header lines now (detection happens within the first batch, so this is cheap).
+        let pending_now = std::mem::take(&mut pending);
+        let pending_now = rehead(fmt, pending_now, &mut header);
+        let outcomes: Vec<Vec<Outcome>> = pending_now
+            .par_iter()
+            .map(|b| b.parse(fmt, opts.tz_offset_s))
+            .collect();
+        for (b, outs) in pending_now.iter().zip(outcomes) {
+            for (i, o) in outs.into_iter().enumerate() {
+                let (no, ..) = b.lines[i];
+                let text = if matches!(o, Outcome::Unparsable(_)) {
+                    b.text(i).into_owned()
+                } else {
+                    String::new()
+                };
+                summary.count(no, &text, &o);
+                if let Outcome::Used(r) = o {
+                    records.push(*r);
+                }
+            }
+        }
+        batch.header = Arc::new(header.clone());
+    }
+    summary.lines = line_no;
+    summary.format = format;
+    summary.time_basis = match format {
+        Some(f) if f.local_time() => {
+            let utc_header = format == Some(LogFormat::Pfirewall) && header.utc;
+            if utc_header {
+                "UTC (the log's #Time Format header)".to_string()
+            } else if opts.tz_offset_s == 0 {
+                "device local time read as UTC (no --tz-offset given)".to_string()
+            } else {
+                format!(
+                    "device local time at UTC{} (--tz-offset)",
+                    offset_label(opts.tz_offset_s)
+                )
+            }
+        }
+        Some(_) => "UTC (epoch seconds in the log)".to_string(),
+        None => "no lines".to_string(),
+    };
+    Ok(ParsedLog { summary, records })
+}
+
+/// Re-splits batches read before the format was known so that each has its header in force.
+fn rehead(fmt: LogFormat, batches: Vec<Batch>, header: &mut Header) -> Vec<Batch> {
+    if !matches!(fmt, LogFormat::Pfirewall | LogFormat::ZeekTsv) {
+        return batches;
+    }
+    let needs = batches.iter().any(|b| {
+        *b.header == Header::default() && b.lines.iter().any(|l| b.data.get(l.1) == Some(&b'#'))
+    });
+    if !needs {
+        return batches;
+    }
+    let mut out = Vec::new();
+    let mut h = if let Some(b) = batches.first() {
+        (*b.header).clone()
+    } else {
+        return batches;
+    };
+    for b in batches {
+        let mut cur = Batch::new(Arc::new(h.clone()));
+        for &(no, s, e, tl) in &b.lines {
+            let start = cur.data.len();
+            cur.data.extend_from_slice(&b.data[s..e]);
+            cur.lines.push((no, start, cur.data.len(), tl));
+            if b.data.get(s) == Some(&b'#') {
+                let mut nh = h.clone();
+                update_header(fmt, &mut nh, &String::from_utf8_lossy(&b.data[s..e]));
+                if nh != h {
+                    h = nh;
+                    let next = Batch::new(Arc::new(h.clone()));
+                    out.push(std::mem::replace(&mut cur, next));
+                }
+            }
+        }
+        if !cur.lines.is_empty() {
+            out.push(cur);
+        }
+    }
+    *header = h;
+    out
+}
+
+fn detect_from(b: &Batch) -> LogFormat {
+    let lines: Vec<std::borrow::Cow<'_, str>> = (0..b.lines.len())
+        .map(|i| b.text(i))
+        .filter(|t| !t.trim().is_empty())
+        .take(DETECT_LINES)
+        .collect();
+    detect::detect(lines.iter().map(|c| c.as_ref()))
+}
+
+/// An IP protocol name or number as its number.
+pub(crate) fn protocol_number(s: &str) -> Option<u8> {
+    if let Ok(n) = s.parse::<u8>() {
+        return Some(n);
+    }
+    Some(match s.to_ascii_lowercase().as_str() {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        "icmpv6" | "ipv6-icmp" | "icmp6" => 58,
+        "gre" => 47,
+        "esp" => 50,
+        "ah" => 51,
+        "sctp" => 132,
+        _ => return None,
+    })
+}
+
+/// A port field: digits only, 0-65535.
+pub(crate) fn port(s: &str) -> Option<u16> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// The audit of a firewall log.
+pub struct LogAudit {
+    pub summary: Summary,
+    pub analysis: crate::analysis::Analysis,
+    pub audit: crate::audit::Audit,
+    /// Per flow (same index as `analysis.flows`): the firewall's action, rules, lines.
+    pub info: Vec<to_flow::LogFlowInfo>,
+}
+
+/// Turns a parsed log into flows, judges them with [`crate::audit::audit`] unchanged, and
+/// attaches the log's own findings (FW1, FW2).
+pub fn audit_log(
+    name: &str,
+    log: &ParsedLog,
+    topology: &crate::topology::Topology,
+    matrix: &crate::matrix::Matrix,
+    assumed: bool,
+) -> LogAudit {
+    let (analysis, info) = to_flow::analysis(name, log);
+    let mut audit = crate::audit::audit(&analysis, topology, matrix, assumed);
+    checks::attach(&analysis, &mut audit, &info);
+    LogAudit {
+        summary: log.summary.clone(),
+        analysis,
+        audit,
+        info,
+    }
+}
+
+/// The line summary, as the text report's preamble.
+pub fn write_summary_text(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "Firewall log: format {}{}, times: {}",
+        s.format.map_or("?", LogFormat::label),
+        if s.detected { " (detected)" } else { "" },
+        s.time_basis
+    )?;
+    writeln!(
+        out,
+        "  {} lines: {} used, {} comment, {} skipped, {} unparsable",
+        s.lines,
+        s.used,
+        s.comment,
+        s.skipped_total(),
+        s.unparsable_total()
+    )?;
+    for (k, v) in &s.skipped {
+        writeln!(out, "    skipped {k}: {v}")?;
+    }
+    for (k, v) in &s.unparsable {
+        writeln!(out, "    unparsable {k}: {v}")?;
+    }
+    for b in &s.examples {
+        writeln!(out, "    line {} ({}): {}", b.line, b.reason, b.text)?;
+    }
+    if s.no_timestamp > 0 {
+        writeln!(out, "  {} used lines carry no usable time", s.no_timestamp)?;
+    }
+    writeln!(out)
+}
+
+/// The audit report of a log: the line summary, then the capture audit report.
+pub fn write_text(
+    la: &LogAudit,
+    matrix: &crate::matrix::Matrix,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    write_summary_text(&la.summary, out)?;
+    crate::report::audit::write_text(&la.analysis, &la.audit, matrix, out)
+}
+
+/// The audit JSON document of a capture, with `log` (the line summary) and `log_flows` (the
+/// side table, by flow index) added at top level.
+pub fn write_json(
+    la: &LogAudit,
+    matrix: &crate::matrix::Matrix,
+    out: &mut dyn io::Write,
+) -> io::Result<()> {
+    let mut buf = Vec::new();
+    crate::report::audit::write_json(&la.analysis, &la.audit, matrix, &mut buf)?;
+    let mut doc: serde_json::Value = serde_json::from_slice(&buf).map_err(io::Error::other)?;
+    if let Some(o) = doc.as_object_mut() {
+        o.insert(
+            "log".into(),
+            serde_json::to_value(&la.summary).map_err(io::Error::other)?,
+        );
+        o.insert(
+            "log_flows".into(),
+            serde_json::Value::Array(
+                la.info
+                    .iter()
+                    .zip(&la.analysis.flows)
+                    .map(|(x, f)| {
+                        let mut v = serde_json::to_value(x).unwrap_or_default();
+                        if let Some(o) = v.as_object_mut() {
+                            o.insert("id".into(), f.id.into());
+                        }
+                        v
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}

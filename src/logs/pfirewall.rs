@@ -1,0 +1,166 @@
+//! Windows Firewall `pfirewall.log`: W3C extended layout, space-separated, `-` for empty.
+//!
+//! The column order comes from the `#Fields:` header (read again wherever it appears); without
+//! one, the Windows default order is assumed: `date time action protocol src-ip dst-ip src-port
+//! dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path` (newer Windows
+//! append `pid`). `#Time Format: UTC` switches times to UTC; otherwise they are local time.
+//! Layout and samples: log2timeline/plaso `winfirewall.py`, research/ecosystem.md 2.1(a).
+//!
+//! `ALLOW` lines are connections Windows Filtering Platform let through (one line per
+//! connection, not per packet); `DROP` lines are dropped packets. `size` is the packet's size.
+
+use std::net::IpAddr;
+
+use super::{port, protocol_number, time, Action, Header, Outcome, Record};
+
+pub const DEFAULT_FIELDS: [&str; 17] = [
+    "date", "time", "action", "protocol", "src-ip", "dst-ip", "src-port", "dst-port", "size",
+    "tcpflags", "tcpsyn", "tcpack", "tcpwin", "icmptype", "icmpcode", "info", "path",
+];
+
+pub fn update_header(h: &mut Header, line: &str) {
+    let Some(rest) = line.strip_prefix('#') else {
+        return;
+    };
+    if let Some((key, val)) = rest.split_once(':') {
+        match key.trim().to_ascii_lowercase().as_str() {
+            "fields" => h.fields = val.split_ascii_whitespace().map(str::to_string).collect(),
+            "time format" => h.utc = val.trim().eq_ignore_ascii_case("utc"),
+            _ => {}
+        }
+    }
+}
+
+fn idx(fields: &[String], name: &str) -> Option<usize> {
+    if fields.is_empty() {
+        DEFAULT_FIELDS.iter().position(|f| *f == name)
+    } else {
+        fields.iter().position(|f| f.eq_ignore_ascii_case(name))
+    }
+}
+
+pub fn parse(h: &Header, line_no: u64, line: &str, tz: i32) -> Outcome {
+    if line.starts_with('#') {
+        return Outcome::Comment;
+    }
+    let cols: Vec<&str> = line.split_ascii_whitespace().collect();
+    let want = if h.fields.is_empty() {
+        DEFAULT_FIELDS.len()
+    } else {
+        h.fields.len()
+    };
+    // Without a header, Windows versions that append `pid` give one more column.
+    let ok_count = cols.len() == want || (h.fields.is_empty() && cols.len() == want + 1);
+    if cols.len() < want && !ok_count {
+        return Outcome::Unparsable("short");
+    }
+    if !ok_count {
+        return Outcome::Unparsable("extra_fields");
+    }
+    let get = |name: &str| {
+        idx(&h.fields, name)
+            .and_then(|i| cols.get(i).copied())
+            .filter(|v| *v != "-")
+    };
+    let action = match get("action") {
+        Some(a) if a.eq_ignore_ascii_case("allow") => Action::Allowed,
+        Some(a) if a.eq_ignore_ascii_case("drop") => Action::Denied,
+        // INFO-EVENTS-LOST and other non-traffic actions.
+        Some(_) => return Outcome::Skipped("not_traffic"),
+        None => return Outcome::Unparsable("no_action"),
+    };
+    let Some(transport) = get("protocol").and_then(protocol_number) else {
+        return Outcome::Unparsable("bad_protocol");
+    };
+    let (Some(src), Some(dst)) = (
+        get("src-ip").and_then(|s| s.parse::<IpAddr>().ok()),
+        get("dst-ip").and_then(|s| s.parse::<IpAddr>().ok()),
+    ) else {
+        return Outcome::Unparsable("bad_address");
+    };
+    let has_ports = matches!(transport, 6 | 17 | 132);
+    let (sp, dp) = if has_ports {
+        match (get("src-port").map(port), get("dst-port").map(port)) {
+            (Some(Some(a)), Some(Some(b))) => (a, b),
+            _ => return Outcome::Unparsable("bad_port"),
+        }
+    } else {
+        // ICMP: type and code in the port columns, as Zeek reports them.
+        let t = get("icmptype").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let c = get("icmpcode").and_then(|v| v.parse().ok()).unwrap_or(0);
+        (t, c)
+    };
+    let ts = match (get("date"), get("time")) {
+        (Some(d), Some(t)) => {
+            let Some(ns) = time::date_clock(d, t, if h.utc { 0 } else { tz }) else {
+                return Outcome::Unparsable("bad_timestamp");
+            };
+            Some(ns)
+        }
+        _ => None,
+    };
+    let mut r = Record::new(line_no, action, transport, (src, sp), (dst, dp));
+    r.ts_ns = ts;
+    r.bytes = get("size").and_then(|s| s.parse().ok());
+    r.bytes_total = true;
+    r.packets = Some(1);
+    let syn = get("tcpflags").is_some_and(|f| f.contains('S') && !f.contains('A'))
+        || get("tcpsyn").is_some_and(|s| s != "0");
+    // An ALLOW line is a connection WFP authorized: the firewall built the session.
+    r.tcp_opened = transport == 6 && (action == Action::Allowed || syn);
+    Outcome::Used(Box::new(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaso_sample() {
+        let h = Header::default();
+        let o = parse(
+            &h,
+            7,
+            "2005-04-11 08:05:57 DROP UDP 123.45.78.90 123.156.78.255 137 137 78 - - - - - - - RECEIVE",
+            0,
+        );
+        let Outcome::Used(r) = o else { panic!("{o:?}") };
+        assert_eq!(r.action, Action::Denied);
+        assert_eq!(r.transport, 17);
+        assert_eq!(r.src, ("123.45.78.90".parse().expect("ip"), 137));
+        assert_eq!(r.dst, ("123.156.78.255".parse().expect("ip"), 137));
+        assert_eq!(r.bytes, Some(78));
+        assert_eq!(r.line, 7);
+        assert_eq!(r.ts_ns, time::date_clock("2005-04-11", "08:05:57", 0));
+    }
+
+    #[test]
+    fn header_and_utc() {
+        let mut h = Header::default();
+        update_header(&mut h, "#Time Format: UTC");
+        update_header(
+            &mut h,
+            "#Fields: date time action protocol src-ip dst-ip src-port dst-port",
+        );
+        assert!(h.utc);
+        assert_eq!(h.fields.len(), 8);
+        let o = parse(
+            &h,
+            1,
+            "2019-11-06 12:35:19 ALLOW TCP 10.0.0.1 10.0.0.2 50000 443",
+            3600,
+        );
+        let Outcome::Used(r) = o else { panic!("{o:?}") };
+        assert_eq!(r.ts_ns, time::date_clock("2019-11-06", "12:35:19", 0));
+        assert!(r.tcp_opened);
+        assert_eq!(
+            parse(
+                &h,
+                2,
+                "2019-11-06 12:35:19 ALLOW TCP 10.0.0.1 10.0.0.2 50000 443 9",
+                0
+            ),
+            Outcome::Unparsable("extra_fields")
+        );
+    }
+}

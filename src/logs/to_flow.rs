@@ -1,0 +1,263 @@
+//! Log records to [`Flow`] values, the same type captures produce, with a side table of what
+//! only a log knows (the firewall's action, the rule, the lines).
+//!
+//! Joining:
+//! - Records with a device session id (ASA connection id, PAN-OS and FortiGate session ids)
+//!   join on that id and the address pair: an ASA Built and its Teardown become one flow.
+//! - Other records join on the directional five-tuple and the action: repeated DROP lines of one
+//!   retried connection become one flow with one packet per line, as a capture would show it.
+//!
+//! Initiator: firewalls log the session's originator as its source. For a TCP session the
+//! firewall built (or whose SYN it logged) the initiator is marked [`InitiatorEvidence::Syn`],
+//! i.e. certain, exactly as a SYN seen in a capture; every other record keeps
+//! [`InitiatorEvidence::FirstPacket`] (the sender of the first packet logged), so the judge
+//! treats UDP and denied packets as a capture's UDP flows. An ASA Teardown without its Built in
+//! the log has no orientation: the side with the lower port is taken as the responder.
+//!
+//! Frames: a flow's `first_frame`/`last_frame` are the first and last log line numbers, so every
+//! report that cites frames cites lines.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::{Action, ParsedLog, Record};
+use crate::accounting::Accounting;
+use crate::analysis::{Analysis, InputReport};
+use crate::flow::{
+    DirStats, Endpoint, Flow, FlowCounts, FlowEnd, FlowKey, InitiatorEvidence, Prefix,
+};
+use crate::source::capture::ContainerNotes;
+
+/// Lines kept per flow as evidence (all are counted).
+const LINES_KEPT: usize = 16;
+
+/// What the log says about one flow, by flow index.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogFlowInfo {
+    /// The firewall denied (some of) this traffic.
+    pub denied: bool,
+    /// Rules or ACLs named by the lines.
+    pub rules: Vec<String>,
+    /// The first log lines of the flow.
+    pub lines: Vec<u64>,
+    pub line_count: u64,
+    /// The log tells what the responder sent (PAN-OS, FortiGate, Zeek); otherwise a silent
+    /// responder proves nothing.
+    pub response_known: bool,
+}
+
+fn ep((ip, port): (IpAddr, u16)) -> Endpoint {
+    Endpoint { ip, port }
+}
+
+struct Building {
+    flow: Flow,
+    info: LogFlowInfo,
+}
+
+fn dir(ts: Option<i64>, line: u64) -> DirStats {
+    DirStats {
+        packets: 0,
+        wire_bytes: 0,
+        payload_bytes: 0,
+        first_ts_ns: ts,
+        last_ts_ns: ts,
+        first_frame: Some(line),
+        last_frame: Some(line),
+    }
+}
+
+fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
+    let (key, _) = FlowKey::new(src, dst, r.transport);
+    let initiator_by = if r.transport == 6 && r.tcp_opened {
+        InitiatorEvidence::Syn
+    } else {
+        InitiatorEvidence::FirstPacket
+    };
+    let icmp = matches!(r.transport, 1 | 58).then_some((src.1 as u8, dst.1 as u8));
+    Building {
+        flow: Flow {
+            id: 0,
+            key,
+            protocol: r.transport,
+            initiator: ep(src),
+            responder: ep(dst),
+            initiator_by,
+            orig: dir(r.ts_ns, r.line),
+            resp: DirStats::default(),
+            orig_prefix: Prefix::None,
+            resp_prefix: Prefix::None,
+            tcp: None,
+            interfaces: 0,
+            vlan: None,
+            icmp_errors: 0,
+            icmp_notes: Vec::new(),
+            icmp,
+            fragments: 0,
+            truncated_packets: 0,
+            end: FlowEnd::EndOfCapture,
+        },
+        info: LogFlowInfo {
+            denied: false,
+            rules: Vec::new(),
+            lines: Vec::new(),
+            line_count: 0,
+            response_known: false,
+        },
+    }
+}
+
+fn widen(d: &mut DirStats, ts: Option<i64>, line: u64) {
+    if let Some(t) = ts {
+        d.first_ts_ns = Some(d.first_ts_ns.map_or(t, |f| f.min(t)));
+        d.last_ts_ns = Some(d.last_ts_ns.map_or(t, |l| l.max(t)));
+    }
+    d.first_frame = Some(d.first_frame.map_or(line, |f| f.min(line)));
+    d.last_frame = Some(d.last_frame.map_or(line, |l| l.max(line)));
+}
+
+/// Adds a record's counts to a flow.
+fn add(b: &mut Building, r: &Record) {
+    let f = &mut b.flow;
+    widen(&mut f.orig, r.ts_ns, r.line);
+    if let (Some(t), Some(d)) = (r.ts_ns, r.duration_ns) {
+        // A session's end (PAN-OS end, ASA teardown carry the session length).
+        let start = if r.action == Action::Teardown {
+            t - d
+        } else {
+            t
+        };
+        widen(&mut f.orig, Some(start), r.line);
+        widen(&mut f.orig, Some(start + d), r.line);
+    }
+    let bytes = r.bytes.unwrap_or(0);
+    // With only a total, the whole count goes to the originator: the split is unknown.
+    f.orig.wire_bytes += bytes;
+    f.orig.payload_bytes += if r.bytes_total { 0 } else { bytes };
+    f.orig.packets += r.packets.unwrap_or(u64::from(r.action != Action::Teardown));
+    if r.resp_bytes.is_some() || r.resp_packets.is_some() {
+        b.info.response_known = true;
+        let rp = r.resp_packets.unwrap_or(0);
+        let rb = r.resp_bytes.unwrap_or(0);
+        if rp > 0 || rb > 0 {
+            if f.resp.first_frame.is_none() {
+                f.resp = dir(r.ts_ns, r.line);
+            } else {
+                widen(&mut f.resp, r.ts_ns, r.line);
+            }
+            f.resp.packets += rp.max(1);
+            f.resp.wire_bytes += rb;
+            f.resp.payload_bytes += rb;
+        }
+    }
+    if r.action == Action::Denied {
+        b.info.denied = true;
+    }
+    if r.transport == 6 && r.tcp_opened && r.action != Action::Denied {
+        f.initiator_by = InitiatorEvidence::Syn;
+    }
+    if let Some(rule) = &r.rule {
+        if !b.info.rules.contains(rule) {
+            b.info.rules.push(rule.clone());
+        }
+    }
+    b.info.line_count += 1;
+    if b.info.lines.len() < LINES_KEPT {
+        b.info.lines.push(r.line);
+    }
+}
+
+type TupleKey = ((IpAddr, u16), (IpAddr, u16), u8, bool);
+
+/// The flows of a parsed log, in order of their first line, with the side table.
+pub fn flows(log: &ParsedLog) -> (Vec<Flow>, Vec<LogFlowInfo>) {
+    let mut out: Vec<Building> = Vec::new();
+    let mut by_session: HashMap<(u64, FlowKey), usize> = HashMap::new();
+    let mut by_tuple: HashMap<TupleKey, usize> = HashMap::new();
+    for r in &log.records {
+        let (key, _) = FlowKey::new(r.src, r.dst, r.transport);
+        if let Some(s) = r.session {
+            if let Some(&i) = by_session.get(&(s, key)) {
+                add(&mut out[i], r);
+                continue;
+            }
+            let (src, dst) = if r.oriented || r.src.1 >= r.dst.1 {
+                (r.src, r.dst)
+            } else {
+                (r.dst, r.src)
+            };
+            let mut b = new_flow(r, src, dst);
+            if !r.oriented {
+                b.flow.initiator_by = InitiatorEvidence::WellKnownPort;
+            }
+            add(&mut b, r);
+            by_session.insert((s, key), out.len());
+            out.push(b);
+            continue;
+        }
+        let tk = (r.src, r.dst, r.transport, r.action == Action::Denied);
+        if let Some(&i) = by_tuple.get(&tk) {
+            add(&mut out[i], r);
+            continue;
+        }
+        let mut b = new_flow(r, r.src, r.dst);
+        add(&mut b, r);
+        by_tuple.insert(tk, out.len());
+        out.push(b);
+    }
+    let mut flows = Vec::with_capacity(out.len());
+    let mut info = Vec::with_capacity(out.len());
+    for (i, mut b) in out.into_iter().enumerate() {
+        b.flow.id = i as u64 + 1;
+        // A session known only from its teardown still carried traffic.
+        b.flow.orig.packets = b.flow.orig.packets.max(1);
+        flows.push(b.flow);
+        info.push(b.info);
+    }
+    (flows, info)
+}
+
+/// An [`Analysis`] of a log, as [`crate::audit::audit`] takes it. The line counts go into the
+/// accounting's notes (`log.used`, `log.skipped.<reason>`...), which every report prints.
+pub fn analysis(name: &str, log: &ParsedLog) -> (Analysis, Vec<LogFlowInfo>) {
+    let (flows, info) = flows(log);
+    let s = &log.summary;
+    let mut acc = Accounting::default();
+    acc.notes.insert("log.lines".into(), s.lines);
+    acc.notes.insert("log.used".into(), s.used);
+    acc.notes.insert("log.comment".into(), s.comment);
+    for (k, v) in &s.skipped {
+        acc.notes.insert(format!("log.skipped.{k}"), *v);
+    }
+    for (k, v) in &s.unparsable {
+        acc.notes.insert(format!("log.unparsable.{k}"), *v);
+    }
+    let first = flows.iter().filter_map(|f| f.orig.first_ts_ns).min();
+    let last = flows.iter().filter_map(|f| f.orig.last_ts_ns).max();
+    let n = flows.len() as u64;
+    let analysis = Analysis {
+        inputs: vec![InputReport {
+            name: name.to_string(),
+            format: s.format.map(super::LogFormat::label),
+            packets: s.used,
+            stop: None,
+            error: None,
+            container: ContainerNotes::default(),
+        }],
+        interfaces: Vec::new(),
+        flows,
+        identifications: Vec::new(),
+        flow_counts: FlowCounts {
+            created: n,
+            active_at_end: n,
+            expired_idle: 0,
+            evicted_cap: 0,
+        },
+        accounting: acc,
+        first_ts_ns: first,
+        last_ts_ns: last,
+    };
+    (analysis, info)
+}
