@@ -275,3 +275,178 @@ fn a_failing_federated_call_names_the_failed_leg() {
         .expect("summary")
         .contains("federation signalling"));
 }
+
+mod payload {
+    //! Checks that read the payload: TLS on federation, TURN allocations, partner SRV lookups.
+
+    use super::*;
+    use edgewise::generate::packets::Rng;
+    use edgewise::generate::proto::*;
+
+    const ALERT: u8 = 21;
+
+    #[allow(clippy::too_many_arguments)]
+    fn tls_exchange(
+        s: &mut Sim,
+        ext: u32,
+        from: &str,
+        to: &str,
+        sni: &str,
+        cert: &str,
+        mtls: bool,
+        alert_from: Option<Dir>,
+        client_cert: bool,
+    ) {
+        let mut c = TcpConv::new(s, ext, sa(from), sa(to), 40.0);
+        c.handshake(s);
+        let random = s.rng.array32();
+        c.data(s, Dir::Orig, &client_hello(sni, &random, &[]));
+        let flight = server_flight(&mut s.rng, cert, &[cert], mtls);
+        c.data(s, Dir::Resp, &flight);
+        let fin = client_finish_flight(&mut s.rng, client_cert.then_some("sip.fabrikam.com"));
+        c.data(s, Dir::Orig, &fin);
+        match alert_from {
+            // Fatal bad_certificate (42).
+            Some(d) => c.data(s, d, &tls_record(ALERT, 0x0303, &[2, 42])),
+            None => {
+                let sf = server_finish_flight(&mut s.rng);
+                c.data(s, Dir::Resp, &sf);
+            }
+        }
+        c.close(s, Dir::Orig);
+        c.finish(s, "SF", "x");
+    }
+
+    #[test]
+    fn tls_rejections_and_names_on_5061() {
+        let d = diagnose(|s, ext, _| {
+            tls_exchange(
+                s,
+                ext,
+                "10.45.16.10:51500",
+                "198.51.100.10:5061",
+                "sip.fabrikam.com",
+                "sip.fabrikam.com",
+                true,
+                Some(Dir::Resp),
+                true,
+            )
+        });
+        assert_fires("F4", &d, Severity::Error);
+        let d = diagnose(|s, ext, _| {
+            tls_exchange(
+                s,
+                ext,
+                "198.51.100.10:60123",
+                "10.45.16.10:5061",
+                "sip.contoso.com",
+                "sip.contoso.com",
+                true,
+                Some(Dir::Resp),
+                true,
+            )
+        });
+        assert_fires("F5", &d, Severity::Error);
+        let d = diagnose(|s, ext, _| {
+            tls_exchange(
+                s,
+                ext,
+                "198.51.100.10:60124",
+                "10.45.16.10:5061",
+                "sip.contoso.com",
+                "sip.contoso.com",
+                true,
+                Some(Dir::Resp),
+                false,
+            )
+        });
+        assert_fires("F6", &d, Severity::Error);
+        let d = diagnose(|s, ext, _| {
+            tls_exchange(
+                s,
+                ext,
+                "10.45.16.10:51501",
+                "198.51.100.10:5061",
+                "sip.fabrikam.com",
+                "edge.hosting.example",
+                true,
+                None,
+                true,
+            )
+        });
+        assert_fires("F7", &d, Severity::Error);
+        let d = diagnose(|s, ext, _| {
+            // Three years after the certificates' not_after (2028-01-01).
+            s.now += 3 * 365 * 86_400 * S;
+            tls_exchange(
+                s,
+                ext,
+                "10.45.16.10:51502",
+                "198.51.100.10:5061",
+                "sip.fabrikam.com",
+                "sip.fabrikam.com",
+                true,
+                None,
+                true,
+            )
+        });
+        assert_fires("F8", &d, Severity::Error);
+        // A good handshake raises none of them.
+        let d = diagnose(|s, ext, _| {
+            tls_exchange(
+                s,
+                ext,
+                "10.45.16.10:51503",
+                "198.51.100.10:5061",
+                "sip.fabrikam.com",
+                "sip.fabrikam.com",
+                true,
+                None,
+                true,
+            )
+        });
+        assert!(d.findings.is_empty(), "{:?}", ids(&d));
+    }
+
+    #[test]
+    fn turn_rejections_and_relay_addresses() {
+        let d = diagnose(|s, ext, _| {
+            let mut u = UdpFlow::new(ext, sa("203.0.113.44:50070"), sa("10.45.16.30:3478"), 40.0);
+            let mut rng = Rng::new(3);
+            for _ in 0..2 {
+                let tx = txid(&mut rng);
+                u.send(s, Dir::Orig, &msturn_allocate_request(&mut rng, tx, true));
+                u.send(s, Dir::Resp, &msturn_allocate_401(tx));
+            }
+            u.finish(s, "SF", "x");
+        });
+        assert_fires("A8", &d, Severity::Error);
+        let d = diagnose(|s, ext, _| {
+            let mut u = UdpFlow::new(ext, sa("203.0.113.44:50071"), sa("10.45.16.30:3478"), 40.0);
+            let mut rng = Rng::new(4);
+            let tx = txid(&mut rng);
+            u.send(s, Dir::Orig, &msturn_allocate_request(&mut rng, tx, true));
+            let ok = msturn_allocate_success(
+                &mut rng,
+                tx,
+                sa("203.0.113.44:50071"),
+                sa("10.45.16.30:52010"),
+            );
+            u.send(s, Dir::Resp, &ok);
+            u.finish(s, "SF", "x");
+        });
+        assert_fires("N1", &d, Severity::Error);
+    }
+
+    #[test]
+    fn a_partner_without_srv_record() {
+        let d = diagnose(|s, ext, _| {
+            let mut u = UdpFlow::new(ext, sa("10.45.16.10:53300"), sa("10.45.16.1:53"), 2.0);
+            let name = "_sipfederationtls._tcp.nofed.example";
+            u.send(s, Dir::Orig, &dns_query(9, name, DNS_SRV));
+            u.send(s, Dir::Resp, &dns_response(9, name, DNS_SRV, &[]));
+            u.finish(s, "SF", "x");
+        });
+        assert_fires("D1", &d, Severity::Error);
+    }
+}

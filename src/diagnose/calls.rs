@@ -159,18 +159,32 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
         for (i, f) in flows.iter().enumerate() {
             if allocation(f) && overlaps(f) {
                 legs_idx.push(i);
-                relays.extend(super::relay::relay_addresses(inputs, i));
+                relays.extend(super::payload::relay_addresses(inputs, i));
             }
         }
-        for (i, f) in flows.iter().enumerate() {
-            let on_relay = relays.iter().any(|r| {
+        let on_relay = |f: &Flow, relays: &[SocketAddr]| {
+            relays.iter().any(|r| {
                 (f.responder.port == r.port() && av(f.responder.ip))
                     || (f.initiator.port == r.port() && av(f.initiator.ip))
-            });
-            if media(f) && (on_relay || overlaps(f)) {
-                legs_idx.push(i);
+            })
+        };
+        let media_legs: Vec<usize> = flows
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| media(f) && (on_relay(f, &relays) || overlaps(f)))
+            .map(|(i, _)| i)
+            .collect();
+        // The allocation that handed out a media leg's relay port belongs to the call too, even
+        // when it happened before the window.
+        for (i, f) in flows.iter().enumerate() {
+            if allocation(f) && !legs_idx.contains(&i) {
+                let its = super::payload::relay_addresses(inputs, i);
+                if media_legs.iter().any(|m| on_relay(&flows[*m], &its)) {
+                    legs_idx.push(i);
+                }
             }
         }
+        legs_idx.extend(media_legs);
         legs_idx.sort_by_key(|i| (flows[*i].first_ts_ns(), *i));
         legs_idx.dedup();
         let mut legs: Vec<Leg> = legs_idx

@@ -176,6 +176,17 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ("F1", "Outbound federation connection not answered"),
     ("F2", "Outbound federation connection refused"),
     ("F3", "Inbound federation blocked"),
+    ("F4", "The partner rejected our TLS handshake"),
+    ("F5", "We rejected the partner's TLS handshake"),
+    ("F6", "Mutual TLS without a client certificate"),
+    ("F7", "Certificate name does not match"),
+    ("F8", "Expired certificate"),
+    ("D1", "Partner SRV record missing"),
+    ("A8", "TURN allocation rejected"),
+    (
+        "N1",
+        "Relay address private or not the A/V Edge's public address",
+    ),
     ("D2", "DNS queries from the Edge unanswered"),
     ("CRL1", "CRL/OCSP retrieval blocked"),
     ("A1", "External UDP 3478 to the A/V Edge blocked"),
@@ -218,6 +229,7 @@ pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         return;
     }
     federation(inputs, d);
+    super::payload::run(inputs, d);
     dns_and_crl(inputs, d);
     media(inputs, d);
     internal(inputs, d);

@@ -8,7 +8,7 @@
 
 pub mod calls;
 mod checks;
-mod relay;
+mod payload;
 
 use serde::Serialize;
 
