@@ -104,18 +104,7 @@ impl Progress for NoProgress {}
 
 /// Reads all inputs into flows.
 pub fn analyze(inputs: &[InputSpec], config: FlowConfig, progress: &dyn Progress) -> Analysis {
-    let mut run = Run {
-        table: FlowTable::new(config),
-        flows: Finished::default(),
-        acc: Accounting::default(),
-        interfaces: Vec::new(),
-        placed_flow: Tally::default(),
-        placed_icmp: 0,
-        unsupported: Default::default(),
-        frame: 0,
-        first_ts: None,
-        last_ts: None,
-    };
+    let mut run = Run::new(config, None);
     let mut reports = Vec::new();
     for (idx, spec) in inputs.iter().enumerate() {
         reports.push(run.read_input(idx, spec, progress));
@@ -124,17 +113,99 @@ pub fn analyze(inputs: &[InputSpec], config: FlowConfig, progress: &dyn Progress
     run.finish(reports)
 }
 
-/// Finished flows, identified from their full payload prefix before it is released.
+/// A live capture fed packet by packet (`-i IFACE`), with memory bounded for an endless run.
+pub struct LiveSession {
+    run: Run,
+    name: String,
+    packets: u64,
+}
+
+impl LiveSession {
+    /// `keep_flows` bounds the finished flows kept for the report; older ones fold into totals.
+    pub fn new(
+        name: &str,
+        link_type: u16,
+        snaplen: u32,
+        config: FlowConfig,
+        keep_flows: usize,
+    ) -> LiveSession {
+        let mut run = Run::new(config, Some(keep_flows.max(1)));
+        run.interfaces.push(InterfaceEntry {
+            index: 0,
+            input: 0,
+            name: Some(name.to_string()),
+            link_type,
+            snaplen,
+            unsupported_packets: 0,
+        });
+        LiveSession {
+            run,
+            name: name.to_string(),
+            packets: 0,
+        }
+    }
+
+    /// One packet as libpcap delivered it.
+    pub fn packet(&mut self, link_type: u16, data: &[u8], ts_ns: i64, orig_len: u32) {
+        self.packets += 1;
+        let r = &mut self.run;
+        r.frame += 1;
+        r.acc.read(orig_len, data.len());
+        r.first_ts = Some(r.first_ts.map_or(ts_ns, |t| t.min(ts_ns)));
+        r.last_ts = Some(r.last_ts.map_or(ts_ns, |t| t.max(ts_ns)));
+        let frame = r.frame;
+        r.place(link_type, data, ts_ns, frame, orig_len, 0);
+    }
+
+    /// Flows currently open.
+    pub fn open_flows(&self) -> usize {
+        self.run.table.len()
+    }
+
+    /// Ends the capture: every open flow is finished and the accounting checked.
+    pub fn finish(mut self, kernel_dropped: Option<u64>) -> Analysis {
+        if let Some(d) = kernel_dropped {
+            self.run.acc.note("live.kernel_dropped", d);
+        }
+        let report = InputReport {
+            name: format!("live:{}", self.name),
+            format: Some("live"),
+            packets: self.packets,
+            stop: None,
+            error: None,
+            container: ContainerNotes::default(),
+        };
+        self.run.finish(vec![report])
+    }
+}
+
+/// Finished flows, identified from their full payload prefix before it is released. With a
+/// bound (live capture), the oldest finished flows are folded into `dropped` so that the
+/// accounting still balances.
 #[derive(Default)]
 struct Finished {
-    flows: Vec<(Flow, Identification)>,
+    flows: std::collections::VecDeque<(Flow, Identification)>,
+    keep: Option<usize>,
+    dropped: Tally,
+    dropped_flows: u64,
+    dropped_icmp: u64,
 }
 
 impl FlowSink for Finished {
     fn finish(&mut self, mut flow: Flow) {
         let id = identify(&flow);
         flow.shrink(64);
-        self.flows.push((flow, id));
+        self.flows.push_back((flow, id));
+        if let Some(keep) = self.keep {
+            while self.flows.len() > keep {
+                if let Some((old, _)) = self.flows.pop_front() {
+                    self.dropped.packets += old.packets();
+                    self.dropped.wire_bytes += old.wire_bytes();
+                    self.dropped_icmp += old.icmp_errors;
+                    self.dropped_flows += 1;
+                }
+            }
+        }
     }
 }
 
@@ -154,6 +225,24 @@ struct Run {
 }
 
 impl Run {
+    fn new(config: FlowConfig, keep_flows: Option<usize>) -> Run {
+        Run {
+            table: FlowTable::new(config),
+            flows: Finished {
+                keep: keep_flows,
+                ..Finished::default()
+            },
+            acc: Accounting::default(),
+            interfaces: Vec::new(),
+            placed_flow: Tally::default(),
+            placed_icmp: 0,
+            unsupported: Default::default(),
+            frame: 0,
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
     fn read_input(&mut self, idx: usize, spec: &InputSpec, progress: &dyn Progress) -> InputReport {
         let name = spec.display_name();
         let mut reader = match input::open(spec, |r| progress.wrap(r)) {
@@ -270,17 +359,23 @@ impl Run {
         }
         self.acc.set_bucket("ip.fragment_unattributed", frag);
         // Fragments that waited and then joined their flow were not counted when read.
-        let mut finished = std::mem::take(&mut self.flows.flows);
+        let mut finished: Vec<(Flow, Identification)> =
+            std::mem::take(&mut self.flows.flows).into();
         // Flows come out sorted by first packet, as a conversation list reads naturally.
         finished.sort_by_key(|(f, _)| (f.first_ts_ns(), f.id));
         let (flows, identifications): (Vec<Flow>, Vec<Identification>) =
             finished.into_iter().unzip();
-        let flows_total = flows.iter().fold(Tally::default(), |mut t, f| {
+        // Flows folded away by a live run's bound still count.
+        let dropped = self.flows.dropped;
+        let flows_total = flows.iter().fold(dropped, |mut t, f| {
             t.packets += f.packets();
             t.wire_bytes += f.wire_bytes();
             t
         });
-        let icmp_total: u64 = flows.iter().map(|f| f.icmp_errors).sum();
+        self.acc
+            .note("flows.folded_out_of_report", self.flows.dropped_flows);
+        let icmp_total: u64 =
+            flows.iter().map(|f| f.icmp_errors).sum::<u64>() + self.flows.dropped_icmp;
         // The flow bucket is what was placed packet by packet plus the fragments that joined
         // their flow later; checking it against Σ flows catches a packet counted twice or lost.
         let joined = self.table.joined_late;

@@ -29,6 +29,14 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Browse the audit of captures interactively in the terminal.
     Tui(TuiArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to standard output.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output: `edgewise man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -41,7 +49,7 @@ pub struct TuiArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(mut_arg("inputs", |a| a.required(false).required_unless_present("log")))]
+#[command(mut_arg("inputs", |a| a.required(false).required_unless_present_any(["log", "interface"])))]
 pub struct AuditArgs {
     #[command(flatten)]
     pub read: ReadArgs,
@@ -84,6 +92,10 @@ pub struct AuditArgs {
 pub enum AuditFormat {
     Text,
     Json,
+    /// Zeek conn.log (TSV) with the judgement's columns after Zeek's.
+    Zeek,
+    /// Zeek conn.log as JSON lines, with the judgement's fields.
+    ZeekJson,
 }
 
 #[derive(Debug, Args)]
@@ -126,14 +138,51 @@ pub enum TopologyCommand {
 pub struct ReadArgs {
     /// Capture to read: a pcap or pcapng file (gzip allowed), a directory of them, or - for
     /// standard input. Repeat -r for several.
-    #[arg(short = 'r', long = "read", value_name = "CAPTURE", required = true, num_args = 1..)]
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "CAPTURE",
+        required_unless_present = "interface",
+        num_args = 1..
+    )]
     pub inputs: Vec<String>,
+    /// Capture live from this network interface instead of reading files (needs the `live`
+    /// build feature and the right to capture). Ends on Ctrl-C, --duration or --count, with the
+    /// same report as a file.
+    #[arg(
+        short = 'i',
+        long = "interface",
+        value_name = "IFACE",
+        conflicts_with = "inputs"
+    )]
+    pub interface: Option<String>,
+    /// BPF capture filter for -i, as tcpdump writes it ("host 10.45.16.10 and port 5061").
+    #[arg(
+        short = 'f',
+        long = "capture-filter",
+        value_name = "BPF",
+        requires = "interface"
+    )]
+    pub capture_filter: Option<String>,
+    /// With -i: stop after this many seconds.
+    #[arg(long, value_name = "SECONDS", requires = "interface")]
+    pub duration: Option<u64>,
+    /// With -i: stop after this many packets.
+    #[arg(short = 'c', long, value_name = "N", requires = "interface")]
+    pub count: Option<u64>,
     /// Most flows held open at once; the least recently seen are finished beyond this.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_flows: usize,
     /// Do not show a progress bar (it is shown only when standard error is a terminal).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Display filter over the flows, like tshark's -Y, applied after the analysis (the
+    /// accounting still covers every packet): `ip == 10.45.16.0/24 and port in {443, 5061}`,
+    /// `verdict != permitted && interface == internal`, `not state == SF`. Fields: ip, ip.src,
+    /// ip.dst, port, port.src, port.dst, transport, protocol, state, packets, bytes, duration,
+    /// and with `audit`: interface, service, verdict, severity.
+    #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
+    pub display_filter: Option<String>,
 }
 
 #[derive(Debug, Args)]

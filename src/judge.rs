@@ -158,6 +158,8 @@ pub struct Judge<'a> {
     pub matrix: &'a Matrix,
     /// Rules that apply to this site (version and scenario), in data order.
     applicable: Vec<&'a Rule>,
+    /// For each rule of the matrix, in order: does it apply to this site?
+    applies: Vec<bool>,
 }
 
 fn transport_of(protocol: u8) -> Option<Transport> {
@@ -178,16 +180,26 @@ fn first_source(rule: &Rule) -> String {
 impl<'a> Judge<'a> {
     pub fn new(topology: &'a Topology, matrix: &'a Matrix) -> Judge<'a> {
         let scenarios = topology.scenario.matrix_scenarios();
+        let applies: Vec<bool> = matrix
+            .rules
+            .iter()
+            .map(|r| {
+                r.versions.contains(&topology.product)
+                    && r.scenarios.iter().any(|s| scenarios.contains(s))
+            })
+            .collect();
         let applicable = matrix
             .rules
             .iter()
-            .filter(|r| r.versions.contains(&topology.product))
-            .filter(|r| r.scenarios.iter().any(|s| scenarios.contains(s)))
+            .zip(&applies)
+            .filter(|(_, a)| **a)
+            .map(|(r, _)| r)
             .collect();
         Judge {
             topology,
             matrix,
             applicable,
+            applies,
         }
     }
 
@@ -326,6 +338,7 @@ impl<'a> Judge<'a> {
         let (edge_side, remote_side) = Self::sides(rule, rule.direction);
         let (src_port, dst_port) = (f.initiator.1, f.responder.1);
         Facets {
+            applies: false,
             interface: rule.interface == p.interface,
             direction: rule.direction == p.direction,
             transport: rule.transport == transport,
@@ -464,14 +477,18 @@ impl<'a> Judge<'a> {
             .matrix
             .rules
             .iter()
-            .map(|r| (r, self.facets(r, &p, transport, f)))
+            .zip(&self.applies)
+            .map(|(r, applies)| {
+                let mut x = self.facets(r, &p, transport, f);
+                x.applies = *applies;
+                (r, x)
+            })
             .collect();
-        let applicable = |r: &Rule| self.applicable.iter().any(|a| std::ptr::eq(*a, r));
 
         // Full matches among the rules that apply to this site.
         let full: Vec<&Rule> = all
             .iter()
-            .filter(|(r, x)| x.all() && applicable(r))
+            .filter(|(_, x)| x.all() && x.applies)
             .map(|(r, _)| *r)
             .collect();
         let enabled = |r: &Rule| r.feature.is_none_or(|feat| self.topology.feature(feat));
@@ -605,8 +622,8 @@ impl<'a> Judge<'a> {
             );
             return j;
         }
-        let wrong_source = near(&|r, x| {
-            applicable(r)
+        let wrong_source = near(&|_, x| {
+            x.applies
                 && x.interface
                 && x.direction
                 && x.transport
@@ -674,14 +691,14 @@ impl<'a> Judge<'a> {
         }
         // Nothing documented: name the closest thing so a misrouted flow is recognisable.
         let same_port_elsewhere = near(&|r, x| {
-            applicable(r)
+            x.applies
                 && x.transport
                 && x.ports
                 && r.dst_port != PortSpec::Any
                 && !(x.interface && x.direction)
         });
         let same_interface =
-            near(&|r, x| applicable(r) && x.interface && x.direction && x.transport && x.edge_role);
+            near(&|_, x| x.applies && x.interface && x.direction && x.transport && x.edge_role);
         j.reason = format!("no documented rule permits {flow_desc} {where_}");
         if let Some(rule) = same_port_elsewhere.first() {
             j.rules = vec![rule.id.clone()];
@@ -731,6 +748,8 @@ fn with_inferred_note(mut j: Judgement, f: &FlowFacts) -> Judgement {
 
 #[derive(Debug, Clone, Copy)]
 struct Facets {
+    /// The rule applies to the site (version and scenario).
+    applies: bool,
     interface: bool,
     direction: bool,
     transport: bool,

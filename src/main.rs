@@ -33,6 +33,8 @@ fn main() -> ExitCode {
         Command::Topology(cmd) => topology(cmd),
         Command::Generate(args) => edgewise::generate_cmd::run(&args),
         Command::Tui(args) => edgewise::tui::main(&args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
     };
     match result {
         Ok(code) => code,
@@ -118,6 +120,9 @@ fn with_output(
 }
 
 fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let Ok(filter) = display_filter(&args.read) else {
+        return Ok(ExitCode::from(EXIT_UNUSABLE));
+    };
     let (topology, assumed) = match load_topology(args.topology.as_deref()) {
         Ok(t) => t,
         Err(e) => {
@@ -128,12 +133,19 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let matrix = Matrix::builtin()
         .map_err(|e| anyhow::anyhow!("the built-in port matrix is damaged: {e}"))?;
     if let Some(log) = &args.log {
-        return audit_log(&args, log, &topology, matrix, assumed);
+        return audit_log(&args, log, &topology, matrix, assumed, filter.as_ref());
     }
-    let Some(analysis) = read_inputs(&args.read)? else {
+    let Some(mut analysis) = read_inputs(&args.read)? else {
         return Ok(ExitCode::from(EXIT_UNUSABLE));
     };
-    let audit = edgewise::audit::audit(&analysis, &topology, matrix, assumed);
+    // The audit (and its cross-flow diagnosis) runs over every flow; the filter then selects
+    // what is shown, and the exit status follows what is shown.
+    let mut audit = edgewise::audit::audit(&analysis, &topology, matrix, assumed);
+    let summary = filter.as_ref().map(|f| {
+        let (s, _) = edgewise::filter::apply_to_audit(f, &mut analysis, &mut audit);
+        note_filter(&s, args.read.quiet);
+        s
+    });
     if args.tui {
         let code = if args.fail_on.fails(&audit) {
             EXIT_FINDINGS
@@ -146,8 +158,21 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(code));
     }
     with_output(args.output.as_deref(), |w| match args.format {
-        AuditFormat::Text => report::audit::write_text(&analysis, &audit, matrix, w),
-        AuditFormat::Json => report::audit::write_json(&analysis, &audit, matrix, w),
+        AuditFormat::Text => {
+            report::audit::write_text_filtered(&analysis, &audit, matrix, summary.as_ref(), w)
+        }
+        AuditFormat::Json => {
+            report::audit::write_json_filtered(&analysis, &audit, matrix, summary.as_ref(), w)
+        }
+        AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
+            &analysis,
+            &audit,
+            &report::zeek::ZeekOptions {
+                json: args.format == AuditFormat::ZeekJson,
+                filter: summary.as_ref(),
+            },
+            w,
+        ),
     })?;
     Ok(if args.fail_on.fails(&audit) {
         ExitCode::from(EXIT_FINDINGS)
@@ -165,6 +190,7 @@ fn audit_log(
     topology: &Topology,
     matrix: &Matrix,
     assumed: bool,
+    filter: Option<&edgewise::filter::Filter>,
 ) -> anyhow::Result<ExitCode> {
     let tz_offset_s = match args
         .tz_offset
@@ -189,16 +215,31 @@ fn audit_log(
             return Ok(ExitCode::from(EXIT_UNUSABLE));
         }
     };
-    let la = edgewise::logs::audit_log(
+    let mut la = edgewise::logs::audit_log(
         &log.display().to_string(),
         &parsed,
         topology,
         matrix,
         assumed,
     );
+    let summary = filter.map(|f| {
+        let (s, keep) = edgewise::filter::apply_to_audit(f, &mut la.analysis, &mut la.audit);
+        edgewise::filter::retain_by_mask(&mut la.info, &keep);
+        note_filter(&s, args.read.quiet);
+        s
+    });
     with_output(args.output.as_deref(), |w| match args.format {
         AuditFormat::Text => edgewise::logs::write_text(&la, matrix, w),
         AuditFormat::Json => edgewise::logs::write_json(&la, matrix, w),
+        AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
+            &la.analysis,
+            &la.audit,
+            &report::zeek::ZeekOptions {
+                json: args.format == AuditFormat::ZeekJson,
+                filter: summary.as_ref(),
+            },
+            w,
+        ),
     })?;
     Ok(if args.fail_on.fails(&la.audit) {
         ExitCode::from(EXIT_FINDINGS)
@@ -283,6 +324,19 @@ fn topology(cmd: TopologyCommand) -> anyhow::Result<ExitCode> {
 
 /// Reads the inputs of a command; `None` when nothing could be read (already reported).
 fn read_inputs(read: &edgewise::cli::ReadArgs) -> anyhow::Result<Option<analysis::Analysis>> {
+    if read.interface.is_some() {
+        let config = FlowConfig {
+            max_flows: read.max_flows.max(1),
+            ..FlowConfig::default()
+        };
+        return match edgewise::live::capture(read, config) {
+            Ok(a) => Ok(Some(a)),
+            Err(e) => {
+                eprintln!("edgewise: {e}");
+                Ok(None)
+            }
+        };
+    }
     let inputs = match input::expand(&read.inputs) {
         Ok(i) => i,
         Err(e) => {
@@ -316,15 +370,82 @@ fn read_inputs(read: &edgewise::cli::ReadArgs) -> anyhow::Result<Option<analysis
 }
 
 fn flows(args: FlowsArgs) -> anyhow::Result<ExitCode> {
-    let Some(analysis) = read_inputs(&args.read)? else {
+    let Ok(filter) = display_filter(&args.read) else {
         return Ok(ExitCode::from(EXIT_UNUSABLE));
     };
+    if let Some(Err(e)) = filter.as_ref().map(|f| f.check_without_audit()) {
+        eprintln!("edgewise: {e}");
+        return Ok(ExitCode::from(EXIT_UNUSABLE));
+    }
+    let Some(mut analysis) = read_inputs(&args.read)? else {
+        return Ok(ExitCode::from(EXIT_UNUSABLE));
+    };
+    let summary = filter.as_ref().map(|f| {
+        let s = edgewise::filter::apply_to_flows(f, &mut analysis);
+        note_filter(&s, args.read.quiet);
+        s
+    });
     with_output(args.output.as_deref(), |w| {
-        report::write(&analysis, args.format, w)
+        report::write_filtered(&analysis, args.format, summary.as_ref(), w)
     })?;
     Ok(match analysis.completeness() {
         Completeness::Complete => ExitCode::SUCCESS,
         Completeness::Partial => ExitCode::from(EXIT_PARTIAL),
         Completeness::Unusable => ExitCode::from(EXIT_UNUSABLE),
     })
+}
+
+/// Parses `-Y`; a bad expression is reported (with a caret under the bad token) as `Err`.
+#[allow(clippy::result_unit_err)]
+fn display_filter(read: &edgewise::cli::ReadArgs) -> Result<Option<edgewise::filter::Filter>, ()> {
+    match read.display_filter.as_deref() {
+        None => Ok(None),
+        Some(src) => edgewise::filter::Filter::parse(src).map(Some).map_err(|e| {
+            eprintln!("edgewise: {e}");
+        }),
+    }
+}
+
+fn note_filter(s: &edgewise::filter::FilterSummary, quiet: bool) {
+    if !quiet {
+        eprintln!(
+            "edgewise: display filter kept {} of {} flows",
+            s.kept, s.total
+        );
+    }
+}
+
+/// `edgewise completions SHELL`: the script clap_complete generates from the command line.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // clap_complete panics when its writer fails, so the script is built in memory and a
+    // closed pipe stays an ordinary write error.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "edgewise", &mut script);
+    let mut out = io::stdout().lock();
+    out.write_all(&script)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `edgewise man`: the manual page in roff, from the same command-line definition.
+fn man() -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    // The page opens with .TH, as man-pages(7) asks; the roff crate's apostrophe preamble
+    // (an `.ie`/`.el` string definition) follows it, which groff and mandoc accept.
+    let page = String::from_utf8_lossy(&page);
+    let mut lines: Vec<&str> = page.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.starts_with(".TH ")) {
+        let th = lines.remove(i);
+        lines.insert(0, th);
+    }
+    let mut out = io::stdout().lock();
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,8 @@ struct AuditDocument<'a> {
     findings: &'a [crate::diagnose::Finding],
     skipped_checks: &'a [crate::diagnose::Skipped],
     calls: &'a [crate::diagnose::calls::Call],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display_filter: Option<&'a crate::filter::FilterSummary>,
     never_exercised: Vec<NeverExercised<'a>>,
     flows: Vec<AuditedFlow<'a>>,
 }
@@ -86,6 +88,17 @@ pub fn write_json(
     matrix: &Matrix,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_json_filtered(analysis, audit, matrix, None, out)
+}
+
+/// The JSON document after a display filter, with `display_filter` (expression, kept, total).
+pub fn write_json_filtered(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    filter: Option<&crate::filter::FilterSummary>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let doc = AuditDocument {
         analysis,
         completeness: analysis.completeness(),
@@ -93,6 +106,7 @@ pub fn write_json(
         findings: &audit.diagnosis.findings,
         skipped_checks: &audit.diagnosis.skipped,
         calls: &audit.diagnosis.calls,
+        display_filter: filter,
         never_exercised: never_exercised(audit, matrix),
         flows: ordered(analysis, audit)
             .into_iter()
@@ -218,6 +232,24 @@ pub fn write_text(
     matrix: &Matrix,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_text_filtered(analysis, audit, matrix, None, out)
+}
+
+/// The text report after a display filter: a first line says what the filter kept.
+pub fn write_text_filtered(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    filter: Option<&crate::filter::FilterSummary>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if let Some(fs) = filter {
+        writeln!(
+            out,
+            "Display filter '{}' kept {} of {} flows (rule coverage and the accounting cover the whole capture).",
+            fs.expression, fs.kept, fs.total
+        )?;
+    }
     let t = &audit.topology;
     writeln!(
         out,

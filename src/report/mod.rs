@@ -7,6 +7,7 @@ pub mod audit;
 pub mod matrix;
 pub mod text;
 pub mod time;
+pub mod zeek;
 
 use std::io::{self, Write};
 
@@ -27,6 +28,10 @@ pub enum Format {
     Jsonl,
     /// One row per flow.
     Csv,
+    /// Zeek conn.log, TSV with its `#` header (zeek-cut, Tenzir, SIEM Zeek parsers).
+    Zeek,
+    /// Zeek conn.log as JSON, one object per line (Zeek's `LogAscii::use_json=T`).
+    ZeekJson,
 }
 
 /// The name of an IP protocol as reports print it.
@@ -96,6 +101,9 @@ pub struct FlowRecord {
     pub snaplen_truncated_packets: u64,
     /// Why the flow left the table: end-of-capture, idle-timeout or evicted.
     pub end: FlowEnd,
+    /// Community ID v1 (seed 0), the flow join key of Zeek, Suricata and Wireshark; empty for
+    /// a flow whose ends are of different address families.
+    pub community_id: String,
     /// What the payload showed: protocol, confidence, a one-line summary and the evidence
     /// (TLS SNI and certificates, STUN method and addresses, RTP payload types...).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -160,6 +168,7 @@ impl FlowRecord {
             fragments: f.fragments,
             snaplen_truncated_packets: f.truncated_packets,
             end: f.end,
+            community_id: zeek::community_id(f).unwrap_or_default(),
             identification: analysis.identification(f).cloned(),
         }
     }
@@ -191,17 +200,42 @@ struct JsonDocument<'a> {
     #[serde(flatten)]
     analysis: &'a Analysis,
     completeness: crate::analysis::Completeness,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display_filter: Option<&'a crate::filter::FilterSummary>,
     flows: Vec<FlowRecord>,
 }
 
 /// Writes the analysis in the chosen format.
 pub fn write(analysis: &Analysis, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    write_filtered(analysis, format, None, out)
+}
+
+/// Writes the analysis after a display filter (`-Y`): the flows are the kept ones, and the
+/// report says how many of how many were kept (JSON `display_filter`, a JSON Lines object of
+/// type `display_filter`, a Zeek `#edgewise` header line, a first line of text; CSV stays a
+/// plain table).
+pub fn write_filtered(
+    analysis: &Analysis,
+    format: Format,
+    filter: Option<&crate::filter::FilterSummary>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
-        Format::Text => text::write(analysis, out),
+        Format::Text => {
+            if let Some(fs) = filter {
+                writeln!(
+                    out,
+                    "Display filter '{}' kept {} of {} flows (the accounting covers every packet read).\n",
+                    fs.expression, fs.kept, fs.total
+                )?;
+            }
+            text::write(analysis, out)
+        }
         Format::Json => {
             let doc = JsonDocument {
                 analysis,
                 completeness: analysis.completeness(),
+                display_filter: filter,
                 flows: by_bytes(analysis)
                     .into_iter()
                     .map(|f| FlowRecord::new(f, analysis))
@@ -228,9 +262,26 @@ pub fn write(analysis: &Analysis, format: Format, out: &mut dyn Write) -> io::Re
                 );
             }
             serde_json::to_writer(&mut *out, &summary)?;
-            writeln!(out)
+            writeln!(out)?;
+            if let Some(fs) = filter {
+                let mut line = serde_json::to_value(fs)?;
+                if let Some(o) = line.as_object_mut() {
+                    o.insert("type".into(), "display_filter".into());
+                }
+                serde_json::to_writer(&mut *out, &line)?;
+                writeln!(out)?;
+            }
+            Ok(())
         }
         Format::Csv => write_csv(analysis, out),
+        Format::Zeek | Format::ZeekJson => zeek::write_flows(
+            analysis,
+            &zeek::ZeekOptions {
+                json: format == Format::ZeekJson,
+                filter,
+            },
+            out,
+        ),
     }
 }
 

@@ -1,0 +1,556 @@
+//! Firewall logs: the public sample lines of every format (tests/data/logs, re-typed from the
+//! sources named in research/ecosystem.md 2.1), malformed lines, and the audit of a log against
+//! the audit of the capture it mirrors.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use edgewise::logs::{self, Action, LogFormat, LogOptions, Outcome, ParsedLog, Record};
+
+use crate::util::*;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/logs")
+        .join(name)
+}
+
+fn captures(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("captures")
+        .join(name)
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+fn parse(name: &str) -> ParsedLog {
+    logs::parse_file(&data(name), LogOptions::default()).expect("read")
+}
+
+fn parse_str(text: &[u8], format: Option<LogFormat>) -> ParsedLog {
+    logs::parse_reader(
+        text,
+        LogOptions {
+            format,
+            tz_offset_s: 0,
+        },
+    )
+    .expect("read")
+}
+
+fn assert_totals(p: &ParsedLog) {
+    assert_eq!(p.summary.accounted(), p.summary.lines, "{:?}", p.summary);
+}
+
+fn ns(d: &str, t: &str) -> Option<i64> {
+    let (y, m, dd) = (
+        d[..4].parse::<i64>().expect("y"),
+        d[5..7].parse::<u32>().expect("m"),
+        d[8..10].parse::<u32>().expect("d"),
+    );
+    let (h, mi, s) = (
+        t[..2].parse::<i64>().expect("h"),
+        t[3..5].parse::<i64>().expect("m"),
+        t[6..8].parse::<i64>().expect("s"),
+    );
+    let days = edgewise::logs::time::days_from_civil(y, m, dd);
+    Some(((days * 86_400) + h * 3600 + mi * 60 + s) * 1_000_000_000)
+}
+
+#[test]
+fn pfirewall_samples() {
+    let p = parse("pfirewall.log");
+    assert_eq!(p.summary.format, Some(LogFormat::Pfirewall));
+    assert!(p.summary.detected);
+    assert_eq!(p.summary.lines, 8);
+    assert_eq!(p.summary.comment, 4);
+    assert_eq!(p.summary.skipped.get("empty"), Some(&1));
+    assert_eq!(p.summary.used, 3);
+    assert_totals(&p);
+    let r = &p.records[0];
+    assert_eq!(r.line, 6);
+    assert_eq!(r.action, Action::Denied);
+    assert_eq!(r.transport, 17);
+    assert_eq!(r.src, (ip("123.45.78.90"), 137));
+    assert_eq!(r.dst, (ip("123.156.78.255"), 137));
+    assert_eq!(r.bytes, Some(78));
+    assert_eq!(r.ts_ns, ns("2005-04-11", "08:05:57"));
+    let r = &p.records[2];
+    assert_eq!(r.src, (ip("fe80::3680:dff:fe01:9e88"), 5353));
+    assert_eq!(r.dst, (ip("ff02::fb"), 5353));
+    assert_eq!(r.bytes, Some(89));
+    // --tz-offset moves local times.
+    let p = logs::parse_file(
+        &data("pfirewall.log"),
+        LogOptions {
+            format: Some(LogFormat::Pfirewall),
+            tz_offset_s: 3600,
+        },
+    )
+    .expect("read");
+    assert!(!p.summary.detected);
+    assert_eq!(
+        p.records[0].ts_ns,
+        ns("2005-04-11", "07:05:57"),
+        "08:05:57 at +01:00 is 07:05:57 UTC"
+    );
+    assert!(
+        p.summary.time_basis.contains("+01:00"),
+        "{}",
+        p.summary.time_basis
+    );
+}
+
+#[test]
+fn asa_samples() {
+    let p = parse("asa.log");
+    assert_eq!(p.summary.format, Some(LogFormat::Asa));
+    assert_eq!((p.summary.lines, p.summary.used), (5, 5));
+    assert_totals(&p);
+    let r: &Record = &p.records[0];
+    assert_eq!(r.action, Action::Allowed);
+    assert_eq!(r.transport, 6);
+    // Outbound: the originator is the second ("to") socket.
+    assert_eq!(r.src, (ip("10.123.3.42"), 4952));
+    assert_eq!(r.dst, (ip("192.0.2.43"), 443));
+    assert_eq!(r.session, Some(89_743_274));
+    assert_eq!(r.ts_ns, ns("2013-04-29", "12:59:50"));
+    let r = &p.records[1];
+    assert_eq!(r.action, Action::Teardown);
+    assert_eq!(r.session, Some(447_234));
+    assert_eq!(r.bytes, Some(134_781));
+    assert_eq!(r.duration_ns, Some(68_000_000_000));
+    let r = &p.records[2];
+    assert_eq!((r.transport, r.bytes), (17, Some(140)));
+    assert_eq!(r.duration_ns, Some((3600 + 23 * 60 + 45) * 1_000_000_000));
+    let r = &p.records[3];
+    assert_eq!(r.action, Action::Denied);
+    assert_eq!(r.src, (ip("192.0.2.126"), 53638));
+    assert_eq!(r.dst, (ip("10.0.0.132"), 8111));
+    assert_eq!(r.rule.as_deref(), Some("acl_out"));
+    let r = &p.records[4];
+    assert_eq!(r.action, Action::Denied);
+    assert_eq!(r.transport, 17);
+    assert_eq!(r.src, (ip("172.29.2.101"), 1039));
+    assert_eq!(r.dst, (ip("192.0.2.10"), 53));
+    assert_eq!(r.rule.as_deref(), Some("inside"));
+    assert_eq!(r.packets, Some(1));
+    assert_eq!(r.ts_ns, ns("2013-04-24", "16:00:28"));
+}
+
+#[test]
+fn asa_built_and_teardown_make_one_flow() {
+    let log = b"Apr 29 2013 12:59:50: %ASA-6-302015: Built inbound UDP connection 7 for outside:203.0.113.5/3478 (203.0.113.5/3478) to dmz:10.45.16.30/3478 (131.107.155.30/3478)\n\
+Apr 29 2013 13:00:50: %ASA-6-302016: Teardown UDP connection 7 for outside:203.0.113.5/3478 to dmz:10.45.16.30/3478 duration 0:01:00 bytes 5000\n\
+Apr 29 2013 13:00:51: %ASA-6-302020: Built inbound ICMP connection for faddr 1.2.3.4/0 gaddr 5.6.7.8/0 laddr 5.6.7.8/0\n";
+    let p = parse_str(log, None);
+    assert_eq!(p.summary.skipped.get("other_message_id"), Some(&1));
+    let (flows, info) = logs::to_flow::flows(&p);
+    assert_eq!(flows.len(), 1);
+    let f = &flows[0];
+    assert_eq!(f.initiator.ip, ip("203.0.113.5"));
+    assert_eq!(f.responder.ip, ip("10.45.16.30"));
+    assert_eq!(f.orig.wire_bytes, 5000);
+    assert_eq!(f.orig.first_frame, Some(1));
+    assert_eq!(f.orig.last_frame, Some(2));
+    assert_eq!(info[0].lines, vec![1, 2]);
+    assert_eq!(f.last_ts_ns() - f.first_ts_ns(), 60_000_000_000);
+}
+
+#[test]
+fn panos_samples() {
+    let p = parse("panos.log");
+    assert_eq!(p.summary.format, Some(LogFormat::Panos));
+    assert_eq!(p.summary.used, 2);
+    assert_totals(&p);
+    let r = &p.records[0];
+    assert_eq!(r.action, Action::Allowed);
+    assert_eq!(r.src, (ip("192.168.15.207"), 55113));
+    assert_eq!(r.dst, (ip("175.16.199.1"), 443));
+    assert_eq!(r.transport, 6);
+    assert_eq!((r.bytes, r.resp_bytes), (Some(1758), Some(5976)));
+    assert_eq!((r.packets, r.resp_packets), (Some(16), Some(20)));
+    assert_eq!(r.rule.as_deref(), Some("new_outbound_from_trust"));
+    assert_eq!(r.session, Some(22751));
+    assert_eq!(r.ts_ns, ns("2018-11-30", "16:09:07"));
+    assert_eq!(r.duration_ns, Some(586_000_000_000));
+    let r = &p.records[1];
+    // Subtype deny: denied, whatever the action column says.
+    assert_eq!(r.action, Action::Denied);
+    assert_eq!(r.transport, 1);
+    assert_eq!(r.src, (ip("192.168.15.224"), 0));
+}
+
+#[test]
+fn fortigate_samples() {
+    let p = parse("fortigate.log");
+    assert_eq!(p.summary.format, Some(LogFormat::Fortigate));
+    assert_eq!(p.summary.used, 2);
+    assert_totals(&p);
+    let r = &p.records[0];
+    assert_eq!(r.action, Action::Allowed);
+    assert_eq!(r.src, (ip("10.1.100.11"), 58012));
+    assert_eq!(r.dst, (ip("81.2.69.142"), 80));
+    assert_eq!(r.ts_ns, Some(1_557_513_467_369_913_239));
+    assert_eq!(
+        (r.bytes, r.resp_bytes, r.packets, r.resp_packets),
+        (Some(1188), Some(1224), Some(17), Some(16))
+    );
+    assert_eq!(r.session, Some(105_048));
+    assert_eq!(r.rule.as_deref(), Some("policy 1"));
+    assert_eq!(r.duration_ns, Some(116_000_000_000));
+    assert_eq!(p.records[1].dst, (ip("172.16.200.2"), 443));
+}
+
+#[test]
+fn zeek_samples() {
+    for (name, format) in [
+        ("zeek-conn.log", LogFormat::ZeekTsv),
+        ("zeek-conn.json", LogFormat::ZeekJson),
+    ] {
+        let p = parse(name);
+        assert_eq!(p.summary.format, Some(format), "{name}");
+        assert_eq!(p.summary.used, 2, "{name}");
+        assert_totals(&p);
+        let r = &p.records[0];
+        assert_eq!(r.ts_ns, Some(1_258_531_221_486_539_000));
+        assert_eq!(r.src, (ip("192.168.1.102"), 68));
+        assert_eq!(r.dst, (ip("192.168.1.1"), 67));
+        assert_eq!(r.transport, 17);
+        assert_eq!(
+            (r.bytes, r.resp_bytes, r.packets, r.resp_packets),
+            (Some(301), Some(300), Some(1), Some(1))
+        );
+        let r = &p.records[1];
+        assert_eq!((r.packets, r.resp_packets), (Some(7), Some(0)));
+        assert_eq!(r.dst, (ip("192.168.1.255"), 137));
+    }
+    let p = parse("zeek-conn.log");
+    assert_eq!(p.summary.comment, 8);
+}
+
+#[test]
+fn malformed_lines_are_counted_with_reasons() {
+    let mut log = Vec::new();
+    log.extend_from_slice(b"#Fields: date time action protocol src-ip dst-ip src-port dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path\n");
+    log.extend_from_slice(
+        b"2019-11-06 12:35:19 DROP UDP 5.5.3.197 224.0.0.251 5353 5353 59 - - - - - - - RECEIVE\n",
+    ); // 2 used
+    log.extend_from_slice(b"2019-11-06 12:35:19 DROP UDP 5.5.3.197\n"); // 3 short
+    log.extend_from_slice(
+        b"2019-11-06 12:35:19 DROP UDP 5.5.3.197 224.0.0.251 53x3 5353 59 - - - - - - - RECEIVE\n",
+    ); // 4 bad port
+    log.extend_from_slice(
+        b"2019-11-06 12:35:19 DROP UDP fe80::1 ff02::fb 5353 5353 89 - - - - - - - RECEIVE\n",
+    ); // 5 IPv6 used
+    log.extend_from_slice(b"2019-11-06 12:35:19 DROP UDP 5.5.3.197 224.0.0.251 5353 5353 59 - - - - - - - RECEIVE extra\n"); // 6 extra
+    log.extend_from_slice(b"2019-11-06 12:35:19 DROP UDP 5.5.3.197\x00 224.0.0.251 5353 5353 59 - - - - - - - RECEIVE\n"); // 7 NUL
+    log.extend_from_slice(b"2019-11-06 12:35:19 ");
+    log.extend(std::iter::repeat_n(b'x', 100 * 1024));
+    log.push(b'\n'); // 8 too long
+    log.extend_from_slice(
+        b"2019-13-06 12:35:19 DROP UDP 5.5.3.197 224.0.0.251 5353 5353 59 - - - - - - - RECEIVE\n",
+    ); // 9 bad time
+    log.extend_from_slice(
+        b"2019-11-06 12:35:19 ALLOW TCP 10.0.0.1 10.0.0.2 50000 443 0 - - - - - - - SEND",
+    ); // 10 used, no newline
+    let p = parse_str(&log, None);
+    let s = &p.summary;
+    assert_eq!(s.format, Some(LogFormat::Pfirewall));
+    assert_eq!(s.lines, 10);
+    assert_totals(&p);
+    assert_eq!(s.used, 3);
+    let expect: BTreeMap<&str, u64> = [
+        ("short", 1),
+        ("bad_port", 1),
+        ("extra_fields", 1),
+        ("nul_byte", 1),
+        ("line_too_long", 1),
+        ("bad_timestamp", 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(s.unparsable, expect);
+    let lines: Vec<(u64, &str)> = s.examples.iter().map(|b| (b.line, b.reason)).collect();
+    assert_eq!(
+        lines,
+        vec![
+            (3, "short"),
+            (4, "bad_port"),
+            (6, "extra_fields"),
+            (7, "nul_byte"),
+            (8, "line_too_long"),
+            (9, "bad_timestamp")
+        ]
+    );
+    assert!(s.examples[4].text.len() <= 200);
+    assert_eq!(p.records.last().map(|r| r.line), Some(10));
+    assert_eq!(p.records[1].src.0, ip("fe80::1"));
+}
+
+#[test]
+fn only_ten_examples_and_fields_reread_mid_file() {
+    let mut log =
+        String::from("#Fields: date time action protocol src-ip dst-ip src-port dst-port\n");
+    for _ in 0..15 {
+        log.push_str("garbage\n");
+    }
+    log.push_str("2019-11-06 12:35:19 ALLOW TCP 10.0.0.1 10.0.0.2 50000 443\n");
+    // A new header with another order, as after a log restart.
+    log.push_str("#Fields: action date time protocol dst-ip src-ip dst-port src-port\n");
+    log.push_str("DROP 2019-11-06 12:35:20 UDP 10.0.0.2 10.0.0.1 3478 50001\n");
+    let p = parse_str(log.as_bytes(), Some(LogFormat::Pfirewall));
+    assert_eq!(p.summary.examples.len(), 10);
+    assert_eq!(p.summary.unparsable_total(), 15);
+    assert_totals(&p);
+    let r = &p.records[1];
+    assert_eq!(r.action, Action::Denied);
+    assert_eq!(r.src, (ip("10.0.0.1"), 50001));
+    assert_eq!(r.dst, (ip("10.0.0.2"), 3478));
+}
+
+#[test]
+fn parse_line_is_pure() {
+    let h = logs::Header::default();
+    assert_eq!(
+        logs::parse_line(
+            LogFormat::Asa,
+            &h,
+            1,
+            "Apr 29 2013 12:59:50: %ASA-6-111008: User 'enable_15' executed",
+            0
+        ),
+        Outcome::Skipped("other_message_id")
+    );
+}
+
+fn proto_name(t: u8) -> &'static str {
+    match t {
+        6 => "TCP",
+        17 => "UDP",
+        1 => "ICMP",
+        58 => "ICMPv6",
+        _ => "-",
+    }
+}
+
+/// A pfirewall.log with one ALLOW line per flow the scenario generates.
+fn mirror_log(expected: &[edgewise::generate::ExpectedFlow]) -> String {
+    let mut s = String::from("#Version: 1.5\n#Software: Microsoft Windows Firewall\n#Time Format: UTC\n#Fields: date time action protocol src-ip dst-ip src-port dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path\n");
+    for (i, e) in expected.iter().enumerate() {
+        let (sp, dp, it, ic) = if matches!(e.transport, 6 | 17) {
+            (
+                e.initiator.port().to_string(),
+                e.responder.port().to_string(),
+                "-".to_string(),
+                "-".to_string(),
+            )
+        } else {
+            (
+                "-".into(),
+                "-".into(),
+                e.initiator.port().to_string(),
+                e.responder.port().to_string(),
+            )
+        };
+        s.push_str(&format!(
+            "2024-01-01 10:00:{:02} ALLOW {} {} {} {sp} {dp} {} - - - - {it} {ic} - SEND\n",
+            i % 60,
+            proto_name(e.transport),
+            e.initiator.ip(),
+            e.responder.ip(),
+            e.orig_wire_bytes
+        ));
+    }
+    s
+}
+
+type Tuple = (String, String, String);
+
+fn verdicts_by_tuple(doc: &serde_json::Value) -> BTreeMap<Tuple, String> {
+    let mut out = BTreeMap::new();
+    for f in doc["flows"].as_array().expect("flows") {
+        let ep =
+            |e: &serde_json::Value| format!("{}:{}", e["ip"].as_str().unwrap_or("?"), e["port"]);
+        let mut a = ep(&f["initiator"]);
+        let mut b = ep(&f["responder"]);
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        out.insert(
+            (a, b, f["transport"].as_str().unwrap_or("?").to_string()),
+            f["verdict"].as_str().unwrap_or("?").to_string(),
+        );
+    }
+    out
+}
+
+#[test]
+fn log_mirroring_a_capture_gets_the_same_verdicts() {
+    let cap = edgewise::generate::scenario("audit-violations").expect("scenario");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("pfirewall.log");
+    std::fs::write(&log, mirror_log(&cap.expected)).expect("write");
+    let topo = captures("topology.toml");
+    let pcap = captures("audit-violations.pcapng");
+    let topo_s = topo.to_str().expect("path");
+    let from_capture = run(&[
+        "audit",
+        "-r",
+        pcap.to_str().expect("path"),
+        "--topology",
+        topo_s,
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    assert!(
+        from_capture.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_capture.stderr)
+    );
+    let from_log = run(&[
+        "audit",
+        "--log",
+        log.to_str().expect("path"),
+        "--topology",
+        topo_s,
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    assert!(
+        from_log.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_log.stderr)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&from_capture.stdout).expect("json");
+    let b: serde_json::Value = serde_json::from_slice(&from_log.stdout).expect("json");
+    let va = verdicts_by_tuple(&a);
+    let vb = verdicts_by_tuple(&b);
+    assert_eq!(vb.len(), cap.expected.len());
+    assert!(!va.is_empty());
+    for (k, v) in &va {
+        if v == "protocol-mismatch" {
+            // A firewall log has no payload: the flow is judged by its ports alone, which the
+            // matrix permits; only the capture shows it carries another service's protocol.
+            assert_eq!(
+                vb.get(k).map(String::as_str),
+                Some("permitted"),
+                "flow {k:?}"
+            );
+            continue;
+        }
+        assert_eq!(vb.get(k), Some(v), "flow {k:?}");
+    }
+    assert_eq!(b["log"]["used"], cap.expected.len());
+    assert_eq!(b["log"]["format"], "pfirewall");
+}
+
+#[test]
+fn denied_access_edge_5061_raises_fw1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("pfirewall.log");
+    let mut f = std::fs::File::create(&log).expect("create");
+    writeln!(f, "#Fields: date time action protocol src-ip dst-ip src-port dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path").expect("w");
+    // Federation partner fabrikam's Access Edge to ours on 5061, dropped three times.
+    for s in ["01", "04", "10"] {
+        writeln!(f, "2024-01-01 10:00:{s} DROP TCP 198.51.100.10 10.45.16.10 51000 5061 52 S - - - - - - RECEIVE").expect("w");
+    }
+    // Undocumented: telnet to the Edge, dropped.
+    writeln!(
+        f,
+        "2024-01-01 10:00:11 DROP TCP 203.0.113.9 10.45.16.10 40000 23 52 S - - - - - - RECEIVE"
+    )
+    .expect("w");
+    drop(f);
+    let topo = captures("topology.toml");
+    let out = run(&[
+        "audit",
+        "--log",
+        log.to_str().expect("path"),
+        "--topology",
+        topo.to_str().expect("path"),
+        "--format",
+        "json",
+        "--fail-on",
+        "error",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let findings = doc["findings"].as_array().expect("findings");
+    let fw1: Vec<_> = findings.iter().filter(|f| f["id"] == "FW1").collect();
+    assert_eq!(fw1.len(), 1, "{findings:#?}");
+    assert_eq!(fw1[0]["severity"], "error");
+    let ev = fw1[0]["evidence"].as_array().expect("evidence");
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["responder"], "10.45.16.10:5061");
+    assert_eq!(ev[0]["first_frame"], 2);
+    assert!(
+        ev[0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("log lines 2, 3, 4"),
+        "{}",
+        ev[0]["detail"]
+    );
+    let fw2: Vec<_> = findings.iter().filter(|f| f["id"] == "FW2").collect();
+    assert_eq!(fw2.len(), 1);
+    assert_eq!(fw2[0]["severity"], "info");
+    assert!(fw2[0]["evidence"].as_array().expect("ev").is_empty());
+}
+
+#[test]
+fn many_lines_parse_in_order_and_count() {
+    // More lines than one parse batch, so batches are merged in order.
+    let mut s =
+        String::from("#Fields: date time action protocol src-ip dst-ip src-port dst-port\n");
+    let n = 40_000u32;
+    for i in 0..n {
+        s.push_str(&format!(
+            "2024-01-01 10:00:00 ALLOW UDP 10.0.{}.{} 10.45.16.30 {} 3478\n",
+            (i >> 8) & 255,
+            i & 255,
+            1024 + (i % 60000)
+        ));
+    }
+    let p = parse_str(s.as_bytes(), None);
+    assert_eq!(p.summary.used, u64::from(n));
+    assert_totals(&p);
+    assert!(p.records.windows(2).all(|w| w[0].line < w[1].line));
+}
+
+/// Parse throughput on a large generated log: `EDGEWISE_LOG_BENCH=FILE cargo test --release
+/// --test integration logs::parse_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn parse_throughput() {
+    let Some(path) = std::env::var_os("EDGEWISE_LOG_BENCH") else {
+        return;
+    };
+    let t = std::time::Instant::now();
+    let p = logs::parse_file(Path::new(&path), LogOptions::default()).expect("read");
+    let parse_s = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let (flows, _) = logs::to_flow::flows(&p);
+    let flow_s = t.elapsed().as_secs_f64();
+    assert_totals(&p);
+    eprintln!(
+        "{} lines in {parse_s:.2} s: {:.0} lines/s parsing ({} threads); {} flows in {flow_s:.2} s",
+        p.summary.lines,
+        p.summary.lines as f64 / parse_s,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        flows.len()
+    );
+}
