@@ -121,6 +121,27 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
             || (av(f.initiator.ip) && (relay_port(f.initiator.port) || f.initiator.port == 3478))
     };
 
+    // Classified once: the loops below visit only candidates, so the grouping stays linear in
+    // the flows for each call rather than quadratic over the capture.
+    let allocations: Vec<usize> = (0..flows.len())
+        .filter(|&i| allocation(&flows[i]))
+        .collect();
+    let medias: Vec<usize> = (0..flows.len()).filter(|&i| media(&flows[i])).collect();
+    let signalling_set: BTreeSet<usize> = signalling.iter().copied().collect();
+    let partner_of = |i: usize| {
+        let f = &flows[i];
+        if access(f.initiator.ip) {
+            f.responder.ip
+        } else {
+            f.initiator.ip
+        }
+    };
+    let mut by_partner: std::collections::BTreeMap<std::net::IpAddr, Vec<usize>> =
+        Default::default();
+    for &s in &signalling {
+        by_partner.entry(partner_of(s)).or_default().push(s);
+    }
+
     let mut calls = Vec::new();
     let mut used: BTreeSet<usize> = BTreeSet::new();
     for &s in &signalling {
@@ -128,26 +149,16 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
             continue;
         }
         let sf = &flows[s];
-        let partner_ip = if access(sf.initiator.ip) {
-            sf.responder.ip
-        } else {
-            sf.initiator.ip
-        };
+        let partner_ip = partner_of(s);
         // Signalling with the same partner that overlaps in time belongs to the same call.
         let mut legs_idx = vec![s];
         let (mut start, mut end) = (sf.first_ts_ns(), sf.last_ts_ns());
-        for &o in &signalling {
+        for &o in by_partner
+            .get(&partner_ip)
+            .map_or(&[][..], |v| v.as_slice())
+        {
             let of = &flows[o];
-            let other_partner = if access(of.initiator.ip) {
-                of.responder.ip
-            } else {
-                of.initiator.ip
-            };
-            if o != s
-                && other_partner == partner_ip
-                && of.first_ts_ns() <= end + AFTER_NS
-                && !used.contains(&o)
-            {
+            if o != s && of.first_ts_ns() <= end + AFTER_NS && !used.contains(&o) {
                 legs_idx.push(o);
                 end = end.max(of.last_ts_ns());
                 start = start.min(of.first_ts_ns());
@@ -156,8 +167,8 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
         let window = (start - BEFORE_NS, end + AFTER_NS);
         let overlaps = |f: &Flow| f.first_ts_ns() <= window.1 && f.last_ts_ns() >= window.0;
         let mut relays: Vec<SocketAddr> = Vec::new();
-        for (i, f) in flows.iter().enumerate() {
-            if allocation(f) && overlaps(f) {
+        for &i in &allocations {
+            if overlaps(&flows[i]) {
                 legs_idx.push(i);
                 relays.extend(super::payload::relay_addresses(inputs, i));
             }
@@ -168,16 +179,15 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
                     || (f.initiator.port == r.port() && av(f.initiator.ip))
             })
         };
-        let media_legs: Vec<usize> = flows
+        let media_legs: Vec<usize> = medias
             .iter()
-            .enumerate()
-            .filter(|(_, f)| media(f) && (on_relay(f, &relays) || overlaps(f)))
-            .map(|(i, _)| i)
+            .copied()
+            .filter(|&i| on_relay(&flows[i], &relays) || overlaps(&flows[i]))
             .collect();
         // The allocation that handed out a media leg's relay port belongs to the call too, even
         // when it happened before the window.
-        for (i, f) in flows.iter().enumerate() {
-            if allocation(f) && !legs_idx.contains(&i) {
+        for &i in &allocations {
+            if !legs_idx.contains(&i) {
                 let its = super::payload::relay_addresses(inputs, i);
                 if media_legs.iter().any(|m| on_relay(&flows[*m], &its)) {
                     legs_idx.push(i);
@@ -191,7 +201,7 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
             .iter()
             .map(|&i| {
                 let f = &flows[i];
-                let kind = if signalling.contains(&i) {
+                let kind = if signalling_set.contains(&i) {
                     LegKind::Signalling
                 } else if allocation(f) {
                     LegKind::Allocation
