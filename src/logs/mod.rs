@@ -697,31 +697,26 @@ pub fn write_json(
     matrix: &crate::matrix::Matrix,
     out: &mut dyn io::Write,
 ) -> io::Result<()> {
-    let mut buf = Vec::new();
-    crate::report::audit::write_json(&la.analysis, &la.audit, matrix, &mut buf)?;
-    let mut doc: serde_json::Value = serde_json::from_slice(&buf).map_err(io::Error::other)?;
-    if let Some(o) = doc.as_object_mut() {
-        o.insert(
-            "log".into(),
-            serde_json::to_value(&la.summary).map_err(io::Error::other)?,
-        );
-        o.insert(
-            "log_flows".into(),
-            serde_json::Value::Array(
-                la.info
-                    .iter()
-                    .zip(&la.analysis.flows)
-                    .map(|(x, f)| {
-                        let mut v = serde_json::to_value(x).unwrap_or_default();
-                        if let Some(o) = v.as_object_mut() {
-                            o.insert("id".into(), f.id.into());
-                        }
-                        v
-                    })
-                    .collect(),
-            ),
-        );
+    /// One row of the side table, with the flow's id.
+    #[derive(serde::Serialize)]
+    struct LogFlow<'a, T: serde::Serialize> {
+        id: u64,
+        #[serde(flatten)]
+        info: &'a T,
     }
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)
+    #[derive(serde::Serialize)]
+    struct Extra<'a, S: serde::Serialize, T: serde::Serialize> {
+        log: &'a S,
+        log_flows: Vec<LogFlow<'a, T>>,
+    }
+    let extra = Extra {
+        log: &la.summary,
+        log_flows: la
+            .info
+            .iter()
+            .zip(&la.analysis.flows)
+            .map(|(info, f)| LogFlow { id: f.id, info })
+            .collect(),
+    };
+    crate::report::audit::write_json_with(&la.analysis, &la.audit, matrix, None, &extra, out)
 }

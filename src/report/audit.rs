@@ -31,9 +31,12 @@ struct NeverExercised<'a> {
 }
 
 #[derive(Serialize)]
-struct AuditDocument<'a> {
+struct AuditDocument<'a, E: Serialize> {
     #[serde(flatten)]
     analysis: &'a Analysis,
+    /// Fields a caller adds at top level (the firewall-log audit adds `log` and `log_flows`).
+    #[serde(flatten)]
+    extra: &'a E,
     completeness: crate::analysis::Completeness,
     audit: &'a Audit,
     findings: &'a [crate::diagnose::Finding],
@@ -99,8 +102,26 @@ pub fn write_json_filtered(
     filter: Option<&crate::filter::FilterSummary>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_json_with(analysis, audit, matrix, filter, &NoExtra {}, out)
+}
+
+/// No extra top-level fields.
+#[derive(Serialize)]
+pub struct NoExtra {}
+
+/// The JSON document with extra top-level fields from `extra` (a struct whose fields are
+/// flattened in), written in one pass.
+pub fn write_json_with<E: Serialize>(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    filter: Option<&crate::filter::FilterSummary>,
+    extra: &E,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let doc = AuditDocument {
         analysis,
+        extra,
         completeness: analysis.completeness(),
         audit,
         findings: &audit.diagnosis.findings,
