@@ -54,6 +54,9 @@ pub struct Audit {
     pub violations: u64,
     pub coverage: Coverage,
     pub applicable_rules: usize,
+    /// The federation partners the topology names (domain, addresses), for grouping.
+    #[serde(skip)]
+    pub partners: Vec<(String, Vec<std::net::IpAddr>)>,
     /// Findings across flows and federated call timelines (reports write them at top level).
     #[serde(skip)]
     pub diagnosis: crate::diagnose::Diagnosis,
@@ -128,6 +131,16 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
         violations,
         coverage,
         applicable_rules: judge.applicable().len(),
+        partners: topology
+            .partners
+            .iter()
+            .map(|p| {
+                (
+                    p.domain.clone(),
+                    p.access_edge.iter().chain(&p.av_edge).copied().collect(),
+                )
+            })
+            .collect(),
         diagnosis,
     }
 }

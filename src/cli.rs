@@ -25,6 +25,9 @@ pub enum Command {
     /// Topology files: write a commented template, or check one.
     #[command(subcommand)]
     Topology(TopologyCommand),
+    /// Group the flows of earlier `--format parquet` outputs (many captures, many sites):
+    /// flows, packets and bytes per group (needs the `analytics` build feature).
+    Summary(SummaryArgs),
     /// Write synthetic Edge captures (the bundled samples, test and benchmark captures).
     Generate(GenerateArgs),
     /// Browse the audit of captures interactively in the terminal.
@@ -96,6 +99,36 @@ pub enum AuditFormat {
     Zeek,
     /// Zeek conn.log as JSON lines, with the judgement's fields.
     ZeekJson,
+    /// The flow table with the verdict's columns, one row per flow; with -w FILE the findings
+    /// go to FILE.findings.csv beside it.
+    Csv,
+    /// Parquet (needs -w FILE and the `analytics` build feature): the flow table in FILE, the
+    /// findings in FILE.findings.parquet; `edgewise summary` combines many of them.
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Parquet flow tables written by `edgewise audit|flows --format parquet -w FILE`.
+    #[arg(required = true, value_name = "PARQUET")]
+    pub files: Vec<PathBuf>,
+    /// Columns to group by, comma-separated: site, capture, transport, edge_interface,
+    /// edge_service, protocol, verdict, partner, conn_state, responder_port.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "edge_interface,edge_service,verdict"
+    )]
+    pub by: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Csv,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,8 @@
 
 pub mod accounting;
 pub mod analysis;
+#[cfg(feature = "analytics")]
+pub mod analytics;
 pub mod audit;
 pub mod cli;
 pub mod decode;

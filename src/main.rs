@@ -28,6 +28,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Flows(args) => flows(args),
+        Command::Summary(args) => analytics_out::summary(&args),
         Command::Audit(args) => audit(args),
         Command::Matrix(args) => matrix(args),
         Command::Topology(cmd) => topology(cmd),
@@ -157,7 +158,46 @@ fn audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
         edgewise::tui::run(edgewise::tui::Model::from_audit(analysis, audit, matrix))?;
         return Ok(ExitCode::from(code));
     }
+    if matches!(args.format, AuditFormat::Parquet | AuditFormat::Csv) {
+        if let Some(path) = args.output.as_deref() {
+            let companion = |ext: &str| {
+                let mut p = path.as_os_str().to_owned();
+                p.push(ext);
+                std::path::PathBuf::from(p)
+            };
+            if args.format == AuditFormat::Parquet {
+                analytics_out::write(
+                    &analysis,
+                    Some(&audit),
+                    &topology.name,
+                    path,
+                    &companion(".findings.parquet"),
+                )?;
+            } else {
+                with_output(Some(path), |w| {
+                    report::audit::write_csv(&analysis, &audit, w)
+                })?;
+                let findings = companion(".findings.csv");
+                with_output(Some(&findings), |w| {
+                    report::audit::write_findings_csv(&audit, w)
+                })?;
+            }
+        } else if args.format == AuditFormat::Parquet {
+            eprintln!("edgewise: --format parquet writes files: add -w FILE.parquet");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        } else {
+            with_output(None, |w| report::audit::write_csv(&analysis, &audit, w))?;
+        }
+        return Ok(if args.fail_on.fails(&audit) {
+            ExitCode::from(EXIT_FINDINGS)
+        } else if analysis.completeness() == Completeness::Partial {
+            ExitCode::from(EXIT_PARTIAL)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     with_output(args.output.as_deref(), |w| match args.format {
+        AuditFormat::Csv | AuditFormat::Parquet => Ok(()),
         AuditFormat::Text => {
             report::audit::write_text_filtered(&analysis, &audit, matrix, summary.as_ref(), w)
         }
@@ -228,19 +268,41 @@ fn audit_log(
         note_filter(&s, args.read.quiet);
         s
     });
-    with_output(args.output.as_deref(), |w| match args.format {
-        AuditFormat::Text => edgewise::logs::write_text(&la, matrix, w),
-        AuditFormat::Json => edgewise::logs::write_json(&la, matrix, w),
-        AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
+    if args.format == AuditFormat::Parquet {
+        let Some(path) = args.output.as_deref() else {
+            eprintln!("edgewise: --format parquet writes files: add -w FILE.parquet");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        };
+        let mut findings = path.as_os_str().to_owned();
+        findings.push(".findings.parquet");
+        analytics_out::write(
             &la.analysis,
-            &la.audit,
-            &report::zeek::ZeekOptions {
-                json: args.format == AuditFormat::ZeekJson,
-                filter: summary.as_ref(),
-            },
-            w,
-        ),
-    })?;
+            Some(&la.audit),
+            &topology.name,
+            path,
+            std::path::Path::new(&findings),
+        )?;
+    }
+    with_output(
+        args.output
+            .as_deref()
+            .filter(|_| args.format != AuditFormat::Parquet),
+        |w| match args.format {
+            AuditFormat::Parquet => Ok(()),
+            AuditFormat::Csv => report::audit::write_csv(&la.analysis, &la.audit, w),
+            AuditFormat::Text => edgewise::logs::write_text(&la, matrix, w),
+            AuditFormat::Json => edgewise::logs::write_json(&la, matrix, w),
+            AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
+                &la.analysis,
+                &la.audit,
+                &report::zeek::ZeekOptions {
+                    json: args.format == AuditFormat::ZeekJson,
+                    filter: summary.as_ref(),
+                },
+                w,
+            ),
+        },
+    )?;
     Ok(if args.fail_on.fails(&la.audit) {
         ExitCode::from(EXIT_FINDINGS)
     } else if la.summary.used == 0 && la.summary.lines > la.summary.comment {
@@ -385,9 +447,17 @@ fn flows(args: FlowsArgs) -> anyhow::Result<ExitCode> {
         note_filter(&s, args.read.quiet);
         s
     });
-    with_output(args.output.as_deref(), |w| {
-        report::write_filtered(&analysis, args.format, summary.as_ref(), w)
-    })?;
+    if args.format == report::Format::Parquet {
+        let Some(path) = args.output.as_deref() else {
+            eprintln!("edgewise: --format parquet writes a file: add -w FILE.parquet");
+            return Ok(ExitCode::from(EXIT_UNUSABLE));
+        };
+        analytics_out::write(&analysis, None, "", path, path)?;
+    } else {
+        with_output(args.output.as_deref(), |w| {
+            report::write_filtered(&analysis, args.format, summary.as_ref(), w)
+        })?;
+    }
     Ok(match analysis.completeness() {
         Completeness::Complete => ExitCode::SUCCESS,
         Completeness::Partial => ExitCode::from(EXIT_PARTIAL),
@@ -448,4 +518,97 @@ fn man() -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Parquet outputs and `edgewise summary`, when built with the `analytics` feature.
+mod analytics_out {
+    use std::path::Path;
+    use std::process::ExitCode;
+
+    use edgewise::analysis::Analysis;
+    use edgewise::audit::Audit;
+    use edgewise::cli::SummaryArgs;
+
+    #[cfg(not(feature = "analytics"))]
+    const WITHOUT: &str = "this edgewise was built without Parquet support: build it with \
+                           `cargo build --release --features analytics`";
+
+    /// Writes the flow table to `flows`, and with an audit the findings to `findings`.
+    #[cfg(feature = "analytics")]
+    pub fn write(
+        analysis: &Analysis,
+        audit: Option<&Audit>,
+        site: &str,
+        flows: &Path,
+        findings: &Path,
+    ) -> anyhow::Result<()> {
+        use edgewise::analytics;
+        let mut df = analytics::flows_frame(analysis, audit, site)?;
+        analytics::write_parquet(&mut df, flows).map_err(anyhow::Error::msg)?;
+        if let Some(a) = audit {
+            let mut f = analytics::findings_frame(a, site)?;
+            analytics::write_parquet(&mut f, findings).map_err(anyhow::Error::msg)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "analytics"))]
+    pub fn write(
+        _: &Analysis,
+        _: Option<&Audit>,
+        _: &str,
+        _: &Path,
+        _: &Path,
+    ) -> anyhow::Result<()> {
+        anyhow::bail!(WITHOUT)
+    }
+
+    #[cfg(feature = "analytics")]
+    pub fn summary(args: &SummaryArgs) -> anyhow::Result<ExitCode> {
+        use std::io::Write;
+        let df = match edgewise::analytics::summary(&args.files, &args.by) {
+            Ok(df) => df,
+            Err(e) => {
+                eprintln!("edgewise: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        match args.format {
+            edgewise::cli::SummaryFormat::Text => {
+                std::env::set_var("POLARS_FMT_MAX_ROWS", "1000");
+                writeln!(out, "{df}")?;
+            }
+            edgewise::cli::SummaryFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                let names: Vec<String> = df
+                    .get_column_names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                w.write_record(&names)?;
+                for i in 0..df.height() {
+                    let row: Vec<String> = df
+                        .columns()
+                        .iter()
+                        .map(|c| {
+                            c.get(i)
+                                .map(|v| v.to_string().trim_matches('"').to_string())
+                                .unwrap_or_default()
+                        })
+                        .collect();
+                    w.write_record(&row)?;
+                }
+                w.flush()?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    #[cfg(not(feature = "analytics"))]
+    pub fn summary(_: &SummaryArgs) -> anyhow::Result<ExitCode> {
+        eprintln!("edgewise: {WITHOUT}");
+        Ok(ExitCode::from(2))
+    }
 }

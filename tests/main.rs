@@ -2,6 +2,7 @@
 
 mod util;
 
+mod analytics;
 mod audit;
 mod cli_inputs;
 mod diagnose;

@@ -406,3 +406,88 @@ pub fn write_text_filtered(
     }
     text::write_inputs_and_accounting(analysis, out)
 }
+
+/// The flow table with the verdict's columns, as CSV.
+pub fn write_csv(analysis: &Analysis, audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "id",
+        "transport",
+        "initiator_ip",
+        "initiator_port",
+        "responder_ip",
+        "responder_port",
+        "first_ts_ns",
+        "last_ts_ns",
+        "packets",
+        "bytes",
+        "conn_state",
+        "protocol",
+        "identified",
+        "edge_interface",
+        "edge_service",
+        "verdict",
+        "rules",
+        "reason",
+    ])?;
+    for (f, j) in ordered(analysis, audit) {
+        w.write_record([
+            f.id.to_string(),
+            super::transport_name(f.protocol),
+            f.initiator.ip.to_string(),
+            f.initiator.port.to_string(),
+            f.responder.ip.to_string(),
+            f.responder.port.to_string(),
+            f.first_ts_ns().to_string(),
+            f.last_ts_ns().to_string(),
+            f.packets().to_string(),
+            f.wire_bytes().to_string(),
+            f.conn_state().to_string(),
+            j.protocol.clone(),
+            analysis
+                .identification(f)
+                .map(|i| i.protocol.label().to_string())
+                .unwrap_or_default(),
+            j.edge_interface.map_or("none", interface_label).to_string(),
+            j.edge_service
+                .map_or("none", crate::judge::service_label)
+                .to_string(),
+            j.verdict.label().to_string(),
+            j.rules.join(" "),
+            j.reason.clone(),
+        ])?;
+    }
+    w.flush()
+}
+
+/// The findings as CSV, one row per finding.
+pub fn write_findings_csv(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "id",
+        "severity",
+        "confidence",
+        "title",
+        "explanation",
+        "fix",
+        "citation",
+        "evidence_flows",
+    ])?;
+    for f in &audit.diagnosis.findings {
+        w.write_record([
+            f.id.to_string(),
+            f.severity.label().to_string(),
+            format!("{:?}", f.confidence).to_lowercase(),
+            f.title.clone(),
+            f.explanation.clone(),
+            f.fix.clone(),
+            f.citation.to_string(),
+            f.evidence
+                .iter()
+                .map(|e| e.flow.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ])?;
+    }
+    w.flush()
+}

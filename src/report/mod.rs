@@ -32,6 +32,8 @@ pub enum Format {
     Zeek,
     /// Zeek conn.log as JSON, one object per line (Zeek's `LogAscii::use_json=T`).
     ZeekJson,
+    /// Parquet (needs -w FILE and the `analytics` build feature).
+    Parquet,
 }
 
 /// The name of an IP protocol as reports print it.
@@ -282,6 +284,11 @@ pub fn write_filtered(
             },
             out,
         ),
+        // A binary file, written by the caller (it needs a path, not a stream).
+        Format::Parquet => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--format parquet writes a file: add -w FILE.parquet",
+        )),
     }
 }
 
