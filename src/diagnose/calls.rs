@@ -56,6 +56,46 @@ pub struct Call {
     pub summary: String,
 }
 
+impl Call {
+    /// One line that says who the call was with, how long it lasted, and how it went.
+    pub fn heading(&self) -> String {
+        format!(
+            "call {} with {} ({:.1} s): {}",
+            self.id,
+            self.partner,
+            (self.end_ts_ns - self.start_ts_ns) as f64 / 1e9,
+            self.summary
+        )
+    }
+
+    /// One line per leg, in time order: `x` marks the failed leg, `!` any other leg that failed.
+    pub fn leg_lines(&self) -> Vec<(bool, String)> {
+        self.legs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let mark = if Some(i) == self.failed_leg {
+                    "x"
+                } else if l.ok {
+                    " "
+                } else {
+                    "!"
+                };
+                let text = format!(
+                    "{mark} +{:>7.3} s {:<10} {} {} -> {}: {}",
+                    (l.start_ts_ns - self.start_ts_ns) as f64 / 1e9,
+                    format!("{:?}", l.kind).to_lowercase(),
+                    l.transport,
+                    l.initiator,
+                    l.responder,
+                    l.outcome
+                );
+                (l.ok, text)
+            })
+            .collect()
+    }
+}
+
 const BEFORE_NS: i64 = 10_000_000_000;
 const AFTER_NS: i64 = 5_000_000_000;
 

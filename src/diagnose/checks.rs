@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::{Confidence, Diagnosis, Evidence, Finding, Inputs, Severity, Skipped};
+use super::{
+    evidence, is_private, Confidence, Diagnosis, Evidence, Finding, Inputs, Severity, Skipped,
+};
 use crate::flow::tcp::Handshake;
 use crate::flow::Flow;
 use crate::judge::Verdict;
@@ -25,13 +27,6 @@ fn has_role(inputs: &Inputs<'_>, ip: IpAddr, role: Role) -> bool {
 
 fn is_internet(inputs: &Inputs<'_>, ip: IpAddr) -> bool {
     !inputs.topology.is_internal_host(ip) && !inputs.topology.is_edge(ip)
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.is_loopback(),
-    }
 }
 
 fn secs(ns: i64) -> f64 {
@@ -71,26 +66,6 @@ fn unanswered_udp(f: &Flow) -> Option<String> {
             secs(f.last_ts_ns() - f.first_ts_ns())
         )
     })
-}
-
-fn evidence(inputs: &Inputs<'_>, idx: usize, detail: String) -> Evidence {
-    let f = &inputs.analysis.flows[idx];
-    Evidence {
-        flow: idx,
-        initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
-        responder: format!("{}:{}", f.responder.ip, f.responder.port),
-        transport: crate::report::transport_name(f.protocol),
-        first_frame: [f.orig.first_frame, f.resp.first_frame]
-            .into_iter()
-            .flatten()
-            .min(),
-        last_frame: [f.orig.last_frame, f.resp.last_frame]
-            .into_iter()
-            .flatten()
-            .max(),
-        first_ts_ns: f.first_ts_ns(),
-        detail,
-    }
 }
 
 /// Flows matching `pred`, with the failure detail it returns.

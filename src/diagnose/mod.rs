@@ -108,6 +108,35 @@ pub struct Inputs<'a> {
     pub topology_assumed: bool,
 }
 
+/// One flow as a finding's evidence, with the fields that decided in words.
+pub(crate) fn evidence(inputs: &Inputs<'_>, idx: usize, detail: String) -> Evidence {
+    let f = &inputs.analysis.flows[idx];
+    Evidence {
+        flow: idx,
+        initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
+        responder: format!("{}:{}", f.responder.ip, f.responder.port),
+        transport: crate::report::transport_name(f.protocol),
+        first_frame: [f.orig.first_frame, f.resp.first_frame]
+            .into_iter()
+            .flatten()
+            .min(),
+        last_frame: [f.orig.last_frame, f.resp.last_frame]
+            .into_iter()
+            .flatten()
+            .max(),
+        first_ts_ns: f.first_ts_ns(),
+        detail,
+    }
+}
+
+/// Private, loopback and link-local addresses: never a remote peer's real address.
+pub(crate) fn is_private(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00 || v6.is_loopback(),
+    }
+}
+
 /// Runs every check.
 pub fn diagnose(inputs: &Inputs<'_>) -> Diagnosis {
     let mut d = Diagnosis::default();

@@ -3,29 +3,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::{Confidence, Diagnosis, Evidence, Finding, Inputs, Severity};
+use super::{evidence, is_private, Confidence, Diagnosis, Finding, Inputs, Severity};
 use crate::identify::{Identification, TlsOutcome};
 use crate::matrix::Role;
-
-fn evidence(inputs: &Inputs<'_>, idx: usize, detail: String) -> Evidence {
-    let f = &inputs.analysis.flows[idx];
-    Evidence {
-        flow: idx,
-        initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
-        responder: format!("{}:{}", f.responder.ip, f.responder.port),
-        transport: crate::report::transport_name(f.protocol),
-        first_frame: [f.orig.first_frame, f.resp.first_frame]
-            .into_iter()
-            .flatten()
-            .min(),
-        last_frame: [f.orig.last_frame, f.resp.last_frame]
-            .into_iter()
-            .flatten()
-            .max(),
-        first_ts_ns: f.first_ts_ns(),
-        detail,
-    }
-}
 
 fn id_of<'a>(inputs: &'a Inputs<'_>, i: usize) -> Option<&'a Identification> {
     inputs.analysis.identifications.get(i)
@@ -244,13 +224,6 @@ pub(super) fn relay_addresses(inputs: &Inputs<'_>, flow: usize) -> Vec<SocketAdd
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
-    }
 }
 
 fn turn(inputs: &Inputs<'_>, d: &mut Diagnosis) {

@@ -216,32 +216,9 @@ fn write_calls(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "Federated calls")?;
     for c in calls {
-        writeln!(
-            out,
-            "  call {} with {} ({:.1} s): {}",
-            c.id,
-            c.partner,
-            (c.end_ts_ns - c.start_ts_ns) as f64 / 1e9,
-            c.summary
-        )?;
-        for (i, l) in c.legs.iter().enumerate() {
-            let mark = if Some(i) == c.failed_leg {
-                "x"
-            } else if l.ok {
-                " "
-            } else {
-                "!"
-            };
-            writeln!(
-                out,
-                "    {mark} +{:>7.3} s {:<10} {} {} -> {}: {}",
-                (l.start_ts_ns - c.start_ts_ns) as f64 / 1e9,
-                format!("{:?}", l.kind).to_lowercase(),
-                l.transport,
-                l.initiator,
-                l.responder,
-                l.outcome
-            )?;
+        writeln!(out, "  {}", c.heading())?;
+        for (_, line) in c.leg_lines() {
+            writeln!(out, "    {line}")?;
         }
     }
     Ok(())

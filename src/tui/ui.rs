@@ -848,36 +848,15 @@ pub fn render_calls(frame: &mut Frame, area: Rect, app: &App) {
         ));
     }
     for c in calls {
-        let head = format!(
-            "call {} with {} ({:.1} s): {}",
-            c.id,
-            c.partner,
-            (c.end_ts_ns - c.start_ts_ns) as f64 / 1e9,
-            c.summary
-        );
+        let head = c.heading();
         lines.push(if c.failed_leg.is_some() {
             Line::from(head).red()
         } else {
             Line::from(head).green()
         });
-        for (i, l) in c.legs.iter().enumerate() {
-            let mark = if Some(i) == c.failed_leg {
-                "x"
-            } else if l.ok {
-                " "
-            } else {
-                "!"
-            };
-            let text = format!(
-                "  {mark} +{:>7.3} s {:<10} {} {} -> {}: {}",
-                (l.start_ts_ns - c.start_ts_ns) as f64 / 1e9,
-                format!("{:?}", l.kind).to_lowercase(),
-                l.transport,
-                l.initiator,
-                l.responder,
-                l.outcome
-            );
-            lines.push(if l.ok {
+        for (ok, text) in c.leg_lines() {
+            let text = format!("  {text}");
+            lines.push(if ok {
                 Line::from(text)
             } else {
                 Line::from(text).red()
