@@ -186,6 +186,60 @@ fn nat_and_internal_checks() {
 }
 
 #[test]
+fn routing_and_internal_nat_checks() {
+    // The Edge's internal interface talking to the Internet: default gateway inside.
+    let d = diagnose(|s, _, int| good_tcp(s, int, "172.25.33.10:50500", "203.0.113.80:80"));
+    assert_fires("R1", &d, Severity::Error);
+    // Sources on the internal side outside every declared internal subnet: translated.
+    let d = diagnose(|s, _, int| udp(s, int, "10.99.0.7:50020", "172.25.33.10:3478", 1, true));
+    assert_fires("N6", &d, Severity::Error);
+    // Hardware load balancing: a request to the A/V VIP answered from the node's own address.
+    let hlb = SAMPLE
+        .replace("scenario = \"single\"", "scenario = \"hlb\"")
+        .replace(", public = \"131.107.155.10\"", "")
+        .replace(", public = \"131.107.155.20\"", "")
+        .replace(", public = \"131.107.155.30\"", "")
+        .replace("# [vips]", "[vips]")
+        .replace(
+            "# access = \"131.107.155.10\"",
+            "access = \"131.107.155.10\"",
+        )
+        .replace(
+            "# webconf = \"131.107.155.20\"",
+            "webconf = \"131.107.155.20\"",
+        )
+        .replace("# av = \"131.107.155.30\"", "av = \"131.107.155.30\"")
+        .replace(
+            "# internal = \"172.25.33.100\"",
+            "internal = \"172.25.33.100\"",
+        );
+    let d = diagnose_with(&hlb, |s, ext, _| {
+        udp(
+            s,
+            ext,
+            "203.0.113.44:50060",
+            "131.107.155.30:3478",
+            2,
+            false,
+        );
+        udp(s, ext, "10.45.16.30:3478", "203.0.113.44:50060", 1, false);
+    });
+    assert_fires("N5", &d, Severity::Error);
+    // The same load balancer translating sources: N4, not N2.
+    let d = diagnose_with(&hlb, |s, ext, _| {
+        for p in 0..4 {
+            good_tcp(
+                s,
+                ext,
+                &format!("10.45.16.254:{}", 40000 + p),
+                "10.45.16.10:443",
+            );
+        }
+    });
+    assert_fires("N4", &d, Severity::Error);
+}
+
+#[test]
 fn a_healthy_site_raises_nothing() {
     let d = diagnose(|s, ext, int| {
         good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443");

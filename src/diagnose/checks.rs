@@ -745,12 +745,17 @@ fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 )
             })
             .collect();
+        let hlb = t.scenario == crate::topology::SiteScenario::Hlb;
         push(
             d,
-            "N2",
+            if hlb { "N4" } else { "N2" },
             Severity::Error,
             Confidence::Medium,
-            "Incoming source addresses are rewritten on the external side".into(),
+            if hlb {
+                "The load balancer translates the sources of traffic to the Edge (SNAT)".into()
+            } else {
+                "Incoming source addresses are rewritten on the external side".into()
+            },
             format!(
                 "{} of {} inbound connections to the Edge's external services come from private addresses: the \
                  external firewall appears to translate the sources of incoming traffic. The A/V Edge needs the real \
@@ -760,7 +765,161 @@ fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ),
             "Configure the external firewall's NAT as symmetric NAT that does not change incoming source addresses \
              (destination NAT only for inbound traffic).",
-            "000, Edge Server environmental requirements (symmetric NAT; do not change incoming source addresses)",
+            "000, Edge Server environmental requirements (symmetric NAT; do not change incoming source addresses; \
+             no SNAT on A/V with hardware load balancers)",
+            ev,
+        );
+    }
+    vip_response_mismatch(inputs, d);
+    internal_side_nat(inputs, d);
+    internal_default_route(inputs, d);
+}
+
+/// N5: a client's request went to a load balancer VIP, and the answer came from a node's own
+/// address instead (the load balancer is bypassed on the way back).
+fn vip_response_mismatch(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let t = inputs.topology;
+    let flows = &inputs.analysis.flows;
+    let vip = |ip| {
+        t.roles_of(ip).iter().any(|r| {
+            matches!(
+                r,
+                Role::EdgeAccessVip | Role::EdgeWebconfVip | Role::EdgeAvVip
+            )
+        })
+    };
+    let node = |ip| {
+        t.roles_of(ip)
+            .iter()
+            .any(|r| matches!(r, Role::EdgeAccess | Role::EdgeWebconf | Role::EdgeAv))
+    };
+    let mut ev = Vec::new();
+    for (i, f) in flows.iter().enumerate() {
+        if !vip(f.responder.ip) || f.answered() {
+            continue;
+        }
+        let client = (f.initiator.ip, f.initiator.port);
+        // Without a SYN the node's answer may be oriented either way (its service port marks it
+        // as the responder), so look for any flow between a node address and the client's port.
+        let from_node = |g: &crate::flow::Flow| {
+            let (a, b) = (
+                (g.initiator.ip, g.initiator.port),
+                (g.responder.ip, g.responder.port),
+            );
+            (node(a.0) && b == client) || (node(b.0) && a == client)
+        };
+        if let Some((j, g)) = flows.iter().enumerate().find(|(_, g)| from_node(g)) {
+            let node_ip = if node(g.initiator.ip) {
+                g.initiator.ip
+            } else {
+                g.responder.ip
+            };
+            ev.push(evidence(
+                inputs,
+                i,
+                format!(
+                    "request to the VIP {} got no answer from it",
+                    f.responder.ip
+                ),
+            ));
+            ev.push(evidence(
+                inputs,
+                j,
+                format!("the answer came from the node address {node_ip}"),
+            ));
+        }
+    }
+    if !ev.is_empty() {
+        push(
+            d,
+            "N5",
+            Severity::Error,
+            Confidence::Medium,
+            "Answers to requests sent to a load balancer VIP come from a node's own address".into(),
+            "Clients sent to the virtual address, and the Edge answered from its real address: the reply \
+             bypassed the load balancer, so the client drops it. The Edge's default gateway must lead back \
+             through the load balancer for traffic that came through it."
+                .into(),
+            "Route the Edge nodes' external traffic through the load balancer (default gateway on the HLB, or \
+             return routing through it), as the load balancer requirements describe.",
+            "001, Hardware load balancer requirements; 000, Hardware load balancers for Edge",
+            ev,
+        );
+    }
+}
+
+/// N6: sources on the internal side that are outside every internal subnet the site declares:
+/// something between the internal networks and the Edge translates addresses.
+fn internal_side_nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let t = inputs.topology;
+    if t.client_subnets.is_empty() && t.server_subnets.is_empty() {
+        d.skipped.push(Skipped {
+            id: "N6",
+            title: "NAT between the internal subnets and the Edge internal interface",
+            needs: "[internal] client_subnets and server_subnets".into(),
+        });
+        return;
+    }
+    let internal_if = |ip| {
+        has_role(inputs, ip, Role::EdgeInternal) || has_role(inputs, ip, Role::EdgeInternalVip)
+    };
+    let ev = failing(inputs, |_, f| {
+        let src = f.initiator.ip;
+        (internal_if(f.responder.ip)
+            && is_private(src)
+            && !t.is_internal_host(src)
+            && !t.is_edge(src))
+        .then(|| format!("{src} is in none of the site's internal subnets"))
+    });
+    if !ev.is_empty() {
+        push(
+            d,
+            "N6",
+            Severity::Error,
+            Confidence::Medium,
+            "Traffic reaches the Edge internal interface from translated addresses".into(),
+            "Connections to the Edge internal interface come from addresses outside the declared client and server \
+             subnets: a firewall or router on the internal side appears to translate them. NAT is not supported \
+             between the internal networks and the Edge internal interface; media and the A/V Edge's candidate \
+             addresses break. (If these are real internal subnets, add them to the topology.)"
+                .into(),
+            "Remove the NAT between the internal subnets and the Edge internal interface, and route the internal \
+             subnets to it directly.",
+            "004, Understanding Lync Edge Server Ports (no NAT between the internal interface and internal subnets)",
+            ev,
+        );
+    }
+}
+
+/// R1: the Edge's internal interface talks to the Internet: the default gateway sits on the
+/// internal side.
+fn internal_default_route(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let internal_if = |ip| has_role(inputs, ip, Role::EdgeInternal);
+    let ev = failing(inputs, |_, f| {
+        (internal_if(f.initiator.ip)
+            && is_internet(inputs, f.responder.ip)
+            && !is_private(f.responder.ip))
+        .then(|| {
+            format!(
+                "the internal interface {} opened a connection to {}",
+                f.initiator.ip, f.responder.ip
+            )
+        })
+    });
+    if !ev.is_empty() {
+        push(
+            d,
+            "R1",
+            Severity::Error,
+            Confidence::High,
+            "The Edge reaches the Internet through its internal interface".into(),
+            "Traffic from the Edge's internal interface goes to Internet addresses: the default gateway is on the \
+             internal network adapter. Replies to external clients then leave by the wrong side and the perimeter \
+             design is broken."
+                .into(),
+            "Put the default gateway on the external network adapter only, and reach the internal subnets through \
+             persistent static routes on the internal adapter.",
+            "000, Edge Server environmental requirements (default gateway on the external interface)",
             ev,
         );
     }
