@@ -145,3 +145,16 @@ fn truncated_capture_reports_partial_read_and_still_outputs() {
         "{err}"
     );
 }
+
+#[test]
+fn the_tui_refuses_options_it_cannot_honour() {
+    let (code, err) = stderr_of(&[
+        "tui",
+        "-r",
+        "captures/edge-sample.pcapng",
+        "-Y",
+        "port == 443",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("press /"), "{err}");
+}

@@ -390,6 +390,17 @@ fn load(
 
 /// `edgewise tui`: exit status 0, or 2 when no input or the topology could be used.
 pub fn main(args: &TuiArgs) -> anyhow::Result<ExitCode> {
+    // Options of the shared read arguments that the TUI cannot honour are refused, not ignored.
+    if args.read.display_filter.is_some() {
+        eprintln!(
+            "edgewise: the TUI filters interactively (press /); -Y is for `flows` and `audit`"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if args.read.interface.is_some() {
+        eprintln!("edgewise: the TUI reads capture files (-r); capture live with `edgewise audit -i IFACE --tui`");
+        return Ok(ExitCode::from(2));
+    }
     let (topology, assumed) = match load_topology(args.topology.as_deref()) {
         Ok(t) => t,
         Err(e) => {
