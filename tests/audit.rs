@@ -39,28 +39,7 @@ fn sites() -> Vec<(&'static str, Topology)> {
         webconf = { ip = \"10.45.16.21\", public = \"131.107.155.21\" }\n\
         av = { ip = \"10.45.16.31\", public = \"131.107.155.31\" }\n\n# [ports]";
     let with_features = with_features.replacen("# [ports]", second_edge, 1);
-    let hlb = with_features
-        .replace("scenario = \"single\"", "scenario = \"hlb\"")
-        .replace(", public = \"131.107.155.11\"", "")
-        .replace(", public = \"131.107.155.21\"", "")
-        .replace(", public = \"131.107.155.31\"", "")
-        .replace(", public = \"131.107.155.10\"", "")
-        .replace(", public = \"131.107.155.20\"", "")
-        .replace(", public = \"131.107.155.30\"", "")
-        .replace("# [vips]", "[vips]")
-        .replace(
-            "# access = \"131.107.155.10\"",
-            "access = \"131.107.155.10\"",
-        )
-        .replace(
-            "# webconf = \"131.107.155.20\"",
-            "webconf = \"131.107.155.20\"",
-        )
-        .replace("# av = \"131.107.155.30\"", "av = \"131.107.155.30\"")
-        .replace(
-            "# internal = \"172.25.33.100\"",
-            "internal = \"172.25.33.100\"",
-        );
+    let hlb = as_hlb(&with_features);
     vec![
         ("sfb2015-single", parse("sfb2015-single", SAMPLE)),
         ("sfb2015-single-all-features", parse("all", &with_features)),

@@ -194,25 +194,7 @@ fn routing_and_internal_nat_checks() {
     let d = diagnose(|s, _, int| udp(s, int, "10.99.0.7:50020", "172.25.33.10:3478", 1, true));
     assert_fires("N6", &d, Severity::Error);
     // Hardware load balancing: a request to the A/V VIP answered from the node's own address.
-    let hlb = SAMPLE
-        .replace("scenario = \"single\"", "scenario = \"hlb\"")
-        .replace(", public = \"131.107.155.10\"", "")
-        .replace(", public = \"131.107.155.20\"", "")
-        .replace(", public = \"131.107.155.30\"", "")
-        .replace("# [vips]", "[vips]")
-        .replace(
-            "# access = \"131.107.155.10\"",
-            "access = \"131.107.155.10\"",
-        )
-        .replace(
-            "# webconf = \"131.107.155.20\"",
-            "webconf = \"131.107.155.20\"",
-        )
-        .replace("# av = \"131.107.155.30\"", "av = \"131.107.155.30\"")
-        .replace(
-            "# internal = \"172.25.33.100\"",
-            "internal = \"172.25.33.100\"",
-        );
+    let hlb = as_hlb(SAMPLE);
     let d = diagnose_with(&hlb, |s, ext, _| {
         udp(
             s,

@@ -236,3 +236,22 @@ pub fn assert_balanced(json: &serde_json::Value, what: &str) {
         .sum();
     assert_eq!(read, in_buckets, "{what}: packets read vs Σ buckets");
 }
+
+/// A topology text turned into a hardware-load-balanced site: the VIPs of the sample's
+/// commented [vips] table enabled, and no NAT (HLB pools need public addresses).
+pub fn as_hlb(topology: &str) -> String {
+    let mut t = topology.replace("scenario = \"single\"", "scenario = \"hlb\"");
+    for last in ["10", "11", "20", "21", "30", "31"] {
+        t = t.replace(&format!(", public = \"131.107.155.{last}\""), "");
+    }
+    for line in [
+        "[vips]",
+        "access = \"131.107.155.10\"",
+        "webconf = \"131.107.155.20\"",
+        "av = \"131.107.155.30\"",
+        "internal = \"172.25.33.100\"",
+    ] {
+        t = t.replace(&format!("# {line}"), line);
+    }
+    t
+}
