@@ -78,6 +78,17 @@ struct SiteSection {
     capture_point: CapturePoint,
     #[serde(default)]
     sip_domains: Vec<String>,
+    /// Which Edge side each capture interface (pcapng interface name) saw.
+    #[serde(default)]
+    capture_interfaces: BTreeMap<String, EdgeSide>,
+}
+
+/// The side of the Edge a capture interface was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeSide {
+    External,
+    Internal,
 }
 
 fn default_capture_point() -> CapturePoint {
@@ -279,6 +290,8 @@ pub struct Topology {
     pub product: Version,
     pub scenario: SiteScenario,
     pub capture_point: CapturePoint,
+    /// Capture interface name -> the Edge side it saw (`[site] capture_interfaces`).
+    pub capture_interfaces: BTreeMap<String, EdgeSide>,
     pub sip_domains: Vec<String>,
     pub features: BTreeMap<Feature, bool>,
     pub edges: Vec<EdgeNode>,
@@ -760,6 +773,7 @@ fn build(ctx: &Ctx<'_>, raw: TopologyFile) -> Result<Topology, TopologyError> {
         product: raw.site.product,
         scenario,
         capture_point: raw.site.capture_point,
+        capture_interfaces: raw.site.capture_interfaces,
         sip_domains: raw.site.sip_domains,
         features,
         edges,

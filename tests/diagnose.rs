@@ -221,9 +221,38 @@ fn routing_and_internal_nat_checks() {
     assert_fires("N4", &d, Severity::Error);
 }
 
+/// The sample site with its capture interfaces named: `ext` saw the external side, `int` the
+/// internal side.
+fn with_sides() -> String {
+    SAMPLE.replace(
+        "# capture_interfaces = { ext = \"external\", int = \"internal\" }",
+        "capture_interfaces = { ext = \"external\", int = \"internal\" }",
+    )
+}
+
+#[test]
+fn traffic_on_the_wrong_side_is_asymmetric_routing() {
+    let sides = with_sides();
+    let d = diagnose_with(&sides, |s, ext, _| {
+        good_tcp(s, ext, "192.168.10.90:49880", "172.25.33.10:5061")
+    });
+    assert_fires("R2", &d, Severity::Error);
+    // The same flow on the internal interface is where it belongs.
+    let d = diagnose_with(&sides, |s, _, int| {
+        good_tcp(s, int, "192.168.10.90:49880", "172.25.33.10:5061")
+    });
+    assert!(d.findings.is_empty(), "{:?}", ids(&d));
+    // Without the interface sides, the check says what it needs.
+    let d = diagnose(|s, ext, _| good_tcp(s, ext, "192.168.10.90:49880", "172.25.33.10:5061"));
+    assert!(d
+        .skipped
+        .iter()
+        .any(|k| k.id == "R2" && k.needs.contains("capture_interfaces")));
+}
+
 #[test]
 fn a_healthy_site_raises_nothing() {
-    let d = diagnose(|s, ext, int| {
+    let d = diagnose_with(&with_sides(), |s, ext, int| {
         good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443");
         good_tcp(s, ext, "10.45.16.10:51500", "198.51.100.10:5061");
         good_tcp(s, ext, "198.51.100.10:60123", "10.45.16.10:5061");

@@ -773,6 +773,84 @@ fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     vip_response_mismatch(inputs, d);
     internal_side_nat(inputs, d);
     internal_default_route(inputs, d);
+    wrong_side(inputs, d);
+}
+
+/// R2: traffic seen on the wrong side of the Edge: a flow with an internal host on the capture
+/// interface of the external side (or an Internet flow on the internal side), which is how
+/// replies that leave by another path than the requests came in show up.
+fn wrong_side(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    use crate::topology::EdgeSide;
+    let t = inputs.topology;
+    if t.capture_interfaces.is_empty() {
+        d.skipped.push(Skipped {
+            id: "R2",
+            title: "Replies leaving by another path than requests came in",
+            needs: "[site] capture_interfaces: which Edge side each capture interface saw".into(),
+        });
+        return;
+    }
+    let a = inputs.analysis;
+    let side_of = |idx: usize| {
+        a.interfaces
+            .get(idx)
+            .and_then(|e| e.name.as_ref())
+            .and_then(|n| t.capture_interfaces.get(n).map(|s| (n.clone(), *s)))
+    };
+    let ev = failing(inputs, |_, f| {
+        let (e_int, e_ext) = (
+            |ip| has_role(inputs, ip, Role::EdgeInternal),
+            |ip| {
+                t.roles_of(ip)
+                    .iter()
+                    .any(|r| matches!(r, Role::EdgeAccess | Role::EdgeWebconf | Role::EdgeAv))
+            },
+        );
+        let ends = [f.initiator.ip, f.responder.ip];
+        let internal_flow =
+            ends.iter().any(|ip| e_int(*ip)) && ends.iter().any(|ip| t.is_internal_host(*ip));
+        let external_flow =
+            ends.iter().any(|ip| e_ext(*ip)) && ends.iter().any(|ip| is_internet(inputs, *ip));
+        (0..64usize)
+            .filter(|i| f.interfaces & (1u64 << i) != 0)
+            .filter_map(side_of)
+            .find(|(_, side)| {
+                (internal_flow && *side == EdgeSide::External)
+                    || (external_flow && *side == EdgeSide::Internal)
+            })
+            .map(|(name, side)| {
+                format!(
+                    "{} traffic seen on capture interface '{name}', which is the {} side",
+                    if internal_flow {
+                        "internal"
+                    } else {
+                        "external"
+                    },
+                    if side == EdgeSide::External {
+                        "external"
+                    } else {
+                        "internal"
+                    }
+                )
+            })
+    });
+    if !ev.is_empty() {
+        push(
+            d,
+            "R2",
+            Severity::Error,
+            Confidence::Medium,
+            "Traffic crosses the Edge on the wrong side (asymmetric routing)".into(),
+            "Packets between the Edge and internal hosts appear on the external network adapter (or Internet \
+             traffic on the internal one): replies leave by another path than the requests came in, usually \
+             because the routes to the internal subnets are missing and the default gateway carries them."
+                .into(),
+            "Add persistent routes for every internal subnet through the internal adapter; keep the default \
+             gateway on the external adapter only.",
+            "000, Edge Server environmental requirements (routing of the two network adapters)",
+            ev,
+        );
+    }
 }
 
 /// N5: a client's request went to a load balancer VIP, and the answer came from a node's own
