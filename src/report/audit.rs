@@ -45,7 +45,28 @@ struct AuditDocument<'a, E: Serialize> {
     #[serde(skip_serializing_if = "Option::is_none")]
     display_filter: Option<&'a crate::filter::FilterSummary>,
     never_exercised: Vec<NeverExercised<'a>>,
-    flows: Vec<AuditedFlow<'a>>,
+    flows: AuditedFlows<'a>,
+}
+
+/// The flows of the audit document, serialized one at a time (a large capture's records are
+/// never all held at once).
+struct AuditedFlows<'a> {
+    analysis: &'a Analysis,
+    ordered: Vec<(&'a crate::flow::Flow, &'a Judgement)>,
+}
+
+impl Serialize for AuditedFlows<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.ordered.len()))?;
+        for (f, j) in &self.ordered {
+            seq.serialize_element(&AuditedFlow {
+                flow: FlowRecord::new(f, self.analysis),
+                judgement: j,
+            })?;
+        }
+        seq.end()
+    }
 }
 
 fn never_exercised<'a>(audit: &'a Audit, matrix: &'a Matrix) -> Vec<NeverExercised<'a>> {
@@ -129,13 +150,10 @@ pub fn write_json_with<E: Serialize>(
         calls: &audit.diagnosis.calls,
         display_filter: filter,
         never_exercised: never_exercised(audit, matrix),
-        flows: ordered(analysis, audit)
-            .into_iter()
-            .map(|(f, j)| AuditedFlow {
-                flow: FlowRecord::new(f, analysis),
-                judgement: j,
-            })
-            .collect(),
+        flows: AuditedFlows {
+            analysis,
+            ordered: ordered(analysis, audit),
+        },
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)

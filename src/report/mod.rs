@@ -204,7 +204,22 @@ struct JsonDocument<'a> {
     completeness: crate::analysis::Completeness,
     #[serde(skip_serializing_if = "Option::is_none")]
     display_filter: Option<&'a crate::filter::FilterSummary>,
-    flows: Vec<FlowRecord>,
+    flows: FlowRecords<'a>,
+}
+
+/// Flow records serialized one at a time, most bytes first.
+struct FlowRecords<'a>(&'a Analysis);
+
+impl Serialize for FlowRecords<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let flows = by_bytes(self.0);
+        let mut seq = s.serialize_seq(Some(flows.len()))?;
+        for f in flows {
+            seq.serialize_element(&FlowRecord::new(f, self.0))?;
+        }
+        seq.end()
+    }
 }
 
 /// Writes the analysis in the chosen format.
@@ -238,10 +253,7 @@ pub fn write_filtered(
                 analysis,
                 completeness: analysis.completeness(),
                 display_filter: filter,
-                flows: by_bytes(analysis)
-                    .into_iter()
-                    .map(|f| FlowRecord::new(f, analysis))
-                    .collect(),
+                flows: FlowRecords(analysis),
             };
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
