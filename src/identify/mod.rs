@@ -175,7 +175,8 @@ pub struct Evidence {
 pub struct Identification {
     pub protocol: Protocol,
     pub confidence: Confidence,
-    pub evidence: Evidence,
+    /// Boxed: most flows carry one protocol's evidence, and the struct holds room for all.
+    pub evidence: Box<Evidence>,
     /// One short human sentence.
     pub summary: String,
 }
@@ -257,7 +258,7 @@ fn ident(
     Identification {
         protocol,
         confidence,
-        evidence,
+        evidence: Box::new(evidence),
         summary,
     }
 }
