@@ -117,6 +117,15 @@ pub enum Prefix {
 }
 
 impl Prefix {
+    /// Bytes of payload this prefix holds (what the table's memcap counts).
+    pub fn retained_bytes(&self) -> usize {
+        match self {
+            Prefix::Stream(s) => s.held_bytes(),
+            Prefix::Datagrams(d) => d.datagrams.iter().map(Vec::len).sum(),
+            Prefix::None => 0,
+        }
+    }
+
     /// The first payload bytes of this direction (the stream, or the first datagram).
     pub fn first_bytes(&self) -> &[u8] {
         match self {
@@ -482,9 +491,9 @@ impl FlowTable {
 
     fn finish_flow(&mut self, key: FlowKey, end: FlowEnd, sink: &mut impl FlowSink) {
         if let Some(mut f) = self.flows.remove(&key) {
-            self.prefix_bytes = self.prefix_bytes.saturating_sub(
-                f.orig_prefix.first_bytes().len() + f.resp_prefix.first_bytes().len(),
-            );
+            self.prefix_bytes = self
+                .prefix_bytes
+                .saturating_sub(f.orig_prefix.retained_bytes() + f.resp_prefix.retained_bytes());
             f.end = end;
             match end {
                 FlowEnd::IdleTimeout => self.counts.expired_idle += 1,
@@ -558,6 +567,8 @@ impl FlowTable {
         };
         let from_orig = flow.initiator.ip == pkt.src && flow.initiator.port == src_port;
         let mut added = 0usize;
+        let mut released = 0usize;
+        let mut over_memcap = false;
         let mut retransmit = false;
         let payload_len = match &pkt.transport {
             Transport::Tcp(t) => {
@@ -579,9 +590,14 @@ impl FlowTable {
                             } else {
                                 h.seq
                             };
-                            added = s.add(data_seq, t.payload);
+                            let before = s.held_bytes();
+                            s.add(data_seq, t.payload);
+                            let after = s.held_bytes();
+                            // Draining waiting segments can trim overlaps: the change may be negative.
+                            released = before.saturating_sub(after);
+                            added = after.saturating_sub(before);
                         } else if !t.payload.is_empty() {
-                            added = usize::MAX;
+                            over_memcap = true;
                         }
                     }
                 }
@@ -596,6 +612,8 @@ impl FlowTable {
                 if let Prefix::Datagrams(d) = prefix {
                     if memcap_left >= u.payload.len() {
                         added = d.add(u.payload);
+                    } else {
+                        over_memcap = true;
                     }
                 }
                 u.payload_len
@@ -614,11 +632,8 @@ impl FlowTable {
         if pkt.truncated {
             flow.truncated_packets += 1;
         }
-        if matches!(pkt.fragment, Fragment::First { .. }) {
+        if let Fragment::First { id } = pkt.fragment {
             flow.fragments += 1;
-            let Fragment::First { id } = pkt.fragment else {
-                unreachable!()
-            };
             let fk = (pkt.src, pkt.dst, pkt.protocol, id);
             if self.fragments.len() < FRAG_TABLE_CAP {
                 self.fragments.insert(fk, (key, from_orig, ts_ns));
@@ -626,10 +641,9 @@ impl FlowTable {
                 self.note("ip.fragment_table_full");
             }
         }
-        if added == usize::MAX {
+        self.prefix_bytes = (self.prefix_bytes + added).saturating_sub(released);
+        if over_memcap {
             self.note("flow.prefix_memcap");
-        } else {
-            self.prefix_bytes += added;
         }
         if retransmit {
             self.note("tcp.retransmission");
@@ -843,5 +857,121 @@ impl FlowTable {
         let mut out = std::mem::take(&mut self.unattributed_fragments);
         out.extend(self.pending_fragments.drain(..).map(|p| (p.frame, p.wire)));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{decode, Decoded};
+    use etherparse::PacketBuilder;
+
+    fn frame(
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        tcp_seq: Option<u32>,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64);
+        let mut v = Vec::new();
+        match tcp_seq {
+            Some(seq) => b
+                .tcp(sport, dport, seq, 1000)
+                .ack(1)
+                .psh()
+                .write(&mut v, payload),
+            None => b.udp(sport, dport).write(&mut v, payload),
+        }
+        .expect("vec write");
+        v
+    }
+
+    fn add(t: &mut FlowTable, f: &[u8], ts: i64, sink: &mut Vec<Flow>) {
+        let Decoded::Ip(p) = decode(1, f) else {
+            panic!("not ip")
+        };
+        t.add(&p, ts, 1, f.len() as u32, 0, sink);
+    }
+
+    /// The payload memcap counts exactly what live flows hold: after every flow is finished,
+    /// nothing is left, whatever mix of datagrams, in-order and out-of-order segments came.
+    #[test]
+    fn prefix_memcap_returns_to_zero_when_flows_finish() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut sink = Vec::new();
+        for i in 0..50u8 {
+            let src = [203, 0, 113, i];
+            for k in 0..10u16 {
+                add(
+                    &mut t,
+                    &frame(src, 40000, [10, 45, 16, 30], 3478, None, &[k as u8; 300]),
+                    1,
+                    &mut sink,
+                );
+            }
+            // Out of order: the second segment first, then the first.
+            add(
+                &mut t,
+                &frame(src, 40001, [10, 45, 16, 10], 443, Some(1100), &[2; 500]),
+                1,
+                &mut sink,
+            );
+            add(
+                &mut t,
+                &frame(src, 40001, [10, 45, 16, 10], 443, Some(1000), &[1; 150]),
+                1,
+                &mut sink,
+            );
+            // One that never fills its hole.
+            add(
+                &mut t,
+                &frame(src, 40002, [10, 45, 16, 10], 443, Some(5000), &[3; 200]),
+                1,
+                &mut sink,
+            );
+            add(
+                &mut t,
+                &frame(src, 40002, [10, 45, 16, 10], 443, Some(9000), &[4; 200]),
+                1,
+                &mut sink,
+            );
+        }
+        assert!(t.prefix_bytes > 0);
+        t.finish(&mut sink);
+        assert_eq!(t.prefix_bytes, 0);
+        assert_eq!(sink.len(), 150);
+        assert!(!t.notes.contains_key("flow.prefix_memcap"));
+    }
+
+    #[test]
+    fn payload_past_the_memcap_is_noted_not_kept() {
+        let mut t = FlowTable::new(FlowConfig {
+            prefix_memcap: 1000,
+            ..FlowConfig::default()
+        });
+        let mut sink = Vec::new();
+        for i in 0..10u8 {
+            add(
+                &mut t,
+                &frame(
+                    [203, 0, 113, i],
+                    40000,
+                    [10, 45, 16, 30],
+                    3478,
+                    None,
+                    &[0; 300],
+                ),
+                1,
+                &mut sink,
+            );
+        }
+        assert!(t.prefix_bytes <= 1000);
+        assert!(t.notes.get("flow.prefix_memcap").copied().unwrap_or(0) > 0);
+        t.finish(&mut sink);
+        assert_eq!(t.prefix_bytes, 0);
+        // Every packet still counts in its flow.
+        assert_eq!(sink.iter().map(Flow::packets).sum::<u64>(), 10);
     }
 }

@@ -10,7 +10,8 @@ pub const TCP_PREFIX_CAP: usize = 16 * 1024;
 /// Datagrams kept per UDP direction, and bytes kept of each.
 pub const UDP_DATAGRAMS: usize = 8;
 pub const UDP_DATAGRAM_CAP: usize = 2048;
-/// Out-of-order segments held while waiting for a hole to fill.
+/// Out-of-order segments held while waiting for a hole to fill (and at most TCP_PREFIX_CAP
+/// bytes of them).
 const MAX_PENDING: usize = 8;
 
 /// One direction's reassembled TCP prefix.
@@ -36,6 +37,16 @@ impl TcpPrefix {
         &self.data
     }
 
+    /// Bytes waiting in out-of-order segments (bounded by the prefix cap).
+    fn pending_bytes(&self) -> usize {
+        self.pending.iter().map(|(_, b)| b.len()).sum()
+    }
+
+    /// Every byte this prefix holds, in order or waiting.
+    pub fn held_bytes(&self) -> usize {
+        self.data.len() + self.pending_bytes()
+    }
+
     pub fn is_full(&self) -> bool {
         self.data.len() >= TCP_PREFIX_CAP
     }
@@ -54,9 +65,10 @@ impl TcpPrefix {
                 self.append(&payload[skip..]);
             }
             self.drain_pending();
-        } else if self.pending.len() < MAX_PENDING {
-            let keep = payload.len().min(TCP_PREFIX_CAP);
-            self.pending.push((seq, payload[..keep].to_vec()));
+        } else if self.pending.len() < MAX_PENDING
+            && self.pending_bytes() + payload.len() <= TCP_PREFIX_CAP
+        {
+            self.pending.push((seq, payload.to_vec()));
         } else {
             self.gap = true;
             self.pending.clear();
