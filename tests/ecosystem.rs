@@ -537,3 +537,20 @@ fn completions_and_man_page() {
     assert!(man.starts_with(".TH"), "{}", &man[..man.len().min(80)]);
     assert!(man.contains(".SH NAME"));
 }
+
+proptest::proptest! {
+    /// Any string of the filter's own tokens parses or is refused with a column, never panics.
+    #[test]
+    fn display_filter_parser_never_panics(
+        tokens in proptest::collection::vec(proptest::sample::select(vec![
+            "ip", "port", "ip.src", "verdict", "severity", "duration", "==", "!=", "<=", "in", "{", "}", ",",
+            "(", ")", "and", "or", "not", "!", "&&", "||", "10.45.16.0/24", "443", "50000..59999", "permitted",
+            "1.5s", "\"", "x", "", "é", "999999999999999999999",
+        ]), 0..20),
+    ) {
+        let src = tokens.join(" ");
+        if let Err(e) = edgewise::filter::Filter::parse(&src) {
+            proptest::prop_assert!(e.to_string().contains("column"), "{e}");
+        }
+    }
+}
