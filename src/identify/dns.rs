@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{be16, ProbeResult};
 
 mod field {
-    pub const ID: usize = 0;
+    // The transaction id (offset 0) is not needed to recognise DNS.
     pub const FLAGS: usize = 2;
     pub const QDCOUNT: usize = 4;
     pub const ANCOUNT: usize = 6;
@@ -119,7 +119,6 @@ fn read(m: &[u8], info: &mut DnsInfo) -> bool {
     ) else {
         return false;
     };
-    let _ = be16(m, field::ID);
     let response = flags & 0x8000 != 0;
     let opcode = (flags >> 11) & 0xf;
     // Standard query, inverse (obsolete), status, notify, update; one question normally.

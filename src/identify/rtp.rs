@@ -16,7 +16,7 @@ mod field {
     pub const SSRC: usize = 8;
     pub const RTP_HEADER: usize = 12;
     pub const RTCP_LENGTH: usize = 2;
-    pub const RTCP_SSRC: usize = 4;
+    // The RTCP sender SSRC (offset 4) is not read: RTP SSRCs identify the streams.
     pub const RTCP_HEADER: usize = 8;
     /// E flag + 31-bit SRTCP index (RFC 3711 §3.4).
     pub const SRTCP_INDEX: usize = 4;
@@ -197,7 +197,6 @@ impl Collector {
                     }
                     at += (usize::from(w) + 1) * 4;
                 }
-                let _ = be32(p, field::RTCP_SSRC);
             }
             Kind::NotRtp => self.other += 1,
         }
