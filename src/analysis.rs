@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::accounting::{Accounting, Tally, FLOW, FLOW_ICMP_ERROR};
 use crate::decode::{self, Decoded};
-use crate::flow::{Flow, FlowConfig, FlowCounts, FlowSink, FlowTable, Placed};
+use crate::flow::{Flow, FlowConfig, FlowCounts, FlowSink, FlowTable, OpenFlow, Placed};
 use crate::identify::{identify, Identification};
 use crate::source::capture::{ContainerNotes, Next, ReadStop};
 use crate::source::input::{self, DynRead, InputError, InputSpec};
@@ -192,10 +192,9 @@ struct Finished {
 }
 
 impl FlowSink for Finished {
-    fn finish(&mut self, mut flow: Flow) {
-        let id = identify(&flow);
-        flow.shrink(64);
-        self.flows.push_back((flow, id));
+    fn finish(&mut self, open: OpenFlow) {
+        let id = identify(&open);
+        self.flows.push_back((open.close(), id));
         if let Some(keep) = self.keep {
             while self.flows.len() > keep {
                 if let Some((old, _)) = self.flows.pop_front() {

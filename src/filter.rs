@@ -1052,7 +1052,7 @@ fn retally(analysis: &Analysis, audit: &mut Audit) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::{DirStats, Endpoint, FlowEnd, FlowKey, InitiatorEvidence, Prefix};
+    use crate::flow::{DirStats, Endpoint, FlowEnd, InitiatorEvidence};
     use crate::judge::Verdict;
     use crate::matrix::{Interface, Service};
 
@@ -1076,7 +1076,6 @@ mod tests {
         let (a, b) = ((ip(src.0), src.1), (ip(dst.0), dst.1));
         Flow {
             id: 1,
-            key: FlowKey::new(a, b, protocol).0,
             protocol,
             initiator: Endpoint { ip: a.0, port: a.1 },
             responder: Endpoint { ip: b.0, port: b.1 },
@@ -1087,8 +1086,7 @@ mod tests {
             } else {
                 DirStats::default()
             },
-            orig_prefix: Prefix::None,
-            resp_prefix: Prefix::None,
+            head: Default::default(),
             tcp: None,
             interfaces: 0,
             vlan: None,

@@ -30,7 +30,7 @@ fn find<'a>(a: &'a Analysis, e: &ExpectedFlow) -> Vec<&'a Flow> {
         (e.responder.ip(), e.responder.port()),
         e.transport,
     );
-    a.flows.iter().filter(|f| f.key == key).collect()
+    a.flows.iter().filter(|f| f.key() == key).collect()
 }
 
 fn addr(f: &Flow, orig: bool) -> SocketAddr {

@@ -1,7 +1,7 @@
 //! Payload identification end to end on public captures (../shared/pcaps/dpi), compared with
 //! nDPI's `.out` files and Zeek's ssl.log baselines, and on the generated Edge sample.
 //!
-//! Flows are built here with a sink that keeps the whole prefix (the default `Vec<Flow>` sink
+//! Flows are built here with a sink that keeps the whole prefix (the default `Vec<OpenFlow>` sink
 //! shrinks finished flows to 64 bytes).
 
 use std::collections::BTreeMap;
@@ -9,15 +9,15 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use edgewise::decode::{self, Decoded};
-use edgewise::flow::{Flow, FlowConfig, FlowSink, FlowTable};
+use edgewise::flow::{Flow, FlowConfig, FlowSink, FlowTable, OpenFlow};
 use edgewise::identify::{self, Identification, Protocol, StunFraming, TlsOutcome};
 use edgewise::source::capture::Next;
 use edgewise::source::input::{self, InputSpec};
 
-struct Keep(Vec<Flow>);
+struct Keep(Vec<OpenFlow>);
 
 impl FlowSink for Keep {
-    fn finish(&mut self, f: Flow) {
+    fn finish(&mut self, f: OpenFlow) {
         self.0.push(f);
     }
 }
@@ -26,7 +26,7 @@ fn dpi_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/dpi")
 }
 
-fn flows_of_spec(spec: &InputSpec) -> Vec<Flow> {
+fn flows_of_spec(spec: &InputSpec) -> Vec<OpenFlow> {
     let mut reader = input::open(spec, |r| r).expect("open capture");
     let mut table = FlowTable::new(FlowConfig::default());
     let mut sink = Keep(Vec::new());
@@ -48,7 +48,7 @@ fn flows_of_spec(spec: &InputSpec) -> Vec<Flow> {
     sink.0
 }
 
-fn flows(name: &str) -> Option<Vec<Flow>> {
+fn flows(name: &str) -> Option<Vec<OpenFlow>> {
     let path = dpi_dir().join(name);
     if !path.exists() {
         eprintln!("skipping {name}: not present");
@@ -410,8 +410,10 @@ fn generated_edge_sample() {
     let path = dir.path().join("edge-sample.pcapng");
     std::fs::write(&path, &bytes).expect("write file");
     let flows = flows_of_spec(&InputSpec::File(path));
-    let ids: Vec<(&Flow, Identification)> =
-        flows.iter().map(|f| (f, identify::identify(f))).collect();
+    let ids: Vec<(&Flow, Identification)> = flows
+        .iter()
+        .map(|f| (&f.flow, identify::identify(f)))
+        .collect();
     let find = |ip: &str, port: u16, proto: u8| {
         let ip: IpAddr = ip.parse().expect("ip");
         ids.iter()

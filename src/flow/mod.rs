@@ -164,21 +164,69 @@ pub enum FlowEnd {
 /// Most ICMP errors kept per flow (all are counted).
 const ICMP_NOTES_CAP: usize = 8;
 
-/// A bidirectional flow.
+/// TCP state of a finished flow: the Zeek values and counters, without the machinery that
+/// computed them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpSummary {
+    pub conn_state: &'static str,
+    pub history: Box<str>,
+    pub handshake: Handshake,
+    /// Retransmitted segments, initiator then responder.
+    pub retransmissions: [u64; 2],
+    /// Holes the stream prefix could not fill, initiator then responder.
+    pub gaps: [u64; 2],
+}
+
+/// The first payload bytes of each direction of a finished flow, kept as evidence
+/// (one allocation for both directions, none when there was no payload).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Head {
+    bytes: Box<[u8]>,
+    split: u8,
+}
+
+impl Head {
+    /// Bytes kept per direction.
+    pub const KEEP: usize = 32;
+
+    pub fn new(orig: &[u8], resp: &[u8]) -> Head {
+        let o = &orig[..orig.len().min(Self::KEEP)];
+        let r = &resp[..resp.len().min(Self::KEEP)];
+        if o.is_empty() && r.is_empty() {
+            return Head::default();
+        }
+        let mut bytes = Vec::with_capacity(o.len() + r.len());
+        bytes.extend_from_slice(o);
+        bytes.extend_from_slice(r);
+        Head {
+            bytes: bytes.into_boxed_slice(),
+            split: o.len() as u8,
+        }
+    }
+
+    pub fn orig(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.split)).unwrap_or(&[])
+    }
+
+    pub fn resp(&self) -> &[u8] {
+        self.bytes.get(usize::from(self.split)..).unwrap_or(&[])
+    }
+}
+
+/// A finished bidirectional flow: counts, times, TCP outcome and the first payload bytes.
+/// Compact on purpose: a report over a busy Edge's capture holds hundreds of thousands.
 #[derive(Debug, Clone)]
 pub struct Flow {
     /// Creation order in the run (1-based).
     pub id: u64,
-    pub key: FlowKey,
     pub protocol: u8,
     pub initiator: Endpoint,
     pub responder: Endpoint,
     pub initiator_by: InitiatorEvidence,
     pub orig: DirStats,
     pub resp: DirStats,
-    pub orig_prefix: Prefix,
-    pub resp_prefix: Prefix,
-    pub tcp: Option<Box<TcpState>>,
+    pub head: Head,
+    pub tcp: Option<Box<TcpSummary>>,
     /// Global interface indexes the flow was seen on (bit i = interface i, up to 64).
     pub interfaces: u64,
     pub vlan: Option<u16>,
@@ -193,6 +241,13 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// The direction-free key the table held this flow under.
+    pub fn key(&self) -> FlowKey {
+        let i = (self.initiator.ip, self.initiator.port);
+        let r = (self.responder.ip, self.responder.port);
+        FlowKey::new(i, r, self.protocol).0
+    }
+
     pub fn first_ts_ns(&self) -> i64 {
         match (self.orig.first_ts_ns, self.resp.first_ts_ns) {
             (Some(a), Some(b)) => a.min(b),
@@ -215,22 +270,17 @@ impl Flow {
     /// Zeek's `conn_state`, for TCP and UDP (and other protocols as UDP).
     pub fn conn_state(&self) -> &'static str {
         match &self.tcp {
-            Some(t) => t.conn_state(self.orig.payload_bytes, self.resp.payload_bytes),
-            None => match (self.orig.packets > 0, self.resp.packets > 0) {
-                (true, true) => "SF",
-                (true, false) => "S0",
-                (false, true) => "SHR",
-                (false, false) => "OTH",
-            },
+            Some(t) => t.conn_state,
+            None => udp_conn_state(&self.orig, &self.resp),
         }
     }
 
     pub fn history(&self) -> &str {
-        self.tcp.as_ref().map_or("", |t| t.history.as_str())
+        self.tcp.as_ref().map_or("", |t| &t.history)
     }
 
     pub fn handshake(&self) -> Option<Handshake> {
-        self.tcp.as_ref().map(|t| t.handshake(self.icmp_errors > 0))
+        self.tcp.as_ref().map(|t| t.handshake)
     }
 
     /// For UDP and other non-TCP flows: did the responder ever send anything?
@@ -238,16 +288,82 @@ impl Flow {
         self.resp.packets > 0
     }
 
-    /// Frees the reassembly buffers once the flow is finished, keeping a short head of each
-    /// direction as evidence.
-    pub fn shrink(&mut self, keep: usize) {
-        for p in [&mut self.orig_prefix, &mut self.resp_prefix] {
-            match p {
-                Prefix::Stream(s) => s.shrink_to(keep),
-                Prefix::Datagrams(d) => d.shrink_to(keep),
-                Prefix::None => {}
-            }
+    /// The counters of one direction.
+    pub fn side_mut(&mut self, from_orig: bool) -> &mut DirStats {
+        if from_orig {
+            &mut self.orig
+        } else {
+            &mut self.resp
         }
+    }
+}
+
+fn udp_conn_state(orig: &DirStats, resp: &DirStats) -> &'static str {
+    match (orig.packets > 0, resp.packets > 0) {
+        (true, true) => "SF",
+        (true, false) => "S0",
+        (false, true) => "SHR",
+        (false, false) => "OTH",
+    }
+}
+
+/// A flow still in the table: the record being counted, plus the live state that only
+/// identification needs (payload prefixes) or that computes the TCP outcome.
+#[derive(Debug, Clone)]
+pub struct OpenFlow {
+    pub key: FlowKey,
+    pub flow: Flow,
+    pub orig_prefix: Prefix,
+    pub resp_prefix: Prefix,
+    pub tcp: Option<Box<TcpState>>,
+}
+
+/// An open flow reads as its record (the counters so far).
+impl std::ops::Deref for OpenFlow {
+    type Target = Flow;
+    fn deref(&self) -> &Flow {
+        &self.flow
+    }
+}
+
+impl OpenFlow {
+    fn prefix_mut(&mut self, from_orig: bool) -> &mut Prefix {
+        if from_orig {
+            &mut self.orig_prefix
+        } else {
+            &mut self.resp_prefix
+        }
+    }
+
+    pub fn history(&self) -> &str {
+        self.tcp.as_ref().map_or("", |t| t.history.as_str())
+    }
+
+    /// Zeek's `conn_state` as of now.
+    pub fn conn_state(&self) -> &'static str {
+        match &self.tcp {
+            Some(t) => t.conn_state(self.flow.orig.payload_bytes, self.flow.resp.payload_bytes),
+            None => udp_conn_state(&self.flow.orig, &self.flow.resp),
+        }
+    }
+
+    /// The finished record: TCP state summarised, payload cut to its head.
+    pub fn close(self) -> Flow {
+        let mut flow = self.flow;
+        flow.head = Head::new(
+            self.orig_prefix.first_bytes(),
+            self.resp_prefix.first_bytes(),
+        );
+        flow.tcp = self.tcp.map(|t| {
+            Box::new(TcpSummary {
+                conn_state: t.conn_state(flow.orig.payload_bytes, flow.resp.payload_bytes),
+                history: t.history.as_str().into(),
+                handshake: t.handshake(flow.icmp_errors > 0),
+                retransmissions: [t.orig.retransmissions, t.resp.retransmissions],
+                gaps: [t.orig.gaps, t.resp.gaps],
+            })
+        });
+        flow
     }
 
     fn finish_streams(&mut self) {
@@ -267,16 +383,16 @@ impl Flow {
     }
 }
 
-/// Where finished flows go.
+/// Where finished flows go: the sink sees the live state once (to identify the payload) and
+/// keeps what it needs.
 pub trait FlowSink {
-    fn finish(&mut self, flow: Flow);
+    fn finish(&mut self, flow: OpenFlow);
 }
 
-/// Collects finished flows, keeping 64 bytes of each direction's payload.
+/// Collects finished flows as records.
 impl FlowSink for Vec<Flow> {
-    fn finish(&mut self, mut flow: Flow) {
-        flow.shrink(64);
-        self.push(flow);
+    fn finish(&mut self, flow: OpenFlow) {
+        self.push(flow.close());
     }
 }
 
@@ -389,7 +505,9 @@ fn is_service_port(port: u16) -> bool {
 /// The flow table.
 pub struct FlowTable {
     config: FlowConfig,
-    flows: FxHashMap<FlowKey, Flow>,
+    /// Boxed: a finished flow's memory goes back to the allocator when it leaves, and the
+    /// map's slots stay small when a busy capture holds hundreds of thousands at once.
+    flows: FxHashMap<FlowKey, Box<OpenFlow>>,
     next_id: u64,
     /// Packet clock: the highest timestamp seen, ignoring implausible forward jumps.
     clock_ns: Option<i64>,
@@ -457,7 +575,7 @@ impl FlowTable {
         }
     }
 
-    fn idle_limit(&self, f: &Flow) -> i64 {
+    fn idle_limit(&self, f: &OpenFlow) -> i64 {
         match &f.tcp {
             Some(t) => {
                 use tcp::EndpointState::{Closed, Reset};
@@ -479,7 +597,7 @@ impl FlowTable {
         let expired: Vec<FlowKey> = self
             .flows
             .iter()
-            .filter(|(_, f)| now.saturating_sub(f.last_ts_ns()) > self.idle_limit(f))
+            .filter(|(_, f)| now.saturating_sub(f.flow.last_ts_ns()) > self.idle_limit(f))
             .map(|(k, _)| *k)
             .collect();
         for k in expired {
@@ -494,14 +612,14 @@ impl FlowTable {
             self.prefix_bytes = self
                 .prefix_bytes
                 .saturating_sub(f.orig_prefix.retained_bytes() + f.resp_prefix.retained_bytes());
-            f.end = end;
+            f.flow.end = end;
             match end {
                 FlowEnd::IdleTimeout => self.counts.expired_idle += 1,
                 FlowEnd::Evicted => self.counts.evicted_cap += 1,
                 FlowEnd::EndOfCapture => self.counts.active_at_end += 1,
             }
             f.finish_streams();
-            sink.finish(f);
+            sink.finish(*f);
         }
     }
 
@@ -510,7 +628,7 @@ impl FlowTable {
         let mut ages: Vec<(i64, FlowKey)> = self
             .flows
             .iter()
-            .map(|(k, f)| (f.last_ts_ns(), *k))
+            .map(|(k, f)| (f.flow.last_ts_ns(), *k))
             .collect();
         let n = (self.config.max_flows / 16).max(1).min(ages.len());
         if n == 0 {
@@ -559,27 +677,23 @@ impl FlowTable {
                 self.make_room(sink);
             }
             let flow = self.new_flow(key, pkt, a, b);
-            self.flows.insert(key, flow);
+            self.flows.insert(key, Box::new(flow));
         }
         let memcap_left = self.config.prefix_memcap.saturating_sub(self.prefix_bytes);
-        let Some(flow) = self.flows.get_mut(&key) else {
+        let Some(open) = self.flows.get_mut(&key) else {
             return Placed::Flow;
         };
-        let from_orig = flow.initiator.ip == pkt.src && flow.initiator.port == src_port;
+        let from_orig = open.flow.initiator.ip == pkt.src && open.flow.initiator.port == src_port;
         let mut added = 0usize;
         let mut released = 0usize;
         let mut over_memcap = false;
         let mut retransmit = false;
         let payload_len = match &pkt.transport {
             Transport::Tcp(t) => {
-                if let (Some(h), Some(state)) = (t.header, flow.tcp.as_mut()) {
-                    let (ob, rb) = (flow.orig.payload_bytes, flow.resp.payload_bytes);
+                if let (Some(h), Some(state)) = (t.header, open.tcp.as_mut()) {
+                    let (ob, rb) = (open.flow.orig.payload_bytes, open.flow.resp.payload_bytes);
                     retransmit = state.on_segment(from_orig, &h, t.payload_len, ob, rb);
-                    let prefix = if from_orig {
-                        &mut flow.orig_prefix
-                    } else {
-                        &mut flow.resp_prefix
-                    };
+                    let prefix = open.prefix_mut(from_orig);
                     if let Prefix::Stream(s) = prefix {
                         if h.flags.syn() {
                             s.on_syn(h.seq);
@@ -604,11 +718,7 @@ impl FlowTable {
                 t.payload_len
             }
             Transport::Udp(u) => {
-                let prefix = if from_orig {
-                    &mut flow.orig_prefix
-                } else {
-                    &mut flow.resp_prefix
-                };
+                let prefix = open.prefix_mut(from_orig);
                 if let Prefix::Datagrams(d) = prefix {
                     if memcap_left >= u.payload.len() {
                         added = d.add(u.payload);
@@ -620,12 +730,9 @@ impl FlowTable {
             }
             _ => 0,
         };
-        let stats = if from_orig {
-            &mut flow.orig
-        } else {
-            &mut flow.resp
-        };
-        stats.add(ts_ns, frame, wire_len, payload_len);
+        let flow = &mut open.flow;
+        flow.side_mut(from_orig)
+            .add(ts_ns, frame, wire_len, payload_len);
         if interface < 64 {
             flow.interfaces |= 1 << interface;
         }
@@ -666,7 +773,7 @@ impl FlowTable {
         pkt: &IpPacket<'_>,
         a: (IpAddr, u16),
         b: (IpAddr, u16),
-    ) -> Flow {
+    ) -> OpenFlow {
         self.next_id += 1;
         self.counts.created += 1;
         let (mut orig, mut resp) = (a, b);
@@ -694,9 +801,8 @@ impl FlowTable {
             Transport::Udp(_) => Prefix::Datagrams(DatagramPrefix::default()),
             _ => Prefix::None,
         };
-        Flow {
+        let flow = Flow {
             id: self.next_id,
-            key,
             protocol: pkt.protocol,
             initiator: Endpoint {
                 ip: orig.0,
@@ -709,9 +815,8 @@ impl FlowTable {
             initiator_by: evidence,
             orig: DirStats::default(),
             resp: DirStats::default(),
-            orig_prefix: prefix(),
-            resp_prefix: prefix(),
-            tcp,
+            head: Head::default(),
+            tcp: None,
             interfaces: 0,
             vlan: pkt.vlan,
             icmp_errors: 0,
@@ -723,6 +828,13 @@ impl FlowTable {
             fragments: 0,
             truncated_packets: 0,
             end: FlowEnd::EndOfCapture,
+        };
+        OpenFlow {
+            key,
+            flow,
+            orig_prefix: prefix(),
+            resp_prefix: prefix(),
+            tcp,
         }
     }
 
@@ -753,7 +865,7 @@ impl FlowTable {
     ) -> Option<Placed> {
         let q = info.quoted?;
         let (key, _) = FlowKey::new((q.src, q.src_port), (q.dst, q.dst_port), q.protocol);
-        let flow = self.flows.get_mut(&key)?;
+        let flow = &mut self.flows.get_mut(&key)?.flow;
         flow.icmp_errors += 1;
         if flow.icmp_notes.len() < ICMP_NOTES_CAP {
             flow.icmp_notes.push(IcmpErrorNote {
@@ -782,13 +894,9 @@ impl FlowTable {
         };
         let fk = (pkt.src, pkt.dst, pkt.protocol, id);
         if let Some(&(key, from_orig, _)) = self.fragments.get(&fk) {
-            if let Some(flow) = self.flows.get_mut(&key) {
-                let stats = if from_orig {
-                    &mut flow.orig
-                } else {
-                    &mut flow.resp
-                };
-                stats.add(ts_ns, frame, wire, 0);
+            if let Some(open) = self.flows.get_mut(&key) {
+                let flow = &mut open.flow;
+                flow.side_mut(from_orig).add(ts_ns, frame, wire, 0);
                 flow.fragments += 1;
                 if interface < 64 {
                     flow.interfaces |= 1 << interface;
@@ -818,18 +926,14 @@ impl FlowTable {
         }
         let fragments = &self.fragments;
         let joined = &mut self.joined_late;
-        let Some(flow) = self.flows.get_mut(&key) else {
+        let Some(open) = self.flows.get_mut(&key) else {
             return;
         };
+        let flow = &mut open.flow;
         self.pending_fragments
             .retain(|p| match fragments.get(&p.frag_key) {
                 Some(&(k, from_orig, _)) if k == key => {
-                    let stats = if from_orig {
-                        &mut flow.orig
-                    } else {
-                        &mut flow.resp
-                    };
-                    stats.add(p.ts_ns, p.frame, p.wire, 0);
+                    flow.side_mut(from_orig).add(p.ts_ns, p.frame, p.wire, 0);
                     joined.add(p.wire);
                     flow.fragments += 1;
                     if p.interface < 64 {
@@ -849,11 +953,13 @@ impl FlowTable {
     /// Ends the run: every flow still open is finished; fragments never matched become
     /// unattributed. Returns the (frame, wire length) of each unattributed fragment.
     pub fn finish(&mut self, sink: &mut impl FlowSink) -> Vec<(u64, u32)> {
-        let mut keys: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.id, *k)).collect();
+        let mut keys: Vec<(u64, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.flow.id, *k)).collect();
         keys.sort_unstable();
         for (_, k) in keys {
             self.finish_flow(k, FlowEnd::EndOfCapture, sink);
         }
+        self.flows = FxHashMap::default();
         let mut out = std::mem::take(&mut self.unattributed_fragments);
         out.extend(self.pending_fragments.drain(..).map(|p| (p.frame, p.wire)));
         out

@@ -10,6 +10,14 @@ pub const TCP_PREFIX_CAP: usize = 16 * 1024;
 /// Datagrams kept per UDP direction, and bytes kept of each.
 pub const UDP_DATAGRAMS: usize = 8;
 pub const UDP_DATAGRAM_CAP: usize = 2048;
+/// STUN/TURN control messages kept per UDP direction past the first datagrams: a TURN
+/// session's later requests (CreatePermission, ChannelBind, Refresh, deallocation) say which
+/// peers and relay it served, and they are rare beside the media they set up.
+pub const UDP_CONTROL_MESSAGES: usize = 40;
+/// Bytes kept of each control message (attributes that matter come first).
+pub const UDP_CONTROL_CAP: usize = 512;
+/// Send/Data indications kept among them: each carries media, all name the same few peers.
+const UDP_INDICATIONS: usize = 4;
 /// Out-of-order segments held while waiting for a hole to fill (and at most TCP_PREFIX_CAP
 /// bytes of them).
 const MAX_PENDING: usize = 8;
@@ -110,38 +118,52 @@ impl TcpPrefix {
             self.pending.clear();
         }
     }
-
-    /// Drops the buffers, keeping the first `keep` bytes.
-    pub fn shrink_to(&mut self, keep: usize) {
-        self.data.truncate(keep);
-        self.data.shrink_to_fit();
-        self.pending = Vec::new();
-    }
 }
 
-/// One direction's first UDP datagrams.
+/// One direction's first UDP datagrams, then only the STUN/TURN control messages among the
+/// rest (bounded).
 #[derive(Debug, Clone, Default)]
 pub struct DatagramPrefix {
     pub datagrams: Vec<Vec<u8>>,
+    later_control: u16,
+    later_indications: u16,
+}
+
+/// A datagram that is one whole STUN message: the top two bits clear and the length field
+/// covering the rest exactly (RTP starts with version bits 10; ChannelData with 01).
+pub fn is_stun_message(d: &[u8]) -> bool {
+    d.len() >= 20
+        && d[0] & 0xC0 == 0
+        && usize::from(u16::from_be_bytes([d[2], d[3]])) + 20 == d.len()
+}
+
+/// STUN message types of Send and Data indications (RFC 5766; MS-TURN's Data indication).
+fn is_indication(d: &[u8]) -> bool {
+    matches!(u16::from_be_bytes([d[0], d[1]]), 0x0016 | 0x0017 | 0x0115)
 }
 
 impl DatagramPrefix {
+    /// Keeps a datagram if it is among the first, or a control message within the bounds;
+    /// returns the bytes now held for it (what the table's memcap counts).
     pub fn add(&mut self, payload: &[u8]) -> usize {
-        if self.datagrams.len() >= UDP_DATAGRAMS {
+        if self.datagrams.len() < UDP_DATAGRAMS {
+            let keep = payload.len().min(UDP_DATAGRAM_CAP);
+            self.datagrams.push(payload[..keep].to_vec());
+            return keep;
+        }
+        if !is_stun_message(payload) || usize::from(self.later_control) >= UDP_CONTROL_MESSAGES {
             return 0;
         }
-        let keep = payload.len().min(UDP_DATAGRAM_CAP);
+        if is_indication(payload) {
+            if usize::from(self.later_indications) >= UDP_INDICATIONS {
+                return 0;
+            }
+            self.later_indications += 1;
+        }
+        self.later_control += 1;
+        let keep = payload.len().min(UDP_CONTROL_CAP);
         self.datagrams.push(payload[..keep].to_vec());
         keep
-    }
-
-    pub fn shrink_to(&mut self, keep: usize) {
-        self.datagrams.truncate(1);
-        if let Some(d) = self.datagrams.first_mut() {
-            d.truncate(keep);
-            d.shrink_to_fit();
-        }
-        self.datagrams.shrink_to_fit();
     }
 }
 

@@ -31,7 +31,7 @@ pub use stun::{StunFraming, StunInfo};
 pub use tls::{CertInfo, TlsAlert, TlsInfo, TlsOutcome};
 pub use xmpp::XmppInfo;
 
-use crate::flow::{Flow, Prefix};
+use crate::flow::{OpenFlow, Prefix};
 
 /// How sure an identification is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,23 +146,24 @@ impl std::fmt::Display for Protocol {
     }
 }
 
-/// Only what was seen.
+/// Only what was seen. Each part is boxed: a flow carries one protocol's evidence, and a
+/// report holds the evidence of every flow.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsInfo>,
+    pub tls: Option<Box<TlsInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stun: Option<StunInfo>,
+    pub stun: Option<Box<StunInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtp: Option<RtpInfo>,
+    pub rtp: Option<Box<RtpInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sip: Option<SipInfo>,
+    pub sip: Option<Box<SipInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http: Option<HttpInfo>,
+    pub http: Option<Box<HttpInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dns: Option<DnsInfo>,
+    pub dns: Option<Box<DnsInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub xmpp: Option<XmppInfo>,
+    pub xmpp: Option<Box<XmppInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
     /// For `Unknown`: the first 16 bytes of each direction ("orig: ..; resp: ..").
@@ -175,24 +176,24 @@ pub struct Evidence {
 pub struct Identification {
     pub protocol: Protocol,
     pub confidence: Confidence,
-    /// Boxed: most flows carry one protocol's evidence, and the struct holds room for all.
     pub evidence: Box<Evidence>,
     /// One short human sentence.
     pub summary: String,
 }
 
 /// Identifies a flow from its payload prefixes. Never panics, never reads past a buffer.
-pub fn identify(flow: &Flow) -> Identification {
-    let orig = prefix_parts(&flow.orig_prefix);
-    let resp = prefix_parts(&flow.resp_prefix);
-    let stream = matches!(flow.orig_prefix, Prefix::Stream(_))
-        || matches!(flow.resp_prefix, Prefix::Stream(_));
+pub fn identify(open: &OpenFlow) -> Identification {
+    let flow = &open.flow;
+    let orig = prefix_parts(&open.orig_prefix);
+    let resp = prefix_parts(&open.resp_prefix);
+    let stream = matches!(open.orig_prefix, Prefix::Stream(_))
+        || matches!(open.resp_prefix, Prefix::Stream(_));
     let ctx = Context {
         transport: flow.protocol,
         initiator_port: flow.initiator.port,
         responder_port: flow.responder.port,
         stream,
-        reset: flow.history().contains(['R', 'r']),
+        reset: open.history().contains(['R', 'r']),
     };
     identify_with(&ctx, &orig, &resp)
 }
@@ -293,8 +294,8 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
                 Protocol::PseudoTls,
                 conf,
                 Evidence {
-                    stun: Some(stun),
-                    tls,
+                    stun: Some(Box::new(stun)),
+                    tls: tls.map(Box::new),
                     ..Default::default()
                 },
                 summary,
@@ -308,7 +309,7 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
             Protocol::MsTurn,
             conf,
             Evidence {
-                stun: Some(stun),
+                stun: Some(Box::new(stun)),
                 ..Default::default()
             },
             summary,
@@ -324,7 +325,7 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
                     Protocol::Tls,
                     Confidence::Certain,
                     Evidence {
-                        tls: Some(info),
+                        tls: Some(Box::new(info)),
                         ..Default::default()
                     },
                     summary,
@@ -344,8 +345,8 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
             protocol,
             conf,
             Evidence {
-                stun: Some(stun),
-                rtp,
+                stun: Some(Box::new(stun)),
+                rtp: rtp.map(Box::new),
                 ..Default::default()
             },
             summary,
@@ -360,7 +361,7 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
                 Protocol::Sip,
                 conf,
                 Evidence {
-                    sip: Some(info),
+                    sip: Some(Box::new(info)),
                     ..Default::default()
                 },
                 summary,
@@ -374,7 +375,7 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
                 Protocol::Http,
                 conf,
                 Evidence {
-                    http: Some(info),
+                    http: Some(Box::new(info)),
                     ..Default::default()
                 },
                 summary,
@@ -388,8 +389,8 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
                 Protocol::Xmpp,
                 conf,
                 Evidence {
-                    xmpp: Some(info),
-                    tls,
+                    xmpp: Some(Box::new(info)),
+                    tls: tls.map(Box::new),
                     ..Default::default()
                 },
                 summary,
@@ -402,7 +403,7 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
             Protocol::Dns,
             conf,
             Evidence {
-                dns: Some(info),
+                dns: Some(Box::new(info)),
                 ..Default::default()
             },
             summary,
@@ -429,7 +430,7 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
             proto,
             conf,
             Evidence {
-                rtp: Some(info),
+                rtp: Some(Box::new(info)),
                 ..Default::default()
             },
             summary,
@@ -441,7 +442,7 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
             Protocol::Tls,
             Confidence::Unsure,
             Evidence {
-                tls: Some(info),
+                tls: Some(Box::new(info)),
                 ..Default::default()
             },
             summary,
@@ -460,7 +461,7 @@ fn identify_datagrams(ctx: &Context, orig: &[&[u8]], resp: &[&[u8]]) -> Identifi
                 Protocol::Dns,
                 conf,
                 Evidence {
-                    dns: Some(info),
+                    dns: Some(Box::new(info)),
                     ..Default::default()
                 },
                 summary,
@@ -484,8 +485,8 @@ fn identify_datagrams(ctx: &Context, orig: &[&[u8]], resp: &[&[u8]]) -> Identifi
                 protocol,
                 conf,
                 Evidence {
-                    stun: Some(stun),
-                    rtp,
+                    stun: Some(Box::new(stun)),
+                    rtp: rtp.map(Box::new),
                     ..Default::default()
                 },
                 summary,
@@ -500,7 +501,7 @@ fn identify_datagrams(ctx: &Context, orig: &[&[u8]], resp: &[&[u8]]) -> Identifi
                 proto,
                 conf,
                 Evidence {
-                    rtp: Some(info),
+                    rtp: Some(Box::new(info)),
                     ..Default::default()
                 },
                 summary,
@@ -513,7 +514,7 @@ fn identify_datagrams(ctx: &Context, orig: &[&[u8]], resp: &[&[u8]]) -> Identifi
             Protocol::Sip,
             conf,
             Evidence {
-                sip: Some(info),
+                sip: Some(Box::new(info)),
                 ..Default::default()
             },
             summary,

@@ -25,9 +25,7 @@ use serde::Serialize;
 use super::{Action, ParsedLog, Record};
 use crate::accounting::Accounting;
 use crate::analysis::{Analysis, InputReport};
-use crate::flow::{
-    DirStats, Endpoint, Flow, FlowCounts, FlowEnd, FlowKey, InitiatorEvidence, Prefix,
-};
+use crate::flow::{DirStats, Endpoint, Flow, FlowCounts, FlowEnd, FlowKey, InitiatorEvidence};
 use crate::source::capture::ContainerNotes;
 
 /// Lines kept per flow as evidence (all are counted).
@@ -70,7 +68,6 @@ fn dir(ts: Option<i64>, line: u64) -> DirStats {
 }
 
 fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
-    let (key, _) = FlowKey::new(src, dst, r.transport);
     let initiator_by = if r.transport == 6 && r.tcp_opened {
         InitiatorEvidence::Syn
     } else {
@@ -80,15 +77,13 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
     Building {
         flow: Flow {
             id: 0,
-            key,
             protocol: r.transport,
             initiator: ep(src),
             responder: ep(dst),
             initiator_by,
             orig: dir(r.ts_ns, r.line),
             resp: DirStats::default(),
-            orig_prefix: Prefix::None,
-            resp_prefix: Prefix::None,
+            head: Default::default(),
             tcp: None,
             interfaces: 0,
             vlan: None,

@@ -60,7 +60,7 @@ pub struct DirectionRecord {
     pub first_frame: Option<u64>,
     pub last_frame: Option<u64>,
     pub retransmissions: u64,
-    /// Up to 64 first payload bytes, hex, as evidence for identification.
+    /// Up to 32 first payload bytes, hex, as evidence for identification.
     pub first_bytes_hex: String,
 }
 
@@ -140,7 +140,7 @@ impl FlowRecord {
         let (ro, rr) = f
             .tcp
             .as_ref()
-            .map_or((0, 0), |t| (t.orig.retransmissions, t.resp.retransmissions));
+            .map_or((0, 0), |t| (t.retransmissions[0], t.retransmissions[1]));
         let first = f.first_ts_ns();
         let last = f.last_ts_ns();
         FlowRecord {
@@ -156,8 +156,8 @@ impl FlowRecord {
             duration_s: (last - first) as f64 / 1e9,
             packets: f.packets(),
             wire_bytes: f.wire_bytes(),
-            orig: direction(&f.orig, ro, f.orig_prefix.first_bytes()),
-            resp: direction(&f.resp, rr, f.resp_prefix.first_bytes()),
+            orig: direction(&f.orig, ro, f.head.orig()),
+            resp: direction(&f.resp, rr, f.head.resp()),
             conn_state: f.conn_state(),
             history: f.history().to_string(),
             handshake: f.handshake(),

@@ -241,7 +241,7 @@ fn conn_cells(f: &Flow, id: Option<&Identification>) -> Vec<Cell> {
     } else {
         (Cell::Unset, Cell::Unset, Cell::Unset)
     };
-    let gaps = f.tcp.as_ref().map_or(0, |t| t.orig.gaps + t.resp.gaps);
+    let gaps = f.tcp.as_ref().map_or(0, |t| t.gaps[0] + t.gaps[1]);
     let history = zeek_history(f);
     vec![
         Cell::Nanos(first),
