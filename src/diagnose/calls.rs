@@ -1,21 +1,35 @@
-//! Federated call timelines: the flows of one call grouped, in order, with the leg that failed.
+//! Call timelines, correlated by what the protocol says rather than by time alone.
 //!
-//! A federated call on the wire is SIP/MTLS with the partner's Access Edge on 5061, TURN
-//! allocations on the A/V Edge (UDP 3478, TCP 443; internal clients on the internal interface),
-//! connectivity checks and media on the relay ports (50000-59999) or 3478. SIP is encrypted, so
-//! grouping uses what is visible: the relay addresses handed out in Allocate responses (when the
-//! payload shows them), the addresses, and timing (allocations from 10 s before the signalling
-//! to media ending after it).
+//! On a busy Edge hundreds of calls run at once, so overlapping in time says nothing about
+//! belonging together. A call on the wire is a TURN session: a client allocates a relay on the
+//! A/V Edge (UDP 3478 or TCP 443, on the internal interface or from the Internet), the
+//! Allocate response names the relayed address (the A/V Edge's public address behind NAT),
+//! CreatePermission, ChannelBind and Send name the peers, and the media then runs between a
+//! peer and the A/V Edge's relay port. So:
+//!
+//! - each TURN allocation flow is a session, with its relayed addresses and peers read from all
+//!   its control messages;
+//! - each media flow on an A/V Edge relay port joins the one session that handed out that port
+//!   at its time (an index by relay address, one lookup per flow);
+//! - two sessions whose relays are each other's peers (a remote user calling an internal user
+//!   through the same Edge) are one call;
+//! - federation signalling (SIP/MTLS 5061) is shared: the Access Edge keeps long-lived
+//!   connections to each partner and carries many calls over them, so a call shows the
+//!   partner's connections open at its time as context, marked inferred, never as its own.
+//!   Federation connections that failed with no session beside them are shown as call attempts,
+//!   since a failed signalling leg is where a failed federated call usually ends.
+//!
+//! Everything is done with indexes and sorted lists: O(n log n) in flows.
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
 use super::Inputs;
 use crate::flow::tcp::Handshake;
-use crate::flow::Flow;
-use crate::matrix::Role;
+use crate::flow::{Endpoint, Flow};
+use crate::matrix::{Role, ServicePort};
 
 /// What a leg is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -26,78 +40,149 @@ pub enum LegKind {
     Media,
 }
 
+/// Who the call was with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallKind {
+    /// Media with a federated partner's A/V Edge.
+    Federated,
+    /// A client on the Internet relaying through the A/V Edge (remote user).
+    RemoteUser,
+    /// A TURN session whose peer is neither a known partner nor a remote client.
+    Relay,
+    /// Federation signalling that failed, with no TURN session beside it.
+    SignallingAttempt,
+}
+
 /// One flow's part in a call.
 #[derive(Debug, Clone, Serialize)]
 pub struct Leg {
     pub kind: LegKind,
     /// Index into `Analysis::flows`.
     pub flow: usize,
-    pub initiator: String,
-    pub responder: String,
+    pub initiator: Endpoint,
+    pub responder: Endpoint,
     pub transport: String,
     pub start_ts_ns: i64,
     pub end_ts_ns: i64,
     pub ok: bool,
+    /// Shared context rather than the call's own flow: a federation connection to the partner
+    /// that was open during the call and may have carried its signalling.
+    pub inferred: bool,
     /// The leg's state in words ("established", "4 SYNs, no answer", "one-way: 120 packets").
     pub outcome: String,
 }
 
-/// A federated call.
+/// A call: its TURN sessions and media, with the partner's signalling as context.
 #[derive(Debug, Clone, Serialize)]
 pub struct Call {
     pub id: usize,
-    /// The partner's address (and domain when the topology names it).
-    pub partner: String,
+    pub kind: CallKind,
+    /// The partner's domain when the topology names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_domain: Option<String>,
+    /// The client that allocated the relay (its first session's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<Endpoint>,
+    /// The far end of the media: the partner's A/V Edge or the other party's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<IpAddr>,
+    /// The relayed addresses its allocations were given.
+    pub relays: Vec<SocketAddr>,
     pub start_ts_ns: i64,
     pub end_ts_ns: i64,
+    /// The first legs, in time order.
     pub legs: Vec<Leg>,
-    /// The first leg that failed, in time order.
+    /// Legs of the call beyond those listed.
+    pub more_legs: usize,
+    /// The first leg that failed, in time order (an index into `legs`).
     pub failed_leg: Option<usize>,
     pub summary: String,
 }
+
+/// Most legs listed per call; the rest are counted.
+const LEGS_SHOWN: usize = 12;
+/// Most federation connections shown as a call's context.
+const CONTEXT_SHOWN: usize = 2;
+/// A relay port is the same session's for this long after its last packet (TURN's default
+/// allocation lifetime is 10 minutes; media can outlive the control flow's last refresh).
+const RELAY_GRACE_NS: i64 = 600_000_000_000;
+/// A failed signalling connection joins an attempt that ended less than this before it.
+const ATTEMPT_GAP_NS: i64 = 5_000_000_000;
 
 impl Call {
     /// One line that says who the call was with, how long it lasted, and how it went.
     pub fn heading(&self) -> String {
         format!(
-            "call {} with {} ({:.1} s): {}",
+            "call {} {} ({:.1} s): {}",
             self.id,
-            self.partner,
+            self.with(),
             (self.end_ts_ns - self.start_ts_ns) as f64 / 1e9,
             self.summary
         )
     }
 
-    /// One line per leg, in time order: `x` marks the failed leg, `!` any other leg that failed.
+    /// Who the call was with, in words.
+    pub fn with(&self) -> String {
+        let peer = self.peer.map(|p| p.to_string());
+        let client = self.client.map(|c| c.ip.to_string());
+        let who = match (&self.partner_domain, &peer) {
+            (Some(d), Some(p)) => format!("with {d} ({p})"),
+            (Some(d), None) => format!("with {d}"),
+            (None, Some(p)) => format!("with {p}"),
+            (None, None) => String::new(),
+        };
+        match (self.kind, client) {
+            (CallKind::RemoteUser, Some(c)) => {
+                format!("of remote user {c} {who}").trim_end().into()
+            }
+            (_, Some(c)) => format!("of {c} {who}").trim_end().into(),
+            _ => who,
+        }
+    }
+
+    /// One line per leg, in time order: `x` marks the failed leg, `!` any other leg that
+    /// failed, `~` a shared connection shown as context.
     pub fn leg_lines(&self) -> Vec<(bool, String)> {
-        self.legs
+        let mut lines: Vec<(bool, String)> = self
+            .legs
             .iter()
             .enumerate()
             .map(|(i, l)| {
                 let mark = if Some(i) == self.failed_leg {
                     "x"
-                } else if l.ok {
-                    " "
-                } else {
+                } else if !l.ok {
                     "!"
+                } else if l.inferred {
+                    "~"
+                } else {
+                    " "
                 };
                 let text = format!(
-                    "{mark} +{:>7.3} s {:<10} {} {} -> {}: {}",
+                    "{mark} +{:>7.3} s {:<10} {} {}:{} -> {}:{}: {}{}",
                     (l.start_ts_ns - self.start_ts_ns) as f64 / 1e9,
                     format!("{:?}", l.kind).to_lowercase(),
                     l.transport,
-                    l.initiator,
-                    l.responder,
-                    l.outcome
+                    l.initiator.ip,
+                    l.initiator.port,
+                    l.responder.ip,
+                    l.responder.port,
+                    l.outcome,
+                    if l.inferred {
+                        " (shared with the partner, inferred)"
+                    } else {
+                        ""
+                    }
                 );
                 (l.ok, text)
             })
-            .collect()
+            .collect();
+        if self.more_legs > 0 {
+            lines.push((true, format!("  ... and {} more legs", self.more_legs)));
+        }
+        lines
     }
 }
-
-const BEFORE_NS: i64 = 10_000_000_000;
-const AFTER_NS: i64 = 5_000_000_000;
 
 fn outcome(f: &Flow) -> (bool, String) {
     match f.handshake() {
@@ -122,191 +207,494 @@ fn outcome(f: &Flow) -> (bool, String) {
     }
 }
 
-/// Groups the flows into federated calls.
+fn leg(flows: &[Flow], i: usize, kind: LegKind, inferred: bool) -> Leg {
+    let f = &flows[i];
+    let (ok, outcome) = outcome(f);
+    Leg {
+        kind,
+        flow: i,
+        initiator: f.initiator,
+        responder: f.responder,
+        transport: crate::report::transport_name(f.protocol),
+        start_ts_ns: f.first_ts_ns(),
+        end_ts_ns: f.last_ts_ns(),
+        ok,
+        inferred,
+        outcome,
+    }
+}
+
+/// The addresses of the site that calls are read against, resolved once.
+struct Site {
+    /// A/V Edge addresses: private (as captured at the Edge) and public.
+    av: Vec<IpAddr>,
+    /// Public A/V address -> the private one the capture shows behind NAT.
+    av_private: HashMap<IpAddr, IpAddr>,
+    access: Vec<IpAddr>,
+    internal_if: Vec<IpAddr>,
+    media: crate::matrix::PortSpec,
+    /// Partner address (access or A/V Edge) -> partner index.
+    partner_of: HashMap<IpAddr, usize>,
+}
+
+impl Site {
+    fn new(inputs: &Inputs<'_>) -> Site {
+        let t = inputs.topology;
+        let mut av = Vec::new();
+        let mut av_private = HashMap::new();
+        let mut access = Vec::new();
+        let mut internal_if = Vec::new();
+        for e in &t.edges {
+            av.push(e.av.ip);
+            if let Some(p) = e.av.public {
+                av.push(p);
+                av_private.insert(p, e.av.ip);
+            }
+            access.push(e.access.ip);
+            access.extend(e.access.public);
+            internal_if.extend(&e.internal);
+        }
+        for (ip, roles) in &t.roles {
+            if roles.contains(&Role::EdgeAvVip) {
+                av.push(*ip);
+            }
+            if roles.contains(&Role::EdgeAccessVip) {
+                access.push(*ip);
+            }
+            if roles.contains(&Role::EdgeInternalVip) {
+                internal_if.push(*ip);
+            }
+        }
+        let mut partner_of = HashMap::new();
+        for (i, p) in t.partners.iter().enumerate() {
+            for ip in p.access_edge.iter().chain(&p.av_edge) {
+                partner_of.insert(*ip, i);
+            }
+        }
+        Site {
+            av,
+            av_private,
+            access,
+            internal_if,
+            media: t.port(ServicePort::Media),
+            partner_of,
+        }
+    }
+
+    fn is_av(&self, ip: IpAddr) -> bool {
+        self.av.contains(&ip)
+    }
+
+    /// The address a relayed address shows up as in this capture.
+    fn captured(&self, relay: SocketAddr) -> (IpAddr, u16) {
+        let ip = self
+            .av_private
+            .get(&relay.ip())
+            .copied()
+            .unwrap_or(relay.ip());
+        (ip, relay.port())
+    }
+
+    fn is_media_port(&self, p: u16) -> bool {
+        match self.media {
+            crate::matrix::PortSpec::Range(lo, hi) => (lo..=hi).contains(&p),
+            crate::matrix::PortSpec::Single(x) => x == p,
+            _ => (50_000..=59_999).contains(&p),
+        }
+    }
+}
+
+/// A TURN allocation flow and what it set up.
+struct Session {
+    flow: usize,
+    relays: Vec<SocketAddr>,
+    peers: Vec<SocketAddr>,
+    start: i64,
+    /// When the relay port stops being this session's.
+    until: i64,
+    media: Vec<usize>,
+}
+
+/// Union-find over sessions, for the calls that run through two relays of the same Edge.
+fn root(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Correlates the flows into calls.
 pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
     if inputs.topology_assumed {
         return Vec::new();
     }
-    let t = inputs.topology;
     let flows = &inputs.analysis.flows;
-    let role = |ip, r: Role| t.roles_of(ip).contains(&r);
-    let access = |ip| role(ip, Role::EdgeAccess) || role(ip, Role::EdgeAccessVip);
-    let av = |ip| role(ip, Role::EdgeAv) || role(ip, Role::EdgeAvVip);
-    let internal_if = |ip| role(ip, Role::EdgeInternal) || role(ip, Role::EdgeInternalVip);
-    let internet = |ip| !t.is_internal_host(ip) && !t.is_edge(ip);
-
-    let signalling: Vec<usize> = flows
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| {
-            f.protocol == 6
-                && ((access(f.initiator.ip)
-                    && internet(f.responder.ip)
-                    && f.responder.port == 5061)
-                    || (access(f.responder.ip)
-                        && internet(f.initiator.ip)
-                        && f.responder.port == 5061))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let allocation = |f: &Flow| {
-        let turn = matches!((f.protocol, f.responder.port), (17, 3478) | (6, 443));
-        turn && (av(f.responder.ip) || internal_if(f.responder.ip))
-    };
-    let relay_port = |p: u16| (50_000..=59_999).contains(&p);
-    let media = |f: &Flow| {
-        (av(f.responder.ip)
-            && (relay_port(f.responder.port) || f.responder.port == 3478)
-            && !allocation(f))
-            || (av(f.initiator.ip) && (relay_port(f.initiator.port) || f.initiator.port == 3478))
+    let site = Site::new(inputs);
+    let stun = |i: usize| {
+        inputs
+            .analysis
+            .identifications
+            .get(i)
+            .and_then(|id| id.evidence.stun.as_deref())
     };
 
-    // Classified once: the loops below visit only candidates, so the grouping stays linear in
-    // the flows for each call rather than quadratic over the capture.
-    let allocations: Vec<usize> = (0..flows.len())
-        .filter(|&i| allocation(&flows[i]))
-        .collect();
-    let medias: Vec<usize> = (0..flows.len()).filter(|&i| media(&flows[i])).collect();
-    let signalling_set: BTreeSet<usize> = signalling.iter().copied().collect();
-    let partner_of = |i: usize| {
+    // 1. Sessions: TURN on the A/V Edge's 3478/443 or the Edge internal interface.
+    let mut sessions: Vec<Session> = Vec::new();
+    let mut signalling: Vec<usize> = Vec::new();
+    for (i, f) in flows.iter().enumerate() {
+        let to_turn_port = matches!((f.protocol, f.responder.port), (17, 3478) | (6, 443));
+        let turn_server = site.is_av(f.responder.ip) || site.internal_if.contains(&f.responder.ip);
+        let turn = stun(i).and_then(|s| s.turn.as_ref());
+        if to_turn_port && turn_server && (turn.is_some() || f.protocol == 17) {
+            let (relays, peers) = turn
+                .map(|t| (t.relayed.clone(), t.peers.clone()))
+                .unwrap_or_default();
+            sessions.push(Session {
+                flow: i,
+                relays,
+                peers,
+                start: f.first_ts_ns(),
+                until: f.last_ts_ns().saturating_add(RELAY_GRACE_NS),
+                media: Vec::new(),
+            });
+            continue;
+        }
+        let fed = f.protocol == 6
+            && f.responder.port == 5061
+            && ((site.access.contains(&f.initiator.ip) && is_internet(inputs, f.responder.ip))
+                || (site.access.contains(&f.responder.ip) && is_internet(inputs, f.initiator.ip)));
+        if fed {
+            signalling.push(i);
+        }
+    }
+
+    // 2. An index by relay address as captured: (A/V ip, port) -> sessions in time order.
+    let mut by_relay: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::new();
+    for (s, sess) in sessions.iter().enumerate() {
+        for r in &sess.relays {
+            by_relay.entry(site.captured(*r)).or_default().push(s);
+        }
+    }
+
+    // 3. Each media flow joins the one session that had its relay port at its time.
+    let mut unmatched_media: Vec<usize> = Vec::new();
+    for (i, f) in flows.iter().enumerate() {
+        let ends = [(f.responder, f.initiator), (f.initiator, f.responder)];
+        let Some((relay, remote)) = ends
+            .into_iter()
+            .find(|(e, _)| site.is_av(e.ip) && site.is_media_port(e.port))
+        else {
+            continue;
+        };
+        if sessions_contain_flow(&sessions, i) {
+            continue;
+        }
+        let start = f.first_ts_ns();
+        let chosen = by_relay.get(&(relay.ip, relay.port)).and_then(|cands| {
+            let in_time = |&&s: &&usize| sessions[s].start <= start && start <= sessions[s].until;
+            let peer_known = |&&s: &&usize| sessions[s].peers.iter().any(|p| p.ip() == remote.ip);
+            cands
+                .iter()
+                .rev()
+                .filter(in_time)
+                .find(peer_known)
+                .or_else(|| cands.iter().rev().find(in_time))
+                .or_else(|| cands.iter().rfind(|&&s| sessions[s].start <= start))
+                .or(cands.first())
+                .copied()
+        });
+        match chosen {
+            Some(s) => sessions[s].media.push(i),
+            None => unmatched_media.push(i),
+        }
+    }
+
+    // 4. Sessions whose peers are each other's relays are one call.
+    let mut parent: Vec<usize> = (0..sessions.len()).collect();
+    for (s, sess) in sessions.iter().enumerate() {
+        for p in &sess.peers {
+            if let Some(others) = by_relay.get(&site.captured(*p)) {
+                for &o in others {
+                    let (a, b) = (root(&mut parent, s), root(&mut parent, o));
+                    if a != b {
+                        parent[a.max(b)] = a.min(b);
+                    }
+                }
+            }
+        }
+    }
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); sessions.len()];
+    for s in 0..sessions.len() {
+        let r = root(&mut parent, s);
+        members[r].push(s);
+    }
+
+    // 5. Federation connections by partner address, in time order, for context.
+    let partner_ip = |i: usize| {
         let f = &flows[i];
-        if access(f.initiator.ip) {
+        if site.access.contains(&f.initiator.ip) {
             f.responder.ip
         } else {
             f.initiator.ip
         }
     };
-    let mut by_partner: std::collections::BTreeMap<std::net::IpAddr, Vec<usize>> =
-        Default::default();
-    for &s in &signalling {
-        by_partner.entry(partner_of(s)).or_default().push(s);
+    let mut fed_by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
+    for &i in &signalling {
+        fed_by_ip.entry(partner_ip(i)).or_default().push(i);
     }
 
-    let mut calls = Vec::new();
-    let mut used: BTreeSet<usize> = BTreeSet::new();
-    for &s in &signalling {
-        if used.contains(&s) {
-            continue;
-        }
-        let sf = &flows[s];
-        let partner_ip = partner_of(s);
-        // Signalling with the same partner that overlaps in time belongs to the same call.
-        let mut legs_idx = vec![s];
-        let (mut start, mut end) = (sf.first_ts_ns(), sf.last_ts_ns());
-        for &o in by_partner
-            .get(&partner_ip)
-            .map_or(&[][..], |v| v.as_slice())
-        {
-            let of = &flows[o];
-            if o != s && of.first_ts_ns() <= end + AFTER_NS && !used.contains(&o) {
-                legs_idx.push(o);
-                end = end.max(of.last_ts_ns());
-                start = start.min(of.first_ts_ns());
-            }
-        }
-        let window = (start - BEFORE_NS, end + AFTER_NS);
-        let overlaps = |f: &Flow| f.first_ts_ns() <= window.1 && f.last_ts_ns() >= window.0;
+    let t = inputs.topology;
+    let mut calls: Vec<Call> = Vec::new();
+    let mut used_signalling = vec![false; flows.len()];
+    for group in members.iter().filter(|m| !m.is_empty()) {
+        let mut legs: Vec<Leg> = Vec::new();
         let mut relays: Vec<SocketAddr> = Vec::new();
-        for &i in &allocations {
-            if overlaps(&flows[i]) {
-                legs_idx.push(i);
-                relays.extend(super::payload::relay_addresses(inputs, i));
-            }
-        }
-        let on_relay = |f: &Flow, relays: &[SocketAddr]| {
-            relays.iter().any(|r| {
-                (f.responder.port == r.port() && av(f.responder.ip))
-                    || (f.initiator.port == r.port() && av(f.initiator.ip))
-            })
-        };
-        let media_legs: Vec<usize> = medias
-            .iter()
-            .copied()
-            .filter(|&i| on_relay(&flows[i], &relays) || overlaps(&flows[i]))
-            .collect();
-        // The allocation that handed out a media leg's relay port belongs to the call too, even
-        // when it happened before the window.
-        for &i in &allocations {
-            if !legs_idx.contains(&i) {
-                let its = super::payload::relay_addresses(inputs, i);
-                if media_legs.iter().any(|m| on_relay(&flows[*m], &its)) {
-                    legs_idx.push(i);
-                }
-            }
-        }
-        legs_idx.extend(media_legs);
-        legs_idx.sort_by_key(|i| (flows[*i].first_ts_ns(), *i));
-        legs_idx.dedup();
-        let mut legs: Vec<Leg> = legs_idx
-            .iter()
-            .map(|&i| {
-                let f = &flows[i];
-                let kind = if signalling_set.contains(&i) {
-                    LegKind::Signalling
-                } else if allocation(f) {
-                    LegKind::Allocation
+        let mut remote: Option<IpAddr> = None;
+        let mut client: Option<Endpoint> = None;
+        let mut from_internet = false;
+        for &s in group {
+            let sess = &sessions[s];
+            let af = &flows[sess.flow];
+            from_internet |= is_internet(inputs, af.initiator.ip);
+            client.get_or_insert(af.initiator);
+            legs.push(leg(flows, sess.flow, LegKind::Allocation, false));
+            relays.extend(&sess.relays);
+            for &m in &sess.media {
+                legs.push(leg(flows, m, LegKind::Media, false));
+                let mf = &flows[m];
+                let far = if site.is_av(mf.responder.ip) {
+                    mf.initiator.ip
                 } else {
-                    LegKind::Media
+                    mf.responder.ip
                 };
-                let (ok, outcome) = outcome(f);
-                Leg {
-                    kind,
-                    flow: i,
-                    initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
-                    responder: format!("{}:{}", f.responder.ip, f.responder.port),
-                    transport: crate::report::transport_name(f.protocol),
-                    start_ts_ns: f.first_ts_ns(),
-                    end_ts_ns: f.last_ts_ns(),
-                    ok,
-                    outcome,
-                }
-            })
-            .collect();
-        legs.sort_by_key(|l| (l.start_ts_ns, l.flow));
-        for l in &legs {
-            if l.kind == LegKind::Signalling {
-                used.insert(l.flow);
+                remote.get_or_insert(far);
+            }
+            if remote.is_none() {
+                remote = sess
+                    .peers
+                    .iter()
+                    .map(|p| p.ip())
+                    .find(|ip| !site.is_av(*ip));
             }
         }
-        let failed_leg = legs.iter().position(|l| !l.ok);
-        let partner = t
-            .partners
-            .iter()
-            .find(|p| p.access_edge.contains(&partner_ip))
-            .map(|p| format!("{} ({partner_ip})", p.domain))
-            .unwrap_or_else(|| partner_ip.to_string());
-        let count = |k: LegKind| legs.iter().filter(|l| l.kind == k).count();
-        let summary = match failed_leg {
-            Some(i) => {
-                let l = &legs[i];
-                let what = match l.kind {
-                    LegKind::Signalling => "federation signalling (SIP/MTLS 5061)",
-                    LegKind::Allocation => "TURN allocation on the A/V Edge",
-                    LegKind::Media => "media",
-                };
-                format!(
-                    "{what} failed: {} -> {}, {}",
-                    l.initiator, l.responder, l.outcome
-                )
-            }
-            None => format!(
-                "{} signalling, {} allocation and {} media flows, all answered",
-                count(LegKind::Signalling),
-                count(LegKind::Allocation),
-                count(LegKind::Media)
-            ),
+        let start = legs.iter().map(|l| l.start_ts_ns).min().unwrap_or(0);
+        let end = legs.iter().map(|l| l.end_ts_ns).max().unwrap_or(start);
+        let partner = remote.and_then(|ip| site.partner_of.get(&ip).copied());
+        // The partner's connections open at the call's time, as shared context.
+        let partner_ips: Vec<IpAddr> = match partner {
+            Some(p) => t.partners[p].access_edge.clone(),
+            None => remote.into_iter().collect(),
         };
-        let start_ts_ns = legs.iter().map(|l| l.start_ts_ns).min().unwrap_or(start);
-        let end_ts_ns = legs.iter().map(|l| l.end_ts_ns).max().unwrap_or(end);
-        calls.push(Call {
-            id: calls.len() + 1,
-            partner,
-            start_ts_ns,
-            end_ts_ns,
+        let mut context: Vec<usize> = partner_ips
+            .iter()
+            .filter_map(|ip| fed_by_ip.get(ip))
+            .flatten()
+            .copied()
+            .filter(|&c| flows[c].first_ts_ns() <= end && flows[c].last_ts_ns() >= start)
+            .collect();
+        context.sort_unstable();
+        let shown_context = context.len().min(CONTEXT_SHOWN);
+        for &c in &context {
+            used_signalling[c] = true;
+        }
+        let kind = if partner.is_some() || !context.is_empty() {
+            CallKind::Federated
+        } else if from_internet {
+            CallKind::RemoteUser
+        } else {
+            CallKind::Relay
+        };
+        let mut extra = context.len() - shown_context;
+        legs.extend(
+            context
+                .iter()
+                .take(shown_context)
+                .map(|&c| leg(flows, c, LegKind::Signalling, true)),
+        );
+        legs.sort_by_key(|l| (l.start_ts_ns, l.flow));
+        if legs.len() > LEGS_SHOWN {
+            // Keep the failed legs in view: they are why a timeline is read.
+            let failed: Vec<Leg> = legs[LEGS_SHOWN..]
+                .iter()
+                .filter(|l| !l.ok && !l.inferred)
+                .take(2)
+                .cloned()
+                .collect();
+            extra += legs.len() - LEGS_SHOWN - failed.len();
+            legs.truncate(LEGS_SHOWN);
+            legs.extend(failed);
+        }
+        calls.push(finish(
+            kind,
+            partner.map(|p| t.partners[p].domain.clone()),
+            client,
+            remote,
+            relays,
             legs,
-            failed_leg,
-            summary,
-        });
+            extra,
+        ));
+    }
+
+    // 6. Failed federation signalling with no session beside it: call attempts, per partner.
+    for (ip, conns) in &fed_by_ip {
+        let mut attempt: Vec<usize> = Vec::new();
+        let mut attempt_end = i64::MIN;
+        let flush = |attempt: &mut Vec<usize>, calls: &mut Vec<Call>| {
+            if attempt.iter().any(|&c| !outcome(&flows[c]).0) {
+                let legs: Vec<Leg> = attempt
+                    .iter()
+                    .take(LEGS_SHOWN)
+                    .map(|&c| leg(flows, c, LegKind::Signalling, false))
+                    .collect();
+                let extra = attempt.len().saturating_sub(LEGS_SHOWN);
+                let partner = site
+                    .partner_of
+                    .get(ip)
+                    .map(|&p| t.partners[p].domain.clone());
+                calls.push(finish(
+                    CallKind::SignallingAttempt,
+                    partner,
+                    None,
+                    Some(*ip),
+                    Vec::new(),
+                    legs,
+                    extra,
+                ));
+            }
+            attempt.clear();
+        };
+        for &c in conns {
+            if used_signalling[c] {
+                continue;
+            }
+            let f = &flows[c];
+            if !attempt.is_empty() && f.first_ts_ns() > attempt_end.saturating_add(ATTEMPT_GAP_NS) {
+                flush(&mut attempt, &mut calls);
+            }
+            attempt_end = if attempt.is_empty() {
+                f.last_ts_ns()
+            } else {
+                attempt_end.max(f.last_ts_ns())
+            };
+            attempt.push(c);
+        }
+        flush(&mut attempt, &mut calls);
+    }
+    // 7. Media on a relay port whose allocation the capture did not see (it started before):
+    // one call per relay address, so the media is still shown with its outcome.
+    let mut by_port: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::new();
+    for &m in &unmatched_media {
+        let f = &flows[m];
+        let relay = if site.is_av(f.responder.ip) {
+            f.responder
+        } else {
+            f.initiator
+        };
+        by_port.entry((relay.ip, relay.port)).or_default().push(m);
+    }
+    let mut orphan: Vec<_> = by_port.into_iter().collect();
+    orphan.sort_unstable();
+    for ((ip, port), media) in orphan {
+        let far = |m: usize| {
+            let f = &flows[m];
+            if f.responder.ip == ip && f.responder.port == port {
+                f.initiator.ip
+            } else {
+                f.responder.ip
+            }
+        };
+        let remote = media.first().map(|&m| far(m));
+        let partner = remote.and_then(|r| site.partner_of.get(&r).copied());
+        let kind = if partner.is_some() || remote.is_some_and(|r| fed_by_ip.contains_key(&r)) {
+            CallKind::Federated
+        } else {
+            CallKind::Relay
+        };
+        let extra = media.len().saturating_sub(LEGS_SHOWN);
+        let legs = media
+            .iter()
+            .take(LEGS_SHOWN)
+            .map(|&m| leg(flows, m, LegKind::Media, false))
+            .collect();
+        calls.push(finish(
+            kind,
+            partner.map(|p| t.partners[p].domain.clone()),
+            None,
+            remote,
+            Vec::new(),
+            legs,
+            extra,
+        ));
+    }
+
+    calls.sort_by_key(|c| (c.start_ts_ns, c.legs.first().map_or(0, |l| l.flow)));
+    for (i, c) in calls.iter_mut().enumerate() {
+        c.id = i + 1;
     }
     calls
+}
+
+/// Is flow `i` itself a session's allocation flow (never a media leg)?
+fn sessions_contain_flow(sessions: &[Session], i: usize) -> bool {
+    sessions.binary_search_by_key(&i, |s| s.flow).is_ok()
+}
+
+fn is_internet(inputs: &Inputs<'_>, ip: IpAddr) -> bool {
+    !inputs.topology.is_internal_host(ip) && !inputs.topology.is_edge(ip)
+}
+
+fn finish(
+    kind: CallKind,
+    partner_domain: Option<String>,
+    client: Option<Endpoint>,
+    peer: Option<IpAddr>,
+    relays: Vec<SocketAddr>,
+    legs: Vec<Leg>,
+    more_legs: usize,
+) -> Call {
+    let failed_leg = legs.iter().position(|l| !l.ok && !l.inferred);
+    let count = |k: LegKind| legs.iter().filter(|l| l.kind == k && !l.inferred).count();
+    let summary = match failed_leg {
+        Some(i) => {
+            let l = &legs[i];
+            let what = match l.kind {
+                LegKind::Signalling => "federation signalling (SIP/MTLS 5061)",
+                LegKind::Allocation => "TURN allocation on the A/V Edge",
+                LegKind::Media => "media",
+            };
+            format!(
+                "{what} failed: {}:{} -> {}:{}, {}",
+                l.initiator.ip, l.initiator.port, l.responder.ip, l.responder.port, l.outcome
+            )
+        }
+        None if kind == CallKind::SignallingAttempt => {
+            format!("{} signalling connections", count(LegKind::Signalling))
+        }
+        None => format!(
+            "{} allocation and {} media flows, all answered",
+            count(LegKind::Allocation),
+            count(LegKind::Media) + more_legs
+        ),
+    };
+    let start_ts_ns = legs.iter().map(|l| l.start_ts_ns).min().unwrap_or(0);
+    let end_ts_ns = legs
+        .iter()
+        .map(|l| l.end_ts_ns)
+        .max()
+        .unwrap_or(start_ts_ns);
+    Call {
+        id: 0,
+        kind,
+        partner_domain,
+        client,
+        peer,
+        relays,
+        start_ts_ns,
+        end_ts_ns,
+        legs,
+        more_legs,
+        failed_leg,
+        summary,
+    }
 }

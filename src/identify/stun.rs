@@ -2,7 +2,7 @@
 //! ([MS-TURN]): messages, ChannelData, the MS multiplexed channel 0xFF10, and the TCP framings
 //! (unframed RFC 8489 §6.2.2, RFC 4571 length prefix, MS-TURN `02 00 LL LL`, pseudo-TLS).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::Serialize;
 
@@ -56,6 +56,11 @@ const PSEUDO_CIPHER: u16 = 0x0018;
 const ATTR_MAPPED: u16 = 0x0001;
 const ATTR_ERROR: u16 = 0x0009;
 const ATTR_CHANNEL_NUMBER: u16 = 0x000c;
+const ATTR_LIFETIME: u16 = 0x000d;
+/// [MS-TURN] DESTINATION-ADDRESS (Set Active Destination, Send).
+const ATTR_MS_DESTINATION: u16 = 0x0011;
+/// RFC 8656 XOR-PEER-ADDRESS ([MS-TURN]'s REMOTE-ADDRESS has the same number).
+const ATTR_XOR_PEER: u16 = 0x0012;
 const ATTR_DATA: u16 = 0x0013;
 const ATTR_XOR_RELAYED: u16 = 0x0016;
 const ATTR_XOR_MAPPED: u16 = 0x0020;
@@ -135,6 +140,111 @@ pub struct StunInfo {
     pub dtls_seen: bool,
     /// A TURN method (Allocate, Refresh/Send, Data, CreatePermission, ChannelBind...) was seen.
     pub turn_method_seen: bool,
+    /// The TURN session these messages ran, when they ran one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn: Option<TurnSession>,
+}
+
+/// Most relayed and peer addresses kept per session (the rest are counted).
+const TURN_ADDRESSES: usize = 8;
+
+/// A TURN allocation followed through its control messages: what it relayed, for whom, how
+/// it ended. Calls are correlated from these, so the addresses are typed.
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct TurnSession {
+    /// XOR-RELAYED-ADDRESS of each successful Allocate (the Edge's public A/V address behind NAT).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relayed: Vec<SocketAddr>,
+    /// Peers permitted or sent to: XOR-PEER-ADDRESS of CreatePermission, ChannelBind and Send,
+    /// or [MS-TURN]'s DESTINATION-ADDRESS.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<SocketAddr>,
+    /// Peers past the first ones kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_peers: u32,
+    pub allocate_requests: u32,
+    pub allocations: u32,
+    pub permissions: u32,
+    pub channel_binds: u32,
+    pub refreshes: u32,
+    /// Error responses, by code (401 is the normal first answer to an Allocate).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<u16>,
+    /// A Refresh with LIFETIME 0 ended the allocation.
+    pub deallocated: bool,
+    /// The LIFETIME the server granted last, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifetime_s: Option<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl TurnSession {
+    fn add_peer(&mut self, a: SocketAddr) {
+        if self.peers.contains(&a) {
+        } else if self.peers.len() < TURN_ADDRESSES {
+            self.peers.push(a);
+        } else {
+            self.more_peers = self.more_peers.saturating_add(1);
+        }
+    }
+
+    /// One control message of the session.
+    fn add(&mut self, m: &Msg<'_>) {
+        let method = method_of(m.typ);
+        let class = class_of(m.typ);
+        let attr = |t: u16| m.attrs.iter().find(|(a, _)| *a == t).map(|(_, v)| *v);
+        match (method, class) {
+            (0x003, 0) => self.allocate_requests = self.allocate_requests.saturating_add(1),
+            (0x003, 2) => {
+                self.allocations = self.allocations.saturating_add(1);
+                if let Some(r) = attr(ATTR_XOR_RELAYED).and_then(|v| socket_addr(v, Some(m.key))) {
+                    if !self.relayed.contains(&r) && self.relayed.len() < TURN_ADDRESSES {
+                        self.relayed.push(r);
+                    }
+                }
+            }
+            (0x004, 0) if !m.ms_first => {
+                self.refreshes = self.refreshes.saturating_add(1);
+                if attr(ATTR_LIFETIME).and_then(|v| be32(v, 0)) == Some(0) {
+                    self.deallocated = true;
+                }
+            }
+            (0x008, 0) => self.permissions = self.permissions.saturating_add(1),
+            (0x009, 0) => self.channel_binds = self.channel_binds.saturating_add(1),
+            (_, 3) => {
+                if let Some(v) = attr(ATTR_ERROR) {
+                    if let (Some(&c), Some(&n)) = (v.get(2), v.get(3)) {
+                        let code = u16::from(c & 7) * 100 + u16::from(n);
+                        if self.errors.len() < TURN_ADDRESSES {
+                            self.errors.push(code);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if class == 2 {
+            if let Some(l) = attr(ATTR_LIFETIME).and_then(|v| be32(v, 0)) {
+                self.lifetime_s = Some(l);
+            }
+        }
+        // Requests and indications name the peer; responses echo the client's own view.
+        if class <= 1 {
+            for &(t, v) in &m.attrs {
+                let peer = match t {
+                    ATTR_XOR_PEER => socket_addr(v, Some(m.key)),
+                    ATTR_MS_DESTINATION => socket_addr(v, None),
+                    _ => None,
+                };
+                if let Some(p) = peer {
+                    self.add_peer(p);
+                }
+            }
+        }
+    }
 }
 
 /// One parsed message.
@@ -307,6 +417,11 @@ pub(crate) fn parse(p: &[u8]) -> Option<Msg<'_>> {
 
 /// An address attribute (RFC 8489 §14.1/§14.2) as "ip:port"; XOR'd with `key` when given.
 fn address(v: &[u8], key: Option<&[u8]>) -> Option<String> {
+    socket_addr(v, key).map(|a| a.to_string())
+}
+
+/// A STUN address attribute, XOR'ed with `key` (cookie and transaction ID) when given.
+fn socket_addr(v: &[u8], key: Option<&[u8]>) -> Option<SocketAddr> {
     let family = *v.get(1)?;
     let mut port = be16(v, 2)?;
     let k = |i: usize| key.and_then(|k| k.get(i).copied()).unwrap_or(0);
@@ -317,7 +432,7 @@ fn address(v: &[u8], key: Option<&[u8]>) -> Option<String> {
         1 => {
             let a = v.get(4..8)?;
             let ip = Ipv4Addr::new(a[0] ^ k(0), a[1] ^ k(1), a[2] ^ k(2), a[3] ^ k(3));
-            Some(format!("{ip}:{port}"))
+            Some(SocketAddr::new(ip.into(), port))
         }
         2 => {
             let a = v.get(4..20)?;
@@ -325,7 +440,7 @@ fn address(v: &[u8], key: Option<&[u8]>) -> Option<String> {
             for (i, b) in a.iter().enumerate() {
                 o[i] = b ^ k(i);
             }
-            Some(format!("[{}]:{port}", Ipv6Addr::from(o)))
+            Some(SocketAddr::new(Ipv6Addr::from(o).into(), port))
         }
         _ => None,
     }
@@ -362,6 +477,7 @@ impl Acc {
         i.ms_magic_cookie_first |= m.ms_first;
         if matches!(method_of(m.typ), 0x003 | 0x004 | 0x006..=0x00c) || m.typ == 0x0115 {
             i.turn_method_seen = true;
+            i.turn.get_or_insert_with(TurnSession::default).add(m);
         }
         if i.messages.len() < 16 {
             let mut s = format!("{} {}", m.method, m.class);

@@ -226,14 +226,34 @@ fn write_findings(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// Calls listed in the text report: those with a failed leg first (they are why it is read),
+/// then the others; JSON lists every call.
+const CALLS_SHOWN: usize = 20;
+
 fn write_calls(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
     let calls = &audit.diagnosis.calls;
     if calls.is_empty() {
         return Ok(());
     }
+    let failed = calls.iter().filter(|c| c.failed_leg.is_some()).count();
     writeln!(out)?;
-    writeln!(out, "Federated calls")?;
-    for c in calls {
+    writeln!(
+        out,
+        "Calls: {} ({} with a failed leg){}",
+        calls.len(),
+        failed,
+        if calls.len() > CALLS_SHOWN {
+            format!("; the first {CALLS_SHOWN} shown, failed first; --format json lists every call")
+        } else {
+            String::new()
+        }
+    )?;
+    let shown = calls
+        .iter()
+        .filter(|c| c.failed_leg.is_some())
+        .chain(calls.iter().filter(|c| c.failed_leg.is_none()))
+        .take(CALLS_SHOWN);
+    for c in shown {
         writeln!(out, "  {}", c.heading())?;
         for (_, line) in c.leg_lines() {
             writeln!(out, "    {line}")?;

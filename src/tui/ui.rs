@@ -841,10 +841,10 @@ pub fn render_matrix(frame: &mut Frame, area: Rect, app: &App) {
 
 pub fn render_calls(frame: &mut Frame, area: Rect, app: &App) {
     let calls = &app.model.audit.diagnosis.calls;
-    let mut lines = vec![heading("Federated calls"), Line::from("")];
+    let mut lines = vec![heading("Calls"), Line::from("")];
     if calls.is_empty() {
         lines.push(Line::from(
-            "No federated call in this capture (a call is anchored on a SIP/MTLS 5061 connection between the Access Edge and a partner).",
+            "No call in this capture (a call is a TURN allocation on the A/V Edge with its relayed media, or a failed SIP/MTLS 5061 connection with a partner).",
         ));
     }
     for c in calls {
