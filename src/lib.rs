@@ -4,7 +4,9 @@
 //! Data flows one way: [`source`] (capture files) -> [`decode`] (link, IP, transport) ->
 //! [`flow`] (the flow table) -> [`analysis`] (the run, with its packet accounting) ->
 //! [`identify`] (payload) -> [`judge`] (verdicts for a [`topology`] against the [`matrix`]) ->
-//! [`diagnose`] (findings) -> [`report`] and [`tui`].
+//! [`diagnose`] (findings) -> [`report`] and [`tui`]. Above them, [`app`] turns the command
+//! line ([`cli`]) into settings, runs the pipeline for the CLI and the TUI alike, and decides
+//! the exit status.
 //!
 //! Judging one flow for the sample site:
 //! ```
