@@ -1,6 +1,6 @@
 //! The application layer between the command line and the library, shared by the CLI and the
-//! TUI: [`settings`] turns arguments into validated settings, [`run`] runs the pipeline into
-//! an [`Outcome`](run::Outcome), [`render`] writes it, and [`exit`] maps it to the exit status.
+//! TUI: [`settings`] turns arguments into validated settings, [`mod@run`] runs the pipeline
+//! into an [`Outcome`], [`mod@render`] writes it, and [`exit`] maps it to the exit status.
 
 pub mod exit;
 pub mod messages;
