@@ -1,10 +1,11 @@
 //! Command-line definitions. The doc comments are the help text.
+//!
+//! Only the binary's edge (`app::settings`) reads these types: the value enums here are clap's
+//! view of library enums, mapped there, so the library does not depend on clap.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::report::Format;
 
 /// Audit Skype for Business / Lync Edge Server captures.
 #[derive(Debug, Parser)]
@@ -63,7 +64,7 @@ pub struct AuditArgs {
     pub log: Option<PathBuf>,
     /// The log's format; detected from its first lines when omitted.
     #[arg(long, value_enum, value_name = "FORMAT", requires = "log")]
-    pub log_format: Option<crate::logs::LogFormat>,
+    pub log_format: Option<LogFormat>,
     /// UTC offset of the firewall's local time (+01:00, -05:30); logs carry local time without a
     /// zone. Default: the times are read as UTC, and the report says so.
     #[arg(
@@ -84,11 +85,43 @@ pub struct AuditArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// What makes the exit status 1.
-    #[arg(long, value_enum, default_value_t = crate::audit::FailOn::Violation)]
-    pub fail_on: crate::audit::FailOn,
+    #[arg(long, value_enum, default_value_t = FailOn::Violation)]
+    pub fail_on: FailOn,
     /// Browse the audit in the terminal UI instead of writing the report.
     #[arg(long)]
     pub tui: bool,
+}
+
+/// `--log-format`; maps to [`crate::logs::LogFormat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Windows Firewall `pfirewall.log` (W3C extended, `#Fields` header).
+    Pfirewall,
+    /// Cisco ASA / Firepower Threat Defense syslog (302013-302016, 106001, 106015, 106023, 106100).
+    Asa,
+    /// Palo Alto PAN-OS TRAFFIC log, syslog CSV.
+    Panos,
+    /// Fortinet FortiGate traffic log, `key=value`.
+    Fortigate,
+    /// Zeek `conn.log`, tab-separated with `#fields` header.
+    ZeekTsv,
+    /// Zeek `conn.log`, one JSON object a line.
+    ZeekJson,
+}
+
+/// `--fail-on`; maps to [`crate::audit::FailOn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any verdict that the matrix does not permit.
+    Violation,
+    /// Only an internal NAT hairpin.
+    Hairpin,
+    /// A finding of severity error.
+    Error,
+    /// A finding of severity warning or error.
+    Warning,
+    /// Never: exit 0 whatever the verdicts.
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -223,11 +256,30 @@ pub struct FlowsArgs {
     #[command(flatten)]
     pub read: ReadArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FlowsFormat::Text)]
+    pub format: FlowsFormat,
     /// Write the report to this file instead of standard output.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `flows --format`; maps to [`crate::report::Format`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlowsFormat {
+    /// A conversation table, like `tshark -z conv`, with the packet accounting.
+    Text,
+    /// One JSON document: inputs, interfaces, flows, accounting.
+    Json,
+    /// One JSON object per flow per line, then one summary object.
+    Jsonl,
+    /// One row per flow.
+    Csv,
+    /// Zeek conn.log, TSV with its `#` header (zeek-cut, Tenzir, SIEM Zeek parsers).
+    Zeek,
+    /// Zeek conn.log as JSON, one object per line (Zeek's `LogAscii::use_json=T`).
+    ZeekJson,
+    /// Parquet (needs -w FILE and the `analytics` build feature).
+    Parquet,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,9 @@
 //! Data flows one way: [`source`] (capture files) -> [`decode`] (link, IP, transport) ->
 //! [`flow`] (the flow table) -> [`analysis`] (the run, with its packet accounting) ->
 //! [`identify`] (payload) -> [`judge`] (verdicts for a [`topology`] against the [`matrix`]) ->
-//! [`diagnose`] (findings) -> [`report`] and [`tui`].
+//! [`diagnose`] (findings) -> [`report`] and [`tui`]. Above them, [`app`] turns the command
+//! line ([`cli`]) into settings, runs the pipeline for the CLI and the TUI alike, and decides
+//! the exit status.
 //!
 //! Judging one flow for the sample site:
 //! ```
@@ -40,6 +42,7 @@ pub mod accounting;
 pub mod analysis;
 #[cfg(feature = "analytics")]
 pub mod analytics;
+pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod decode;
@@ -51,6 +54,10 @@ pub mod generate_cmd;
 pub mod identify;
 pub mod judge;
 pub mod live;
+/// The report of a firewall-log audit. It sits with the other renderers in `report/`, and is
+/// declared here so that `report/mod.rs` keeps its module list.
+#[path = "report/log.rs"]
+pub mod log_report;
 pub mod logs;
 pub mod matrix;
 pub mod report;

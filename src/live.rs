@@ -6,21 +6,32 @@
 //! Timestamps come from the capture; the wall clock only decides when --duration is up.
 
 use crate::analysis::Analysis;
-use crate::cli::ReadArgs;
 use crate::flow::FlowConfig;
 
 /// Finished flows kept for the report of a live run.
 pub const KEEP_FLOWS: usize = 100_000;
 
+/// What to capture and when to stop (Ctrl-C always stops).
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    pub interface: String,
+    /// BPF capture filter, as tcpdump writes it.
+    pub capture_filter: Option<String>,
+    /// Stop after this many seconds.
+    pub duration: Option<u64>,
+    /// Stop after this many packets.
+    pub count: Option<u64>,
+}
+
 #[cfg(feature = "live")]
-pub fn capture(read: &ReadArgs, config: FlowConfig) -> Result<Analysis, String> {
+pub fn capture(read: &LiveOptions, config: FlowConfig) -> Result<Analysis, String> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use crate::analysis::LiveSession;
 
-    let iface = read.interface.as_deref().ok_or("no interface given")?;
+    let iface = read.interface.as_str();
     let snaplen = 262_144;
     let inactive = pcap::Capture::from_device(iface).map_err(|e| format!("{iface}: {e}"))?;
     let cap = inactive
@@ -81,7 +92,7 @@ pub fn capture(read: &ReadArgs, config: FlowConfig) -> Result<Analysis, String> 
 }
 
 #[cfg(not(feature = "live"))]
-pub fn capture(_read: &ReadArgs, _config: FlowConfig) -> Result<Analysis, String> {
+pub fn capture(_read: &LiveOptions, _config: FlowConfig) -> Result<Analysis, String> {
     Err(
         "this edgewise was built without live capture: build it with \
          `cargo build --release --features live` (needs libpcap-dev), or capture with \

@@ -8,6 +8,7 @@
 
 pub mod calls;
 mod checks;
+pub mod firewall;
 mod payload;
 
 use serde::Serialize;

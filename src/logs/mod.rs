@@ -1,6 +1,7 @@
 //! Firewall logs as audit input: each line parsed into a [`Record`], records turned into the
 //! same [`crate::flow::Flow`] values that captures produce, so that [`crate::audit::audit`]
-//! judges them unchanged, plus two findings only a log can give (FW1, FW2).
+//! judges them unchanged. This module only reads: the two findings only a log can give (FW1,
+//! FW2) are in [`crate::diagnose::firewall`], the log's report in `report/log.rs`.
 //!
 //! Formats (layouts and public sample lines: research/ecosystem.md section 2.1): Windows
 //! Firewall `pfirewall.log` (W3C), Cisco ASA/FTD syslog, PAN-OS TRAFFIC CSV, FortiGate
@@ -12,7 +13,6 @@
 //! file order, so the result does not depend on the number of threads.
 
 pub mod asa;
-pub mod checks;
 pub mod detect;
 pub mod fortigate;
 pub mod panos;
@@ -40,7 +40,7 @@ const EXAMPLES: usize = 10;
 const DETECT_LINES: usize = 20;
 
 /// A supported log format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogFormat {
     /// Windows Firewall `pfirewall.log` (W3C extended, `#Fields` header).
@@ -616,107 +616,4 @@ pub(crate) fn port(s: &str) -> Option<u16> {
         return None;
     }
     s.parse().ok()
-}
-
-/// The audit of a firewall log.
-pub struct LogAudit {
-    pub summary: Summary,
-    pub analysis: crate::analysis::Analysis,
-    pub audit: crate::audit::Audit,
-    /// Per flow (same index as `analysis.flows`): the firewall's action, rules, lines.
-    pub info: Vec<to_flow::LogFlowInfo>,
-}
-
-/// Turns a parsed log into flows, judges them with [`crate::audit::audit`] unchanged, and
-/// attaches the log's own findings (FW1, FW2).
-pub fn audit_log(
-    name: &str,
-    log: &ParsedLog,
-    topology: &crate::topology::Topology,
-    matrix: &crate::matrix::Matrix,
-    assumed: bool,
-) -> LogAudit {
-    let (analysis, info) = to_flow::analysis(name, log);
-    let mut audit = crate::audit::audit(&analysis, topology, matrix, assumed);
-    checks::attach(&analysis, &mut audit, &info);
-    LogAudit {
-        summary: log.summary.clone(),
-        analysis,
-        audit,
-        info,
-    }
-}
-
-/// The line summary, as the text report's preamble.
-pub fn write_summary_text(s: &Summary, out: &mut dyn io::Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "Firewall log: format {}{}, times: {}",
-        s.format.map_or("?", LogFormat::label),
-        if s.detected { " (detected)" } else { "" },
-        s.time_basis
-    )?;
-    writeln!(
-        out,
-        "  {} lines: {} used, {} comment, {} skipped, {} unparsable",
-        s.lines,
-        s.used,
-        s.comment,
-        s.skipped_total(),
-        s.unparsable_total()
-    )?;
-    for (k, v) in &s.skipped {
-        writeln!(out, "    skipped {k}: {v}")?;
-    }
-    for (k, v) in &s.unparsable {
-        writeln!(out, "    unparsable {k}: {v}")?;
-    }
-    for b in &s.examples {
-        writeln!(out, "    line {} ({}): {}", b.line, b.reason, b.text)?;
-    }
-    if s.no_timestamp > 0 {
-        writeln!(out, "  {} used lines carry no usable time", s.no_timestamp)?;
-    }
-    writeln!(out)
-}
-
-/// The audit report of a log: the line summary, then the capture audit report.
-pub fn write_text(
-    la: &LogAudit,
-    matrix: &crate::matrix::Matrix,
-    out: &mut dyn io::Write,
-) -> io::Result<()> {
-    write_summary_text(&la.summary, out)?;
-    crate::report::audit::write_text(&la.analysis, &la.audit, matrix, out)
-}
-
-/// The audit JSON document of a capture, with `log` (the line summary) and `log_flows` (the
-/// side table, by flow index) added at top level.
-pub fn write_json(
-    la: &LogAudit,
-    matrix: &crate::matrix::Matrix,
-    out: &mut dyn io::Write,
-) -> io::Result<()> {
-    /// One row of the side table, with the flow's id.
-    #[derive(serde::Serialize)]
-    struct LogFlow<'a, T: serde::Serialize> {
-        id: u64,
-        #[serde(flatten)]
-        info: &'a T,
-    }
-    #[derive(serde::Serialize)]
-    struct Extra<'a, S: serde::Serialize, T: serde::Serialize> {
-        log: &'a S,
-        log_flows: Vec<LogFlow<'a, T>>,
-    }
-    let extra = Extra {
-        log: &la.summary,
-        log_flows: la
-            .info
-            .iter()
-            .zip(&la.analysis.flows)
-            .map(|(info, f)| LogFlow { id: f.id, info })
-            .collect(),
-    };
-    crate::report::audit::write_json_with(&la.analysis, &la.audit, matrix, None, &extra, out)
 }

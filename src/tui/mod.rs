@@ -7,7 +7,7 @@
 //! drive the UI with key sequences and render it into a `TestBackend`, without a terminal.
 //!
 //! `edgewise tui` reads the captures on a background thread and draws a gauge of the bytes read
-//! meanwhile; `edgewise audit --tui` reads them first with the usual progress bar on standard
+//! meanwhile ([`run_loading`]; the application layer supplies the reading); `edgewise audit --tui` reads them first with the usual progress bar on standard
 //! error, then opens the UI on the finished audit.
 
 pub mod app;
@@ -15,7 +15,6 @@ pub mod ui;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Stdout};
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -28,13 +27,10 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-use crate::analysis::{self, Analysis, Completeness, Progress};
+use crate::analysis::{Analysis, Progress};
 use crate::audit::Audit;
-use crate::cli::TuiArgs;
-use crate::flow::FlowConfig;
 use crate::matrix::Matrix;
-use crate::source::input::{self, DynRead, InputSpec};
-use crate::topology::Topology;
+use crate::source::input::DynRead;
 
 pub use app::{Action, App, View};
 
@@ -336,111 +332,69 @@ pub struct Loading {
     pub total: Option<u64>,
 }
 
-fn load_topology(path: Option<&std::path::Path>) -> Result<(Topology, bool), String> {
-    match path {
-        Some(p) => Topology::load(p)
-            .map(|t| (t, false))
-            .map_err(|e| e.to_string()),
-        None => Topology::parse(
-            crate::topology::SAMPLE,
-            std::path::Path::new("<bundled sample topology>"),
-        )
-        .map(|t| (t, true))
-        .map_err(|e| e.to_string()),
-    }
-}
-
-/// Reads the inputs on a background thread while drawing the loading gauge. `None`: the user
-/// quit before the read finished.
-fn load(
+/// Draws the loading gauge until `done`; true when the user asked to quit first.
+fn draw_until_done(
     session: &mut Session,
-    inputs: Vec<InputSpec>,
-    config: FlowConfig,
-) -> io::Result<Option<Analysis>> {
-    let counter = Counter::default();
-    let loading_names: Vec<String> = inputs.iter().map(|i| i.display_name()).collect();
-    let sizes: Option<u64> = inputs.iter().map(input::input_size).sum();
-    let worker = {
-        let counter = counter.clone();
-        std::thread::spawn(move || analysis::analyze(&inputs, config, &counter))
-    };
-    let mut loading = Loading {
-        names: loading_names,
-        read: 0,
-        total: sizes,
-    };
-    while !worker.is_finished() {
+    loading: &mut Loading,
+    counter: &Counter,
+    done: impl Fn() -> bool,
+) -> io::Result<bool> {
+    while !done() {
         loading.read = counter.read.load(Ordering::Relaxed);
-        session.terminal.draw(|f| ui::render_loading(f, &loading))?;
+        session.terminal.draw(|f| ui::render_loading(f, loading))?;
         if event::poll(Duration::from_millis(100))? {
             if let Event::Key(k) = event::read()? {
                 if k.kind != KeyEventKind::Release && app::is_quit_key(k) {
-                    counter.cancel.store(true, Ordering::Relaxed);
-                    let _ = worker.join();
-                    return Ok(None);
+                    return Ok(true);
                 }
             }
         }
     }
-    match worker.join() {
-        Ok(a) => Ok(Some(a)),
-        Err(_) => Err(io::Error::other("the capture reader failed")),
-    }
+    Ok(false)
 }
 
-/// `edgewise tui`: exit status 0, or 2 when no input or the topology could be used.
-pub fn main(args: &TuiArgs) -> anyhow::Result<ExitCode> {
-    // Options of the shared read arguments that the TUI cannot honour are refused, not ignored.
-    if args.read.display_filter.is_some() {
-        eprintln!(
-            "edgewise: the TUI filters interactively (press /); -Y is for `flows` and `audit`"
-        );
-        return Ok(ExitCode::from(2));
-    }
-    if args.read.interface.is_some() {
-        eprintln!("edgewise: the TUI reads capture files (-r); capture live with `edgewise audit -i IFACE --tui`");
-        return Ok(ExitCode::from(2));
-    }
-    let (topology, assumed) = match load_topology(args.topology.as_deref()) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("edgewise: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let matrix = Matrix::builtin()
-        .map_err(|e| anyhow::anyhow!("the built-in port matrix is damaged: {e}"))?;
-    let inputs = match input::expand(&args.read.inputs) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("edgewise: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    if inputs.iter().any(|i| matches!(i, InputSpec::Stdin)) {
-        // Standard input is the terminal's keyboard here; a capture cannot come from it.
-        eprintln!("edgewise: tui cannot read a capture from standard input; give a file");
-        return Ok(ExitCode::from(2));
-    }
-    let config = FlowConfig {
-        max_flows: args.read.max_flows.max(1),
-        ..FlowConfig::default()
-    };
+/// Opens the UI, runs `work` on a background thread while drawing the loading gauge over
+/// `loading`, then browses the model it returns until the user quits. The work is given a
+/// [`Progress`] that counts the bytes read and makes reads fail once the user quits, so a quit
+/// during loading does not wait for the end of a large capture.
+///
+/// `Ok(Ok(()))`: the user quit, while loading or after browsing. `Ok(Err(e))`: the work failed;
+/// the terminal is restored before this returns, so the caller can print why.
+pub fn run_loading<E: Send>(
+    mut loading: Loading,
+    work: impl FnOnce(&dyn Progress) -> Result<Model, E> + Send,
+) -> io::Result<Result<(), E>> {
     let mut session = Session::start()?;
-    let Some(analysis) = load(&mut session, inputs, config)? else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    if analysis.completeness() == Completeness::Unusable {
-        drop(session);
-        for i in &analysis.inputs {
-            if let Some(e) = &i.error {
-                eprintln!("edgewise: {}: {e}", i.name);
-            }
+    let counter = Counter::default();
+    let loaded = std::thread::scope(|scope| {
+        let worker = {
+            let counter = counter.clone();
+            scope.spawn(move || work(&counter))
+        };
+        let quit = draw_until_done(&mut session, &mut loading, &counter, || {
+            worker.is_finished()
+        });
+        if !matches!(quit, Ok(false)) {
+            // Quit or a terminal error: make the reads fail so the join below is quick.
+            counter.cancel.store(true, Ordering::Relaxed);
         }
-        return Ok(ExitCode::from(2));
+        let joined = worker.join();
+        match (quit?, joined) {
+            (true, _) => Ok(None),
+            (false, Ok(r)) => Ok(Some(r)),
+            (false, Err(_)) => Err(io::Error::other("the capture reader failed")),
+        }
+    });
+    match loaded? {
+        None => Ok(Ok(())),
+        Some(Err(e)) => {
+            drop(session);
+            Ok(Err(e))
+        }
+        Some(Ok(model)) => {
+            let mut app = App::new(model);
+            event_loop(&mut session, &mut app)?;
+            Ok(Ok(()))
+        }
     }
-    let audit = crate::audit::audit(&analysis, &topology, matrix, assumed);
-    let mut app = App::new(Model::from_audit(analysis, audit, matrix));
-    event_loop(&mut session, &mut app)?;
-    Ok(ExitCode::SUCCESS)
 }

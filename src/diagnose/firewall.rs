@@ -13,11 +13,11 @@
 
 use std::collections::BTreeMap;
 
-use super::to_flow::LogFlowInfo;
+use super::{Confidence, Evidence, Finding, Severity, Skipped};
 use crate::analysis::Analysis;
 use crate::audit::Audit;
-use crate::diagnose::{Confidence, Evidence, Finding, Severity, Skipped};
 use crate::judge::Verdict;
+use crate::logs::to_flow::LogFlowInfo;
 
 /// Checks that read a responder's silence as a failure.
 const SILENCE_BASED: &[&str] = &[

@@ -1,0 +1,55 @@
+//! The notes and errors printed to standard error, in one place so that their wording (and the
+//! `edgewise:` prefix scripts grep for) stays consistent between commands.
+
+use std::fmt::Display;
+use std::path::Path;
+
+use crate::analysis::Analysis;
+use crate::filter::FilterSummary;
+
+/// An error or warning, prefixed with the program's name.
+pub fn error(e: &dyn Display) {
+    eprintln!("edgewise: {e}");
+}
+
+/// Said whenever the bundled topology stands in for the user's, since every verdict rests on it.
+pub fn bundled_topology() {
+    error(
+        &"no --topology given: assuming the bundled sample topology (site 'contoso', sfb2015, \
+          single Edge 172.25.33.10 / 10.45.16.10-.30 behind NAT as 131.107.155.10-.30); \
+          write your own with `edgewise topology init -o site.toml`",
+    );
+}
+
+/// How much of the run the display filter shows (unless --quiet).
+pub fn filter_kept(s: &FilterSummary, quiet: bool) {
+    if !quiet {
+        error(&format_args!(
+            "display filter kept {} of {} flows",
+            s.kept, s.total
+        ));
+    }
+}
+
+/// Inputs that failed or stopped early, and accounting mismatches: the run went on without
+/// them, so the user must hear of them even when a report follows.
+pub fn input_problems(analysis: &Analysis) {
+    for i in &analysis.inputs {
+        if let Some(e) = &i.error {
+            error(&format_args!("{}: {e}", i.name));
+        } else if let Some(s) = &i.stop {
+            error(&format_args!("{}: {s}", i.name));
+        }
+    }
+    for m in &analysis.accounting.mismatches {
+        error(&format_args!("internal accounting mismatch: {m}"));
+    }
+}
+
+/// What `topology init -o FILE` did, and what the user does next.
+pub fn wrote_topology(path: &Path) {
+    eprintln!(
+        "wrote {}: edit the addresses, product, scenario and features for your site",
+        path.display()
+    );
+}

@@ -1,0 +1,258 @@
+//! Writes an [`Outcome`] where the settings say: a report to standard output or a file, Parquet
+//! files, or the TUI for `audit --tui`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::cli::{AuditFormat, Cli, MatrixFormat};
+use crate::judge::Judge;
+use crate::report::{self, zeek::ZeekOptions};
+use crate::topology::{self, Topology};
+
+use super::messages;
+use super::parquet;
+use super::run::{Audited, Outcome};
+use super::settings::{AuditSettings, Settings};
+
+/// Renders the outcome of a run.
+pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
+    match (settings, outcome) {
+        (Settings::Flows(s), Outcome::Flows { analysis, filter }) => {
+            if s.format == report::Format::Parquet {
+                if let Some(path) = &s.output {
+                    parquet::write(&analysis, None, "", path, path)?;
+                }
+                return Ok(());
+            }
+            with_output(s.output.as_deref(), |w| {
+                report::write_filtered(&analysis, s.format, filter.as_ref(), w)
+            })
+        }
+        (Settings::Audit(s), Outcome::Audit(a)) => match a.log.is_some() {
+            true => log_report(s, &a),
+            false => audit_report(s, *a),
+        },
+        (Settings::Matrix { site, format }, _) => {
+            let judge = Judge::new(&site.topology, site.matrix);
+            with_output(None, |w| match format {
+                MatrixFormat::Text => report::matrix::write_text(&judge, w),
+                MatrixFormat::Csv => report::matrix::write_csv(&judge, w),
+                MatrixFormat::Json => report::matrix::write_json(&judge, w),
+            })
+        }
+        (Settings::TopologyInit { output }, _) => match output {
+            Some(path) => {
+                std::fs::write(path, topology::SAMPLE)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?;
+                messages::wrote_topology(path);
+                Ok(())
+            }
+            None => {
+                print!("{}", topology::SAMPLE);
+                Ok(())
+            }
+        },
+        (Settings::TopologyCheck { file, topology }, _) => {
+            print_topology(file, topology);
+            Ok(())
+        }
+        (
+            Settings::Summary {
+                files, by, format, ..
+            },
+            _,
+        ) => parquet::summary(files, by, *format),
+        (Settings::Completions(shell), _) => completions(*shell),
+        (Settings::Man, _) => man(),
+        // Nothing to write: no usable input, the TUI already ran, generate wrote its files.
+        _ => Ok(()),
+    }
+}
+
+/// The audit of captures: the TUI, CSV or Parquet tables, or a report.
+fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
+    let Audited {
+        analysis,
+        audit,
+        filter,
+        ..
+    } = a;
+    if s.tui {
+        crate::tui::run(crate::tui::Model::from_audit(
+            analysis,
+            audit,
+            s.site.matrix,
+        ))?;
+        return Ok(());
+    }
+    match (s.format, s.output.as_deref()) {
+        (AuditFormat::Parquet, Some(path)) => parquet::write(
+            &analysis,
+            Some(&audit),
+            &s.site.topology.name,
+            path,
+            &companion(path, ".findings.parquet"),
+        ),
+        // Refused by the settings: Parquet is written to files only.
+        (AuditFormat::Parquet, None) => Ok(()),
+        (AuditFormat::Csv, Some(path)) => {
+            with_output(Some(path), |w| {
+                report::audit::write_csv(&analysis, &audit, w)
+            })?;
+            with_output(Some(&companion(path, ".findings.csv")), |w| {
+                report::audit::write_findings_csv(&audit, w)
+            })
+        }
+        (AuditFormat::Csv, None) => {
+            with_output(None, |w| report::audit::write_csv(&analysis, &audit, w))
+        }
+        (format, output) => with_output(output, |w| match format {
+            AuditFormat::Text => report::audit::write_text_filtered(
+                &analysis,
+                &audit,
+                s.site.matrix,
+                filter.as_ref(),
+                w,
+            ),
+            AuditFormat::Json => report::audit::write_json_filtered(
+                &analysis,
+                &audit,
+                s.site.matrix,
+                filter.as_ref(),
+                w,
+            ),
+            AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
+                &analysis,
+                &audit,
+                &ZeekOptions {
+                    json: format == AuditFormat::ZeekJson,
+                    filter: filter.as_ref(),
+                },
+                w,
+            ),
+            AuditFormat::Csv | AuditFormat::Parquet => Ok(()),
+        }),
+    }
+}
+
+/// The audit of a firewall log: the capture formats, with the log's line summary in text and
+/// JSON. CSV has no findings companion here.
+fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
+    let Some(log) = &a.log else {
+        return Ok(());
+    };
+    if s.format == AuditFormat::Parquet {
+        if let Some(path) = &s.output {
+            parquet::write(
+                &a.analysis,
+                Some(&a.audit),
+                &s.site.topology.name,
+                path,
+                &companion(path, ".findings.parquet"),
+            )?;
+        }
+        return Ok(());
+    }
+    let matrix = s.site.matrix;
+    with_output(s.output.as_deref(), |w| match s.format {
+        AuditFormat::Parquet => Ok(()),
+        AuditFormat::Csv => report::audit::write_csv(&a.analysis, &a.audit, w),
+        AuditFormat::Text => {
+            crate::log_report::write_text(&log.summary, &a.analysis, &a.audit, matrix, w)
+        }
+        AuditFormat::Json => {
+            crate::log_report::write_json(&log.summary, &log.info, &a.analysis, &a.audit, matrix, w)
+        }
+        AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
+            &a.analysis,
+            &a.audit,
+            &ZeekOptions {
+                json: s.format == AuditFormat::ZeekJson,
+                filter: a.filter.as_ref(),
+            },
+            w,
+        ),
+    })
+}
+
+/// `FILE` + `ext`: the file written beside a table (`x.csv` -> `x.csv.findings.csv`).
+fn companion(path: &Path, ext: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(ext);
+    PathBuf::from(p)
+}
+
+/// Runs `f` on a buffered writer to `path`, or to standard output.
+fn with_output(
+    path: Option<&Path>,
+    f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    match path {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", path.display()))?;
+            let mut w = io::BufWriter::new(file);
+            f(&mut w)?;
+            w.flush()?;
+        }
+        None => {
+            let stdout = io::stdout();
+            let mut w = io::BufWriter::new(stdout.lock());
+            f(&mut w)?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `topology check`: what edgewise understood of the file.
+fn print_topology(file: &Path, t: &Topology) {
+    println!(
+        "{}: site '{}', {:?}, {:?}, {} Edge server(s), {} addresses with roles",
+        file.display(),
+        t.name,
+        t.product,
+        t.scenario,
+        t.edges.len(),
+        t.roles.len()
+    );
+    for (ip, roles) in &t.roles {
+        let names: Vec<String> = roles.iter().map(|r| topology::role_label(*r)).collect();
+        println!("  {ip:<40} {}", names.join(", "));
+    }
+}
+
+/// `edgewise completions SHELL`: the script clap_complete generates from the command line.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // clap_complete panics when its writer fails, so the script is built in memory and a
+    // closed pipe stays an ordinary write error.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "edgewise", &mut script);
+    let mut out = io::stdout().lock();
+    out.write_all(&script)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `edgewise man`: the manual page in roff, from the same command-line definition.
+fn man() -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    // The page opens with .TH, as man-pages(7) asks; the roff crate's apostrophe preamble
+    // (an `.ie`/`.el` string definition) follows it, which groff and mandoc accept.
+    let page = String::from_utf8_lossy(&page);
+    let mut lines: Vec<&str> = page.lines().collect();
+    if let Some(i) = lines.iter().position(|l| l.starts_with(".TH ")) {
+        let th = lines.remove(i);
+        lines.insert(0, th);
+    }
+    let mut out = io::stdout().lock();
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! [`Settings`] -> [`Outcome`]: the capture and firewall-log pipelines, shared by the CLI and
+//! the TUI, through the library's own calls. Nothing here writes a report; the notes a run
+//! owes the user (inputs cut short, what the filter kept) go to standard error as they arise.
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::analysis::{self, Analysis, Completeness, NoProgress, Progress};
+use crate::audit::Audit;
+use crate::filter::{self, FilterSummary};
+use crate::flow::FlowConfig;
+use crate::logs::to_flow::LogFlowInfo;
+use crate::logs::{self, LogOptions};
+use crate::source::input::{self, DynRead, InputSpec};
+use crate::tui::{self, Loading, Model};
+
+use super::messages;
+use super::settings::{AuditInput, AuditSettings, Reading, Settings, Site, Source, TuiSettings};
+
+/// What a run produced: the plain data the renderers and the exit status need.
+pub enum Outcome {
+    /// `flows`: the analysis, after the display filter.
+    Flows {
+        analysis: Box<Analysis>,
+        filter: Option<FilterSummary>,
+    },
+    /// `audit` of captures or of a firewall log.
+    Audit(Box<Audited>),
+    /// No input could be used; the reasons were printed.
+    Unusable,
+    /// The TUI ran until the user quit.
+    Browsed,
+    /// A command whose whole work is its output (matrix, topology, summary, completions, man).
+    Print,
+    /// `generate`, which chose its own exit status.
+    Generated(ExitCode),
+}
+
+/// An audit, ready to render.
+pub struct Audited {
+    pub analysis: Analysis,
+    pub audit: Audit,
+    /// What the display filter kept, when one was given.
+    pub filter: Option<FilterSummary>,
+    /// Set when the flows came from a firewall log.
+    pub log: Option<LogSide>,
+}
+
+/// What only a firewall log gives: its line counts and, by flow index, the firewall's side.
+pub struct LogSide {
+    pub summary: logs::Summary,
+    pub info: Vec<LogFlowInfo>,
+}
+
+/// Runs one command up to its output.
+pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
+    Ok(match settings {
+        Settings::Flows(s) => {
+            let Some(mut analysis) = read(&s.reading) else {
+                return Ok(Outcome::Unusable);
+            };
+            let filter = s.filter.as_ref().map(|f| {
+                let summary = filter::apply_to_flows(f, &mut analysis);
+                messages::filter_kept(&summary, s.reading.quiet);
+                summary
+            });
+            Outcome::Flows {
+                analysis: Box::new(analysis),
+                filter,
+            }
+        }
+        Settings::Audit(s) => match &s.input {
+            AuditInput::Captures(reading) => {
+                let Some(analysis) = read(reading) else {
+                    return Ok(Outcome::Unusable);
+                };
+                Outcome::Audit(Box::new(audit(analysis, s)))
+            }
+            AuditInput::Log { path, options } => {
+                Outcome::Audit(Box::new(audit_log(path, *options, s)?))
+            }
+        },
+        Settings::Tui(s) => browse(s)?,
+        Settings::Generate(args) => Outcome::Generated(crate::generate_cmd::run(args)?),
+        Settings::Matrix { .. }
+        | Settings::TopologyInit { .. }
+        | Settings::TopologyCheck { .. }
+        | Settings::Summary { .. }
+        | Settings::Completions(_)
+        | Settings::Man => Outcome::Print,
+    })
+}
+
+/// Reads captures, with a progress bar on a terminal. `None` when nothing could be read; every
+/// input problem has been reported either way.
+fn read(reading: &Reading) -> Option<Analysis> {
+    let analysis = match &reading.source {
+        Source::Live(options) => match crate::live::capture(options, reading.flow) {
+            Ok(a) => a,
+            Err(e) => {
+                messages::error(&e);
+                return None;
+            }
+        },
+        Source::Files(inputs) => {
+            let bar = progress_bar(inputs, reading.quiet);
+            let progress: &dyn Progress = match &bar {
+                Some(b) => b,
+                None => &NoProgress,
+            };
+            read_files(inputs, reading.flow, progress)
+        }
+    };
+    messages::input_problems(&analysis);
+    (analysis.completeness() != Completeness::Unusable).then_some(analysis)
+}
+
+/// Reads capture files; the first stage of every capture run, CLI or TUI.
+pub fn read_files(inputs: &[InputSpec], flow: FlowConfig, progress: &dyn Progress) -> Analysis {
+    analysis::analyze(inputs, flow, progress)
+}
+
+/// Judges every flow against the site; the display filter then selects what is shown (and
+/// what the exit status follows), while the cross-flow diagnosis saw every flow.
+fn audit(mut analysis: Analysis, s: &AuditSettings) -> Audited {
+    let mut audit = audit_analysis(&analysis, &s.site);
+    let filter = s.filter.as_ref().map(|f| {
+        let (summary, _) = filter::apply_to_audit(f, &mut analysis, &mut audit);
+        messages::filter_kept(&summary, s.quiet);
+        summary
+    });
+    Audited {
+        analysis,
+        audit,
+        filter,
+        log: None,
+    }
+}
+
+/// The audit of one analysis for a site.
+pub fn audit_analysis(analysis: &Analysis, site: &Site) -> Audit {
+    crate::audit::audit(analysis, &site.topology, site.matrix, site.assumed)
+}
+
+/// A firewall log, parsed, turned into flows, judged as captures are, with the findings only
+/// a log gives (FW1, FW2).
+fn audit_log(
+    path: &std::path::Path,
+    options: LogOptions,
+    s: &AuditSettings,
+) -> anyhow::Result<Audited> {
+    let parsed =
+        logs::parse_file(path, options).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let (mut analysis, mut info) = logs::to_flow::analysis(&path.display().to_string(), &parsed);
+    let mut audit = audit_analysis(&analysis, &s.site);
+    crate::diagnose::firewall::attach(&analysis, &mut audit, &info);
+    let filter = s.filter.as_ref().map(|f| {
+        let (summary, keep) = filter::apply_to_audit(f, &mut analysis, &mut audit);
+        filter::retain_by_mask(&mut info, &keep);
+        messages::filter_kept(&summary, s.quiet);
+        summary
+    });
+    Ok(Audited {
+        analysis,
+        audit,
+        filter,
+        log: Some(LogSide {
+            summary: parsed.summary,
+            info,
+        }),
+    })
+}
+
+/// `edgewise tui`: the same reading and audit as `audit`, on the TUI's loading thread.
+fn browse(s: &TuiSettings) -> anyhow::Result<Outcome> {
+    let loading = Loading {
+        names: s.inputs.iter().map(InputSpec::display_name).collect(),
+        read: 0,
+        total: s.inputs.iter().map(input::input_size).sum(),
+    };
+    let done = tui::run_loading(loading, |progress| {
+        let analysis = read_files(&s.inputs, s.flow, progress);
+        if analysis.completeness() == Completeness::Unusable {
+            return Err(Box::new(analysis));
+        }
+        let audit = audit_analysis(&analysis, &s.site);
+        Ok(Model::from_audit(analysis, audit, s.site.matrix))
+    })?;
+    Ok(match done {
+        Ok(()) => Outcome::Browsed,
+        Err(analysis) => {
+            messages::input_problems(&analysis);
+            Outcome::Unusable
+        }
+    })
+}
+
+/// The progress bar on standard error, when it is a terminal and not --quiet.
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn wrap(&self, r: DynRead) -> DynRead {
+        Box::new(self.0.wrap_read(r))
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn progress_bar(inputs: &[InputSpec], quiet: bool) -> Option<Bar> {
+    if quiet || !io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = inputs.iter().filter_map(input::input_size).sum();
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    Some(Bar(bar))
+}

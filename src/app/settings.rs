@@ -1,0 +1,330 @@
+//! Command-line arguments become validated [`Settings`] in one step: the topology is loaded and
+//! the display filter parsed once, the inputs listed, and every usage error found here (exit
+//! status 2) rather than halfway through a run. Clap's value enums are mapped to the library's
+//! own here, so the library does not depend on clap.
+
+use std::path::{Path, PathBuf};
+
+use crate::audit::FailOn;
+use crate::cli::{self, AuditFormat, Command, MatrixFormat, ReadArgs, SummaryFormat};
+use crate::filter::{Filter, FilterError};
+use crate::flow::FlowConfig;
+use crate::live::LiveOptions;
+use crate::logs::{LogFormat, LogOptions};
+use crate::matrix::{Matrix, MatrixError};
+use crate::report::Format;
+use crate::source::input::{self, InputError, InputSpec};
+use crate::topology::{self, Topology, TopologyError};
+
+use super::messages;
+
+/// A usage or configuration error: the run cannot start. Each message names the file or
+/// option, the place and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0}")]
+    DisplayFilter(FilterError),
+    #[error("{0}")]
+    Topology(TopologyError),
+    #[error("the built-in port matrix is damaged: {0}")]
+    Matrix(MatrixError),
+    #[error("{0}")]
+    Input(InputError),
+    #[error("--tz-offset: {0}")]
+    TzOffset(String),
+    #[error("--format parquet writes files: add -w FILE.parquet")]
+    AuditParquetNeedsFile,
+    #[error("--format parquet writes a file: add -w FILE.parquet")]
+    FlowsParquetNeedsFile,
+    #[error("the TUI filters interactively (press /); -Y is for `flows` and `audit`")]
+    TuiDisplayFilter,
+    #[error("the TUI reads capture files (-r); capture live with `edgewise audit -i IFACE --tui`")]
+    TuiLive,
+    #[error("tui cannot read a capture from standard input; give a file")]
+    TuiStdin,
+    #[error("{} exists; use --force to overwrite it", .0.display())]
+    TopologyExists(PathBuf),
+}
+
+/// Where packets come from.
+#[derive(Debug)]
+pub enum Source {
+    Files(Vec<InputSpec>),
+    Live(LiveOptions),
+}
+
+/// How to read captures.
+#[derive(Debug)]
+pub struct Reading {
+    pub source: Source,
+    pub flow: FlowConfig,
+    /// No progress bar and no filter note.
+    pub quiet: bool,
+}
+
+/// The site a run is judged against.
+pub struct Site {
+    pub topology: Topology,
+    /// The bundled sample stands in for a topology the user did not give.
+    pub assumed: bool,
+    pub matrix: &'static Matrix,
+}
+
+/// What `audit` reads.
+#[derive(Debug)]
+pub enum AuditInput {
+    Captures(Reading),
+    Log { path: PathBuf, options: LogOptions },
+}
+
+pub struct FlowsSettings {
+    pub reading: Reading,
+    pub filter: Option<Filter>,
+    pub format: Format,
+    /// Standard output when `None`.
+    pub output: Option<PathBuf>,
+}
+
+pub struct AuditSettings {
+    pub input: AuditInput,
+    pub site: Site,
+    pub filter: Option<Filter>,
+    pub format: AuditFormat,
+    pub output: Option<PathBuf>,
+    pub fail_on: FailOn,
+    /// Browse in the TUI instead of writing a report (captures only).
+    pub tui: bool,
+    pub quiet: bool,
+}
+
+pub struct TuiSettings {
+    pub inputs: Vec<InputSpec>,
+    pub flow: FlowConfig,
+    pub site: Site,
+}
+
+/// One command, ready to run.
+pub enum Settings {
+    Flows(FlowsSettings),
+    Audit(Box<AuditSettings>),
+    Tui(Box<TuiSettings>),
+    Matrix {
+        site: Box<Site>,
+        format: MatrixFormat,
+    },
+    TopologyInit {
+        output: Option<PathBuf>,
+    },
+    TopologyCheck {
+        file: PathBuf,
+        topology: Box<Topology>,
+    },
+    Summary {
+        files: Vec<PathBuf>,
+        by: Vec<String>,
+        format: SummaryFormat,
+    },
+    Generate(cli::GenerateArgs),
+    Completions(clap_complete::Shell),
+    Man,
+}
+
+impl Settings {
+    /// Validates the arguments of one command. Notes (the bundled topology) go to standard
+    /// error as they arise, so they come before anything the run says.
+    pub fn from_command(command: Command) -> Result<Settings, SettingsError> {
+        Ok(match command {
+            Command::Flows(args) => {
+                let filter = display_filter(&args.read)?;
+                if let Some(f) = &filter {
+                    f.check_without_audit()
+                        .map_err(SettingsError::DisplayFilter)?;
+                }
+                let reading = reading(&args.read)?;
+                let format = flows_format(args.format);
+                if format == Format::Parquet && args.output.is_none() {
+                    return Err(SettingsError::FlowsParquetNeedsFile);
+                }
+                Settings::Flows(FlowsSettings {
+                    reading,
+                    filter,
+                    format,
+                    output: args.output,
+                })
+            }
+            Command::Audit(args) => {
+                let filter = display_filter(&args.read)?;
+                let site = site(args.topology.as_deref(), true)?;
+                let input = match args.log {
+                    Some(path) => {
+                        let tz_offset_s = match args.tz_offset.as_deref() {
+                            Some(s) => {
+                                crate::logs::parse_tz_offset(s).map_err(SettingsError::TzOffset)?
+                            }
+                            None => 0,
+                        };
+                        let options = LogOptions {
+                            format: args.log_format.map(log_format),
+                            tz_offset_s,
+                        };
+                        AuditInput::Log { path, options }
+                    }
+                    None => AuditInput::Captures(reading(&args.read)?),
+                };
+                // The TUI replaces the report of captures; a log's report is written anyway.
+                let writes_report = !args.tui || matches!(input, AuditInput::Log { .. });
+                if writes_report && args.format == AuditFormat::Parquet && args.output.is_none() {
+                    return Err(SettingsError::AuditParquetNeedsFile);
+                }
+                Settings::Audit(Box::new(AuditSettings {
+                    input,
+                    site,
+                    filter,
+                    format: args.format,
+                    output: args.output,
+                    fail_on: fail_on(args.fail_on),
+                    tui: args.tui,
+                    quiet: args.read.quiet,
+                }))
+            }
+            Command::Tui(args) => {
+                // Options of the shared read arguments that the TUI cannot honour are refused,
+                // not ignored.
+                if args.read.display_filter.is_some() {
+                    return Err(SettingsError::TuiDisplayFilter);
+                }
+                if args.read.interface.is_some() {
+                    return Err(SettingsError::TuiLive);
+                }
+                // The UI takes the screen at once: the bundled-topology note would be lost.
+                let site = site(args.topology.as_deref(), false)?;
+                let inputs = input::expand(&args.read.inputs).map_err(SettingsError::Input)?;
+                if inputs.iter().any(|i| matches!(i, InputSpec::Stdin)) {
+                    // Standard input is the terminal's keyboard here.
+                    return Err(SettingsError::TuiStdin);
+                }
+                Settings::Tui(Box::new(TuiSettings {
+                    inputs,
+                    flow: flow_config(&args.read),
+                    site,
+                }))
+            }
+            Command::Matrix(args) => Settings::Matrix {
+                site: Box::new(site(args.topology.as_deref(), true)?),
+                format: args.format,
+            },
+            Command::Topology(cli::TopologyCommand::Init { output, force }) => {
+                if let Some(path) = &output {
+                    if path.exists() && !force {
+                        return Err(SettingsError::TopologyExists(path.clone()));
+                    }
+                }
+                Settings::TopologyInit { output }
+            }
+            Command::Topology(cli::TopologyCommand::Check { file }) => {
+                let topology = Topology::load(&file).map_err(SettingsError::Topology)?;
+                Settings::TopologyCheck {
+                    file,
+                    topology: Box::new(topology),
+                }
+            }
+            Command::Summary(args) => Settings::Summary {
+                files: args.files,
+                by: args.by,
+                format: args.format,
+            },
+            Command::Generate(args) => Settings::Generate(args),
+            Command::Completions { shell } => Settings::Completions(shell),
+            Command::Man => Settings::Man,
+        })
+    }
+}
+
+/// Parses `-Y` once; its error points at the bad token.
+fn display_filter(read: &ReadArgs) -> Result<Option<Filter>, SettingsError> {
+    read.display_filter
+        .as_deref()
+        .map(Filter::parse)
+        .transpose()
+        .map_err(SettingsError::DisplayFilter)
+}
+
+fn flow_config(read: &ReadArgs) -> FlowConfig {
+    FlowConfig {
+        max_flows: read.max_flows.max(1),
+        ..FlowConfig::default()
+    }
+}
+
+/// The capture source: a live interface, or the files behind `-r` (checked to exist now).
+fn reading(read: &ReadArgs) -> Result<Reading, SettingsError> {
+    let source = match &read.interface {
+        Some(interface) => Source::Live(LiveOptions {
+            interface: interface.clone(),
+            capture_filter: read.capture_filter.clone(),
+            duration: read.duration,
+            count: read.count,
+        }),
+        None => Source::Files(input::expand(&read.inputs).map_err(SettingsError::Input)?),
+    };
+    Ok(Reading {
+        source,
+        flow: flow_config(read),
+        quiet: read.quiet,
+    })
+}
+
+/// The user's topology, or the bundled sample (with a note when `say_assumed`).
+fn site(path: Option<&Path>, say_assumed: bool) -> Result<Site, SettingsError> {
+    let (topology, assumed) = match path {
+        Some(p) => (Topology::load(p).map_err(SettingsError::Topology)?, false),
+        None => {
+            if say_assumed {
+                messages::bundled_topology();
+            }
+            let t = Topology::parse(topology::SAMPLE, Path::new("<bundled sample topology>"))
+                .map_err(SettingsError::Topology)?;
+            (t, true)
+        }
+    };
+    let matrix = Matrix::builtin().map_err(SettingsError::Matrix)?;
+    Ok(Site {
+        topology,
+        assumed,
+        matrix,
+    })
+}
+
+fn flows_format(f: cli::FlowsFormat) -> Format {
+    use cli::FlowsFormat as C;
+    match f {
+        C::Text => Format::Text,
+        C::Json => Format::Json,
+        C::Jsonl => Format::Jsonl,
+        C::Csv => Format::Csv,
+        C::Zeek => Format::Zeek,
+        C::ZeekJson => Format::ZeekJson,
+        C::Parquet => Format::Parquet,
+    }
+}
+
+fn fail_on(f: cli::FailOn) -> FailOn {
+    match f {
+        cli::FailOn::Violation => FailOn::Violation,
+        cli::FailOn::Hairpin => FailOn::Hairpin,
+        cli::FailOn::Error => FailOn::Error,
+        cli::FailOn::Warning => FailOn::Warning,
+        cli::FailOn::Never => FailOn::Never,
+    }
+}
+
+fn log_format(f: cli::LogFormat) -> LogFormat {
+    match f {
+        cli::LogFormat::Pfirewall => LogFormat::Pfirewall,
+        cli::LogFormat::Asa => LogFormat::Asa,
+        cli::LogFormat::Panos => LogFormat::Panos,
+        cli::LogFormat::Fortigate => LogFormat::Fortigate,
+        cli::LogFormat::ZeekTsv => LogFormat::ZeekTsv,
+        cli::LogFormat::ZeekJson => LogFormat::ZeekJson,
+    }
+}

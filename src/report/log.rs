@@ -1,0 +1,91 @@
+//! The audit report of a firewall log: the capture audit report, preceded (text) or extended
+//! (JSON) by what happened to the log's lines, so a reader can tell how much of the log the
+//! verdicts rest on.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::audit::Audit;
+use crate::logs::to_flow::LogFlowInfo;
+use crate::logs::{LogFormat, Summary};
+use crate::matrix::Matrix;
+
+/// The line summary, as the text report's preamble.
+pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "Firewall log: format {}{}, times: {}",
+        s.format.map_or("?", LogFormat::label),
+        if s.detected { " (detected)" } else { "" },
+        s.time_basis
+    )?;
+    writeln!(
+        out,
+        "  {} lines: {} used, {} comment, {} skipped, {} unparsable",
+        s.lines,
+        s.used,
+        s.comment,
+        s.skipped_total(),
+        s.unparsable_total()
+    )?;
+    for (k, v) in &s.skipped {
+        writeln!(out, "    skipped {k}: {v}")?;
+    }
+    for (k, v) in &s.unparsable {
+        writeln!(out, "    unparsable {k}: {v}")?;
+    }
+    for b in &s.examples {
+        writeln!(out, "    line {} ({}): {}", b.line, b.reason, b.text)?;
+    }
+    if s.no_timestamp > 0 {
+        writeln!(out, "  {} used lines carry no usable time", s.no_timestamp)?;
+    }
+    writeln!(out)
+}
+
+/// The text report: the line summary, then the capture audit report.
+pub fn write_text(
+    summary: &Summary,
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    write_summary_text(summary, out)?;
+    crate::report::audit::write_text(analysis, audit, matrix, out)
+}
+
+/// The audit JSON document of a capture, with `log` (the line summary) and `log_flows` (the
+/// side table, by flow index: `info[i]` belongs to `analysis.flows[i]`) added at top level.
+pub fn write_json(
+    summary: &Summary,
+    info: &[LogFlowInfo],
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    /// One row of the side table, with the flow's id.
+    #[derive(Serialize)]
+    struct LogFlow<'a> {
+        id: u64,
+        #[serde(flatten)]
+        info: &'a LogFlowInfo,
+    }
+    #[derive(Serialize)]
+    struct Extra<'a> {
+        log: &'a Summary,
+        log_flows: Vec<LogFlow<'a>>,
+    }
+    let extra = Extra {
+        log: summary,
+        log_flows: info
+            .iter()
+            .zip(&analysis.flows)
+            .map(|(info, f)| LogFlow { id: f.id, info })
+            .collect(),
+    };
+    crate::report::audit::write_json_with(analysis, audit, matrix, None, &extra, out)
+}
