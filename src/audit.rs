@@ -146,7 +146,7 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
 }
 
 /// What makes `edgewise audit` exit with status 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOn {
     /// Any verdict that the matrix does not permit.
     Violation,

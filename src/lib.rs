@@ -54,10 +54,6 @@ pub mod generate_cmd;
 pub mod identify;
 pub mod judge;
 pub mod live;
-/// The report of a firewall-log audit. It sits with the other renderers in `report/`, and is
-/// declared here so that `report/mod.rs` keeps its module list.
-#[path = "report/log.rs"]
-pub mod log_report;
 pub mod logs;
 pub mod matrix;
 pub mod report;

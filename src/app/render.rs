@@ -158,11 +158,16 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
         AuditFormat::Parquet => Ok(()),
         AuditFormat::Csv => report::audit::write_csv(&a.analysis, &a.audit, w),
         AuditFormat::Text => {
-            crate::log_report::write_text(&log.summary, &a.analysis, &a.audit, matrix, w)
+            crate::report::log::write_text(&log.summary, &a.analysis, &a.audit, matrix, w)
         }
-        AuditFormat::Json => {
-            crate::log_report::write_json(&log.summary, &log.info, &a.analysis, &a.audit, matrix, w)
-        }
+        AuditFormat::Json => crate::report::log::write_json(
+            &log.summary,
+            &log.info,
+            &a.analysis,
+            &a.audit,
+            matrix,
+            w,
+        ),
         AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
             &a.analysis,
             &a.audit,

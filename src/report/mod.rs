@@ -4,6 +4,7 @@
 //! nanoseconds since the Unix epoch and RFC 3339 text in UTC.
 
 pub mod audit;
+pub mod log;
 pub mod matrix;
 pub mod text;
 pub mod time;
@@ -18,7 +19,7 @@ use crate::flow::tcp::Handshake;
 use crate::flow::{DirStats, Endpoint, Flow, FlowEnd, IcmpErrorNote, InitiatorEvidence};
 
 /// Output formats of `edgewise flows`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A conversation table, like `tshark -z conv`, with the packet accounting.
     Text,
