@@ -97,7 +97,7 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
         let proto = if j.protocol.is_empty() {
             crate::report::transport_name(f.protocol)
         } else {
-            j.protocol.clone()
+            j.protocol.to_string()
         };
         by_protocol.entry(proto).or_default().add(f);
         by_verdict

@@ -1031,7 +1031,7 @@ fn retally(analysis: &Analysis, audit: &mut Audit) {
         let proto = if j.protocol.is_empty() {
             crate::report::transport_name(f.protocol)
         } else {
-            j.protocol.clone()
+            j.protocol.to_string()
         };
         add(by_protocol.entry(proto).or_default(), f);
         add(
@@ -1106,9 +1106,9 @@ mod tests {
             direction: None,
             protocol: "SIP/MTLS".into(),
             verdict,
-            rules: Vec::new(),
-            reason: String::new(),
-            notes: Vec::new(),
+            rules: Vec::new().into(),
+            reason: Default::default(),
+            notes: Vec::new().into(),
             judged_reversed: false,
             identified: None,
         }

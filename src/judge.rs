@@ -12,6 +12,9 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
 
 use serde::Serialize;
 
@@ -117,27 +120,185 @@ pub struct FlowFacts {
     pub identified: Option<Protocol>,
 }
 
-/// The judgement of one flow.
+/// The judgement of one flow. Compact on purpose (a busy Edge's report keeps one per flow): the
+/// texts are shared between the flows judged alike, and the reason is a shared sentence with
+/// the flow's own addresses filled in when it is shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct Judgement {
     pub edge_interface: Option<Interface>,
     pub edge_service: Option<Service>,
     pub direction: Option<Direction>,
     /// The protocol in the documents' words (from the rule that matched, or the nearest one).
-    pub protocol: String,
+    pub protocol: Arc<str>,
     pub verdict: Verdict,
     /// Ids of the rules that permit the flow (or the nearest rules, for a violation).
-    pub rules: Vec<String>,
+    pub rules: Arc<[Arc<str>]>,
     /// One sentence naming the rule or the nearest rule and its document.
-    pub reason: String,
+    pub reason: Reason,
     /// Notes of the documents' disagreements the verdict relies on.
-    pub notes: Vec<String>,
+    pub notes: Arc<[Arc<str>]>,
     /// The flow was judged with initiator and responder swapped from the first packet seen,
     /// because no SYN was seen and only that orientation matches the matrix.
     pub judged_reversed: bool,
     /// The protocol the payload showed, when it was identified with certainty.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub identified: Option<String>,
+    pub identified: Option<&'static str>,
+}
+
+impl Judgement {
+    /// Does the judgement name this rule?
+    pub fn cites(&self, rule: &str) -> bool {
+        self.rules.iter().any(|r| &**r == rule)
+    }
+}
+
+/// Marks a flow's own value in a shared reason: `A`/`B` initiator/responder `ip:port`,
+/// `a`/`b` their addresses, `p`/`q` their ports.
+const MARK: char = '\u{1}';
+
+/// A verdict's reason: the sentence shared by the flows judged alike, with this flow's ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    template: Arc<str>,
+    ends: [(IpAddr, u16); 2],
+}
+
+impl Default for Reason {
+    fn default() -> Self {
+        Reason {
+            template: Arc::from(""),
+            ends: [(IpAddr::from([0, 0, 0, 0]), 0); 2],
+        }
+    }
+}
+
+impl Reason {
+    /// Replaces this flow's addresses and ports in `text` by marks, so that the text is the same
+    /// for every flow judged alike.
+    fn template(text: &str, f: &FlowFacts) -> String {
+        let (a, b) = (f.initiator, f.responder);
+        let mut t = replace_bounded(text, &format!("{}:{}", a.0, a.1), "\u{1}A");
+        t = replace_bounded(&t, &format!("{}:{}", b.0, b.1), "\u{1}B");
+        t = replace_bounded(&t, &a.0.to_string(), "\u{1}a");
+        t = replace_bounded(&t, &b.0.to_string(), "\u{1}b");
+        for name in ["TCP", "UDP"] {
+            t = t.replace(
+                &format!("{name} {} -> {}", a.1, b.1),
+                &format!("{name} \u{1}p -> \u{1}q"),
+            );
+            t = t.replace(
+                &format!("{name} {} -> {}", b.1, a.1),
+                &format!("{name} \u{1}q -> \u{1}p"),
+            );
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [(ai, ap), (bi, bp)] = self.ends;
+        let mut parts = self.template.split(MARK);
+        if let Some(first) = parts.next() {
+            out.write_str(first)?;
+        }
+        for part in parts {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some('A') => write!(out, "{ai}:{ap}")?,
+                Some('B') => write!(out, "{bi}:{bp}")?,
+                Some('a') => write!(out, "{ai}")?,
+                Some('b') => write!(out, "{bi}")?,
+                Some('p') => write!(out, "{ap}")?,
+                Some('q') => write!(out, "{bp}")?,
+                _ => {}
+            }
+            out.write_str(chars.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Replaces whole occurrences of `needle` (not part of a longer address or number).
+fn replace_bounded(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() || !text.contains(needle) {
+        return text.to_string();
+    }
+    let part_of =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.' || c == ':');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(needle) {
+        let before = rest[..i].chars().next_back().or(out.chars().next_back());
+        let after = rest[i + needle.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if part_of(before) || part_of(after) {
+            out.push_str(needle);
+        } else {
+            out.push_str(with);
+        }
+        rest = &rest[i + needle.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Texts shared between judgements, and the judgements already made.
+#[derive(Default)]
+struct Interner {
+    strings: FxHashMap<Box<str>, Arc<str>>,
+    lists: FxHashMap<Vec<Arc<str>>, Arc<[Arc<str>]>>,
+    judged: FxHashMap<JudgeKey, Judgement>,
+}
+
+impl Interner {
+    fn text(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(s.into(), a.clone());
+        a
+    }
+
+    fn list(&mut self, items: &[String]) -> Arc<[Arc<str>]> {
+        let v: Vec<Arc<str>> = items.iter().map(|s| self.text(s)).collect();
+        if let Some(a) = self.lists.get(&v) {
+            return a.clone();
+        }
+        let a: Arc<[Arc<str>]> = Arc::from(v.clone());
+        self.lists.insert(v, a.clone());
+        a
+    }
+}
+
+/// A judgement as the verdict cascade builds it, with owned text; [`Judge::judge`] turns it
+/// into the compact, shared form a report keeps for every flow.
+#[derive(Debug, Clone)]
+struct Draft {
+    edge_interface: Option<Interface>,
+    edge_service: Option<Service>,
+    direction: Option<Direction>,
+    /// The protocol in the documents' words (from the rule that matched, or the nearest one).
+    protocol: String,
+    verdict: Verdict,
+    /// Ids of the rules that permit the flow (or the nearest rules, for a violation).
+    rules: Vec<String>,
+    /// One sentence naming the rule or the nearest rule and its document.
+    reason: String,
+    /// Notes of the documents' disagreements the verdict relies on.
+    notes: Vec<String>,
+    /// The flow was judged with initiator and responder swapped from the first packet seen,
+    /// because no SYN was seen and only that orientation matches the matrix.
+    judged_reversed: bool,
+    /// The protocol the payload showed, when it was identified with certainty.
+    identified: Option<&'static str>,
 }
 
 /// Where a flow touches the Edge.
@@ -160,6 +321,25 @@ pub struct Judge<'a> {
     applicable: Vec<&'a Rule>,
     /// For each rule of the matrix, in order: does it apply to this site?
     applies: Vec<bool>,
+    /// Texts shared by the judgements, and judgements by what they depend on (behind a lock so
+    /// that judging can run on threads).
+    texts: Mutex<Interner>,
+    /// Port -> the matrix's port ranges it falls in, as bits.
+    port_classes: Vec<u64>,
+}
+
+/// Judgements remembered at most (then forgotten at once: memory stays bounded).
+const JUDGED_CACHE: usize = 100_000;
+
+/// Everything a judgement depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct JudgeKey {
+    transport: u8,
+    initiator: IpAddr,
+    responder: IpAddr,
+    ports: [u64; 2],
+    certain: bool,
+    identified: Option<Protocol>,
 }
 
 fn transport_of(protocol: u8) -> Option<Transport> {
@@ -200,6 +380,8 @@ impl<'a> Judge<'a> {
             matrix,
             applicable,
             applies,
+            texts: Mutex::new(Interner::default()),
+            port_classes: Self::port_classes(topology, matrix),
         }
     }
 
@@ -355,8 +537,98 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// Judges one flow.
+    /// Judges one flow. Flows that differ only in ports no rule tells apart (an ephemeral
+    /// port for another) are judged alike, so the answer is looked up rather than recomputed.
     pub fn judge(&self, f: &FlowFacts) -> Judgement {
+        let key = self.key(f);
+        let texts = match self.texts.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(j) = key.as_ref().and_then(|k| texts.judged.get(k)) {
+            let mut j = j.clone();
+            j.reason.ends = [f.initiator, f.responder];
+            return j;
+        }
+        drop(texts);
+        let d = self.draft(f);
+        let mut texts = match self.texts.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let j = Judgement {
+            edge_interface: d.edge_interface,
+            edge_service: d.edge_service,
+            direction: d.direction,
+            protocol: texts.text(&d.protocol),
+            verdict: d.verdict,
+            rules: texts.list(&d.rules),
+            reason: Reason {
+                template: texts.text(&Reason::template(&d.reason, f)),
+                ends: [f.initiator, f.responder],
+            },
+            notes: texts.list(&d.notes),
+            judged_reversed: d.judged_reversed,
+            identified: d.identified,
+        };
+        if let Some(k) = key {
+            if texts.judged.len() >= JUDGED_CACHE {
+                texts.judged.clear();
+            }
+            texts.judged.insert(k, j.clone());
+        }
+        j
+    }
+
+    /// What a judgement depends on: the addresses, and of each port only which of the
+    /// matrix's port ranges it falls in (`None` when the ranges are too many to tell by bits).
+    fn key(&self, f: &FlowFacts) -> Option<JudgeKey> {
+        let sig = |p: u16| self.port_classes.get(usize::from(p)).copied();
+        Some(JudgeKey {
+            transport: f.transport,
+            initiator: f.initiator.0,
+            responder: f.responder.0,
+            ports: [sig(f.initiator.1)?, sig(f.responder.1)?],
+            certain: f.initiator_certain,
+            identified: f.identified,
+        })
+    }
+
+    /// For every port, a bit per distinct port range of the matrix (resolved for the site)
+    /// that contains it, and one for the media range the cascade checks itself.
+    fn port_classes(topology: &Topology, matrix: &Matrix) -> Vec<u64> {
+        let mut specs: Vec<PortSpec> = Vec::new();
+        for r in &matrix.rules {
+            for spec in [r.dst_port, r.src_port] {
+                let spec = match spec {
+                    PortSpec::Named(sp) => topology.port(sp),
+                    other => other,
+                };
+                if !specs.contains(&spec) {
+                    specs.push(spec);
+                }
+            }
+        }
+        specs.push(PortSpec::Range(50000, 59999));
+        if specs.len() > 64 {
+            return Vec::new();
+        }
+        (0..=u16::MAX)
+            .map(|p| {
+                specs.iter().enumerate().fold(0u64, |bits, (i, s)| {
+                    let hit = match *s {
+                        PortSpec::Any => true,
+                        PortSpec::Single(x) => x == p,
+                        PortSpec::Range(lo, hi) => (lo..=hi).contains(&p),
+                        PortSpec::Named(_) => false,
+                    };
+                    bits | (u64::from(hit) << i)
+                })
+            })
+            .collect()
+    }
+
+    fn draft(&self, f: &FlowFacts) -> Draft {
         let first = self.judge_oriented(f);
         if f.initiator_certain || !first.verdict.is_violation() {
             return with_inferred_note(first, f);
@@ -380,7 +652,7 @@ impl<'a> Judge<'a> {
         with_inferred_note(first, f)
     }
 
-    fn judge_oriented(&self, f: &FlowFacts) -> Judgement {
+    fn judge_oriented(&self, f: &FlowFacts) -> Draft {
         let first = self.judge_placed(f, self.place(f));
         let both_edge =
             self.topology.is_edge(f.initiator.0) && self.topology.is_edge(f.responder.0);
@@ -403,8 +675,8 @@ impl<'a> Judge<'a> {
         }
     }
 
-    fn judge_placed(&self, f: &FlowFacts, placement: Option<Placement>) -> Judgement {
-        let none = |verdict, reason: String| Judgement {
+    fn judge_placed(&self, f: &FlowFacts, placement: Option<Placement>) -> Draft {
+        let none = |verdict, reason: String| Draft {
             edge_interface: None,
             edge_service: None,
             direction: None,
@@ -426,7 +698,7 @@ impl<'a> Judge<'a> {
             );
         };
         let service = service_of(&p.edge_roles);
-        let mut j = Judgement {
+        let mut j = Draft {
             edge_interface: Some(p.interface),
             edge_service: service,
             direction: Some(p.direction),
@@ -528,7 +800,7 @@ impl<'a> Judge<'a> {
             j.protocol = rule.protocol.clone();
             j.notes = self.decision_notes(&same);
             if let Some(p) = f.identified.filter(|p| *p != Protocol::Unknown) {
-                j.identified = Some(p.label().to_string());
+                j.identified = Some(p.label());
             }
             match rule.verdict {
                 RuleVerdict::Permit | RuleVerdict::PermitIf => {
@@ -739,7 +1011,7 @@ impl<'a> Judge<'a> {
     }
 }
 
-fn with_inferred_note(mut j: Judgement, f: &FlowFacts) -> Judgement {
+fn with_inferred_note(mut j: Draft, f: &FlowFacts) -> Draft {
     if !f.initiator_certain && j.verdict != Verdict::UnknownEndpoint {
         j.reason.push_str(" (initiator inferred: no SYN was seen)");
     }
@@ -840,8 +1112,8 @@ impl Coverage {
             .collect();
         for j in judgements {
             if matches!(j.verdict, Verdict::Permitted | Verdict::PermittedWithNote) {
-                for id in &j.rules {
-                    if let Some(n) = hits.get_mut(id) {
+                for id in j.rules.iter() {
+                    if let Some(n) = hits.get_mut(&**id) {
                         *n += 1;
                     }
                 }
@@ -856,5 +1128,69 @@ impl Coverage {
             hits,
             never_exercised,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::SAMPLE;
+    use std::path::Path;
+
+    /// A shared reason shows each flow exactly the sentence the cascade wrote for it, whatever
+    /// its addresses and ports (including ones that occur inside other numbers).
+    #[test]
+    fn shared_reasons_render_as_written() {
+        let site = Topology::parse(SAMPLE, Path::new("site.toml")).expect("sample");
+        let matrix = Matrix::builtin().expect("matrix");
+        let judge = Judge::new(&site, matrix);
+        let hosts = [
+            "10.45.16.10",
+            "10.45.16.1",
+            "10.45.16.30",
+            "172.25.33.10",
+            "192.168.20.55",
+            "192.168.10.90",
+            "203.0.113.25",
+            "131.107.155.30",
+            "2001:db8::1",
+            "198.51.100.10",
+        ];
+        let ports = [
+            443u16, 5061, 3478, 50000, 50001, 4443, 8057, 1, 44, 51234, 51235, 60000, 53, 80,
+        ];
+        let mut checked = 0;
+        for (i, a) in hosts.iter().enumerate() {
+            for b in &hosts[i..] {
+                for &pa in &ports {
+                    for &pb in &ports {
+                        for (transport, certain) in [(6, true), (17, false), (6, false)] {
+                            let f = FlowFacts {
+                                transport,
+                                initiator: (a.parse().expect("ip"), pa),
+                                responder: (b.parse().expect("ip"), pb),
+                                initiator_certain: certain,
+                                identified: None,
+                            };
+                            let d = judge.draft(&f);
+                            let j = judge.judge(&f);
+                            assert_eq!(j.reason.to_string(), d.reason);
+                            assert_eq!((j.verdict, &*j.protocol), (d.verdict, d.protocol.as_str()));
+                            assert_eq!(j.rules.len(), d.rules.len());
+                            assert_eq!(j.judged_reversed, d.judged_reversed);
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000);
+        // Flows judged alike share one sentence.
+        let texts = judge.texts.lock().expect("lock");
+        assert!(
+            texts.strings.len() < checked / 10,
+            "{}",
+            texts.strings.len()
+        );
     }
 }

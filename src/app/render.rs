@@ -24,12 +24,18 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
                 }
                 return Ok(());
             }
-            with_output(s.output.as_deref(), |w| {
+            let written = with_output(s.output.as_deref(), |w| {
                 report::write_filtered(&analysis, s.format, filter.as_ref(), w)
-            })
+            });
+            exit_soon(analysis);
+            written
         }
         (Settings::Audit(s), Outcome::Audit(a)) => match a.log.is_some() {
-            true => log_report(s, &a),
+            true => {
+                let written = log_report(s, &a);
+                exit_soon(a);
+                written
+            }
             false => audit_report(s, *a),
         },
         (Settings::Matrix { site, format }, _) => {
@@ -69,6 +75,12 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
     }
 }
 
+/// Leaves a run's records to the end of the process: freeing hundreds of thousands of flows
+/// one by one costs a fifth of a busy capture's run, and the process is about to exit.
+fn exit_soon<T>(records: T) {
+    std::mem::forget(records);
+}
+
 /// The audit of captures: the TUI, CSV or Parquet tables, or a report.
 fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
     let Audited {
@@ -85,7 +97,7 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
         ))?;
         return Ok(());
     }
-    match (s.format, s.output.as_deref()) {
+    let written = match (s.format, s.output.as_deref()) {
         (AuditFormat::Parquet, Some(path)) => parquet::write(
             &analysis,
             Some(&audit),
@@ -130,9 +142,14 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
                 },
                 w,
             ),
+            AuditFormat::Jsonl => {
+                report::audit::write_jsonl(&analysis, &audit, s.site.matrix, filter.as_ref(), w)
+            }
             AuditFormat::Csv | AuditFormat::Parquet => Ok(()),
         }),
-    }
+    };
+    exit_soon((analysis, audit));
+    written
 }
 
 /// The audit of a firewall log: the capture formats, with the log's line summary in text and
@@ -157,6 +174,9 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
     with_output(s.output.as_deref(), |w| match s.format {
         AuditFormat::Parquet => Ok(()),
         AuditFormat::Csv => report::audit::write_csv(&a.analysis, &a.audit, w),
+        AuditFormat::Jsonl => {
+            report::audit::write_jsonl(&a.analysis, &a.audit, matrix, a.filter.as_ref(), w)
+        }
         AuditFormat::Text => {
             crate::report::log::write_text(&log.summary, &a.analysis, &a.audit, matrix, w)
         }

@@ -93,7 +93,10 @@ pub fn attach(analysis: &Analysis, audit: &mut Audit, info: &[LogFlowInfo]) {
             continue;
         }
         if matches!(j.verdict, Verdict::Permitted | Verdict::PermittedWithNote) {
-            let rule = j.rules.first().cloned().unwrap_or_else(|| "?".into());
+            let rule = j
+                .rules
+                .first()
+                .map_or_else(|| "?".to_string(), |r| r.to_string());
             let by = if x.rules.is_empty() {
                 String::new()
             } else {
@@ -106,7 +109,7 @@ pub fn attach(analysis: &Analysis, audit: &mut Audit, info: &[LogFlowInfo]) {
             );
             let e = fw1
                 .entry(rule)
-                .or_insert_with(|| (j.protocol.clone(), Vec::new()));
+                .or_insert_with(|| (j.protocol.to_string(), Vec::new()));
             e.1.push(evidence(analysis, i, x, detail));
         } else {
             fw2_flows += 1;

@@ -159,6 +159,65 @@ pub fn write_json_with<E: Serialize>(
     writeln!(out)
 }
 
+/// One JSON Lines record, tagged with what it is.
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    record: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// What the last JSON Lines record holds: everything of the document but the flows, findings
+/// and calls (which came before it, one per line).
+#[derive(Serialize)]
+struct Summary<'a> {
+    #[serde(flatten)]
+    analysis: &'a Analysis,
+    completeness: crate::analysis::Completeness,
+    audit: &'a Audit,
+    skipped_checks: &'a [crate::diagnose::Skipped],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display_filter: Option<&'a crate::filter::FilterSummary>,
+    never_exercised: Vec<NeverExercised<'a>>,
+}
+
+/// JSON Lines: every flow with its judgement in capture order, then each finding and call,
+/// then one summary record. A script can stream it, and `grep '"record":"flow"'` keeps flows.
+pub fn write_jsonl(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    filter: Option<&crate::filter::FilterSummary>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    fn line<T: Serialize>(out: &mut dyn Write, record: &'static str, body: &T) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, &Tagged { record, body })?;
+        out.write_all(b"\n")
+    }
+    for (f, j) in analysis.flows.iter().zip(&audit.judgements) {
+        let flow = AuditedFlow {
+            flow: FlowRecord::new(f, analysis),
+            judgement: j,
+        };
+        line(out, "flow", &flow)?;
+    }
+    for f in &audit.diagnosis.findings {
+        line(out, "finding", f)?;
+    }
+    for c in &audit.diagnosis.calls {
+        line(out, "call", c)?;
+    }
+    let summary = Summary {
+        analysis,
+        completeness: analysis.completeness(),
+        audit,
+        skipped_checks: &audit.diagnosis.skipped,
+        display_filter: filter,
+        never_exercised: never_exercised(audit, matrix),
+    };
+    line(out, "summary", &summary)
+}
+
 fn table(
     out: &mut dyn Write,
     title: &str,
@@ -458,7 +517,7 @@ pub fn write_csv(analysis: &Analysis, audit: &Audit, out: &mut dyn Write) -> io:
             f.packets().to_string(),
             f.wire_bytes().to_string(),
             f.conn_state().to_string(),
-            j.protocol.clone(),
+            j.protocol.to_string(),
             analysis
                 .identification(f)
                 .map(|i| i.protocol.label().to_string())
@@ -469,7 +528,7 @@ pub fn write_csv(analysis: &Analysis, audit: &Audit, out: &mut dyn Write) -> io:
                 .to_string(),
             j.verdict.label().to_string(),
             j.rules.join(" "),
-            j.reason.clone(),
+            j.reason.to_string(),
         ])?;
     }
     w.flush()

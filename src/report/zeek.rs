@@ -288,10 +288,10 @@ fn judgement_cells(j: &Judgement) -> Vec<Cell> {
         if j.protocol.is_empty() {
             Cell::Unset
         } else {
-            Cell::Str(j.protocol.clone())
+            Cell::Str(j.protocol.to_string())
         },
         Cell::Str(j.verdict.label().to_string()),
-        Cell::Set(j.rules.clone()),
+        Cell::Set(j.rules.iter().map(|r| r.to_string()).collect()),
     ]
 }
 

@@ -387,7 +387,7 @@ fn cell_text(col: Column, f: &Flow, j: &Judgement) -> String {
             if j.protocol.is_empty() {
                 "-".into()
             } else {
-                j.protocol.clone()
+                j.protocol.to_string()
             }
         }
         Column::Interface => match (j.edge_interface, j.edge_service) {
@@ -575,10 +575,10 @@ fn verdict_lines(app: &App, j: &Judgement) -> Vec<Line<'static>> {
             "  judged with initiator and responder swapped (no SYN seen)",
         ));
     }
-    for id in &j.rules {
+    for id in j.rules.iter() {
         out.push(Line::from(vec![
             Span::from("  rule ").dark_gray(),
-            Span::from(id.clone()),
+            Span::from(id.to_string()),
         ]));
         if let Some(r) = app.model.matrix.rule(id) {
             for s in &r.sources {
@@ -586,7 +586,7 @@ fn verdict_lines(app: &App, j: &Judgement) -> Vec<Line<'static>> {
             }
         }
     }
-    for n in &j.notes {
+    for n in j.notes.iter() {
         out.push(Line::from(format!("  note: {n}")).cyan());
     }
     out
