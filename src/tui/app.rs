@@ -327,6 +327,12 @@ impl App {
         self.flows.rows = rows;
     }
 
+    /// Sets the flow filter's text, as if typed.
+    pub fn set_filter(&mut self, text: &str) {
+        self.flows.filter = text.to_string();
+        self.refresh_rows();
+    }
+
     fn set_sort(&mut self, col: Column) {
         self.flows.sort = col;
         self.flows.descending = col.descending_by_default();
