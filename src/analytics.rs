@@ -35,10 +35,12 @@ fn label<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-/// The flow table: one row per flow, with the verdict's columns when an audit is given.
+/// The flow table: one row per flow shown (all, or a display filter's selection), with the
+/// verdict's columns when an audit is given.
 pub fn flows_frame(
     analysis: &Analysis,
     audit: Option<&Audit>,
+    selection: Option<&crate::select::Selection>,
     site: &str,
 ) -> PolarsResult<DataFrame> {
     let capture = analysis
@@ -47,7 +49,8 @@ pub fn flows_frame(
         .map(|i| i.name.clone())
         .collect::<Vec<_>>()
         .join(" ");
-    let n = analysis.flows.len();
+    let shown: Vec<usize> = crate::select::shown(selection, analysis.flows.len()).collect();
+    let n = shown.len();
     let mut id = Vec::with_capacity(n);
     let mut transport = Vec::with_capacity(n);
     let (mut ii, mut ip, mut ri, mut rp) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -63,7 +66,10 @@ pub fn flows_frame(
         Vec::new(),
         Vec::new(),
     );
-    for (k, f) in analysis.flows.iter().enumerate() {
+    for (k, f) in shown
+        .iter()
+        .filter_map(|&k| Some((k, analysis.flows.get(k)?)))
+    {
         id.push(f.id);
         transport.push(crate::report::transport_name(f.protocol));
         ii.push(f.initiator.ip.to_string());
@@ -154,9 +160,17 @@ fn partner_of(audit: &Audit, f: &crate::flow::Flow) -> String {
         .unwrap_or_default()
 }
 
-/// The findings table: one row per finding.
-pub fn findings_frame(audit: &Audit, site: &str) -> PolarsResult<DataFrame> {
-    let f = &audit.diagnosis.findings;
+/// The findings table: one row per finding (of a selection's flows, when given).
+pub fn findings_frame(
+    audit: &Audit,
+    selection: Option<&crate::select::Selection>,
+    site: &str,
+) -> PolarsResult<DataFrame> {
+    let diagnosis = match selection {
+        Some(s) => std::borrow::Cow::Owned(s.diagnosis(&audit.diagnosis)),
+        None => std::borrow::Cow::Borrowed(&audit.diagnosis),
+    };
+    let f = &diagnosis.findings;
     let n = f.len();
     DataFrame::new(
         n,

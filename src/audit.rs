@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::analysis::Analysis;
+use crate::diagnose::Diagnosis;
 use crate::flow::Flow;
 use crate::judge::{
     interface_label, service_label, Coverage, FlowFacts, Judge, Judgement, Verdict,
 };
 use crate::matrix::Matrix;
+use crate::select::Selection;
 use crate::topology::Topology;
 
 /// Flows and bytes of one group.
@@ -84,30 +86,13 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
         .enumerate()
         .map(|(i, f)| judge.judge(&facts(f, analysis.identifications.get(i))))
         .collect();
-    let mut by_interface: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut by_service: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut by_protocol: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut by_verdict: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut violations = 0;
-    for (f, j) in analysis.flows.iter().zip(&judgements) {
-        let iface = j.edge_interface.map_or("none", interface_label).to_string();
-        by_interface.entry(iface).or_default().add(f);
-        let svc = j.edge_service.map_or("none", service_label).to_string();
-        by_service.entry(svc).or_default().add(f);
-        let proto = if j.protocol.is_empty() {
-            crate::report::transport_name(f.protocol)
-        } else {
-            j.protocol.to_string()
-        };
-        by_protocol.entry(proto).or_default().add(f);
-        by_verdict
-            .entry(j.verdict.label().to_string())
-            .or_default()
-            .add(f);
-        if j.verdict.is_violation() {
-            violations += 1;
-        }
-    }
+    let Tallies {
+        by_interface,
+        by_service,
+        by_protocol,
+        by_verdict,
+        violations,
+    } = Tallies::of(analysis.flows.iter().zip(&judgements));
     let coverage = Coverage::compute(&judge, &judgements);
     let diagnosis = crate::diagnose::diagnose(&crate::diagnose::Inputs {
         analysis,
@@ -162,15 +147,98 @@ pub enum FailOn {
 
 impl FailOn {
     pub fn fails(self, audit: &Audit) -> bool {
-        match self {
-            FailOn::Violation => audit.violations > 0,
-            FailOn::Hairpin => audit
-                .judgements
+        self.fails_on(audit.violations, audit.judgements.iter(), &audit.diagnosis)
+    }
+}
+
+/// The audit's tallies of some of its flows: the whole run's are [`Audit`]'s own fields, a
+/// display filter's selection has its own ([`Audit::tallies_for`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tallies {
+    pub by_interface: BTreeMap<String, Tally>,
+    pub by_service: BTreeMap<String, Tally>,
+    pub by_protocol: BTreeMap<String, Tally>,
+    pub by_verdict: BTreeMap<String, Tally>,
+    pub violations: u64,
+}
+
+impl Tallies {
+    /// Groups flows with their judgements; the one place tallies are computed.
+    fn of<'a>(flows: impl IntoIterator<Item = (&'a Flow, &'a Judgement)>) -> Tallies {
+        let mut t = Tallies::default();
+        for (f, j) in flows {
+            let iface = j.edge_interface.map_or("none", interface_label).to_string();
+            t.by_interface.entry(iface).or_default().add(f);
+            let svc = j.edge_service.map_or("none", service_label).to_string();
+            t.by_service.entry(svc).or_default().add(f);
+            let proto = if j.protocol.is_empty() {
+                crate::report::transport_name(f.protocol)
+            } else {
+                j.protocol.to_string()
+            };
+            t.by_protocol.entry(proto).or_default().add(f);
+            t.by_verdict
+                .entry(j.verdict.label().to_string())
+                .or_default()
+                .add(f);
+            if j.verdict.is_violation() {
+                t.violations += 1;
+            }
+        }
+        t
+    }
+}
+
+impl Audit {
+    /// The tallies of the whole run.
+    pub fn tallies(&self) -> Tallies {
+        Tallies {
+            by_interface: self.by_interface.clone(),
+            by_service: self.by_service.clone(),
+            by_protocol: self.by_protocol.clone(),
+            by_verdict: self.by_verdict.clone(),
+            violations: self.violations,
+        }
+    }
+
+    /// The tallies of the flows a display filter kept, grouped as for the whole run.
+    pub fn tallies_for(&self, analysis: &Analysis, selection: &Selection) -> Tallies {
+        Tallies::of(
+            selection
+                .kept
                 .iter()
-                .any(|j| j.verdict == Verdict::InternalHairpin),
-            FailOn::Error => audit.diagnosis.count(crate::diagnose::Severity::Error) > 0,
-            FailOn::Warning => audit
-                .diagnosis
+                .filter_map(|&i| Some((analysis.flows.get(i)?, self.judgements.get(i)?))),
+        )
+    }
+}
+
+impl FailOn {
+    /// Whether the flows a display filter kept fail: the exit status follows what the report
+    /// shows.
+    pub fn fails_for(self, analysis: &Analysis, audit: &Audit, selection: &Selection) -> bool {
+        let judgements = selection
+            .kept
+            .iter()
+            .filter_map(|&i| audit.judgements.get(i));
+        let violations = audit.tallies_for(analysis, selection).violations;
+        self.fails_on(
+            violations,
+            judgements,
+            &selection.diagnosis(&audit.diagnosis),
+        )
+    }
+
+    fn fails_on<'a>(
+        self,
+        violations: u64,
+        mut judgements: impl Iterator<Item = &'a Judgement>,
+        d: &Diagnosis,
+    ) -> bool {
+        match self {
+            FailOn::Violation => violations > 0,
+            FailOn::Hairpin => judgements.any(|j| j.verdict == Verdict::InternalHairpin),
+            FailOn::Error => d.count(crate::diagnose::Severity::Error) > 0,
+            FailOn::Warning => d
                 .worst()
                 .is_some_and(|s| s <= crate::diagnose::Severity::Warning),
             FailOn::Never => false,

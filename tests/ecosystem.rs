@@ -549,7 +549,7 @@ proptest::proptest! {
         ]), 0..20),
     ) {
         let src = tokens.join(" ");
-        if let Err(e) = edgewise::filter::Filter::parse(&src) {
+        if let Err(e) = edgewise::select::Filter::parse(&src) {
             proptest::prop_assert!(e.to_string().contains("column"), "{e}");
         }
     }

@@ -186,6 +186,29 @@ fn filter_5061_then_detail() {
 }
 
 #[test]
+fn filter_box_takes_a_display_filter_expression() {
+    let mut app = app();
+    keys(&mut app, "/verdict != permitted and port == 5061");
+    key(&mut app, KeyCode::Enter);
+    let want: Vec<usize> = (0..app.model.analysis.flows.len())
+        .filter(|&i| {
+            let f = &app.model.analysis.flows[i];
+            let j = &app.model.audit.judgements[i];
+            j.verdict != Verdict::Permitted
+                && (f.initiator.port == 5061 || f.responder.port == 5061)
+        })
+        .collect();
+    assert!(!want.is_empty());
+    let mut rows = app.flows.rows.clone();
+    rows.sort_unstable();
+    assert_eq!(rows, want);
+    // Not an expression: the words are matched as before.
+    key(&mut app, KeyCode::Esc);
+    keys(&mut app, "/port ==");
+    assert!(app.flows.rows.is_empty());
+}
+
+#[test]
 fn filter_by_verdict_and_interface() {
     let mut app = app();
     keys(&mut app, "/wrong-source internal");

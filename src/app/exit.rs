@@ -41,7 +41,11 @@ pub fn status(settings: &Settings, outcome: &Outcome) -> ExitCode {
 
 fn audit_status(settings: &Settings, a: &Audited) -> ExitCode {
     if let Settings::Audit(s) = settings {
-        if s.fail_on.fails(&a.audit) {
+        let fails = match &a.selection {
+            Some(sel) => s.fail_on.fails_for(&a.analysis, &a.audit, sel),
+            None => s.fail_on.fails(&a.audit),
+        };
+        if fails {
             return ExitCode::from(FINDINGS);
         }
     }

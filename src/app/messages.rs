@@ -5,7 +5,7 @@ use std::fmt::Display;
 use std::path::Path;
 
 use crate::analysis::Analysis;
-use crate::filter::FilterSummary;
+use crate::select::Selection;
 
 /// An error or warning, prefixed with the program's name.
 pub fn error(e: &dyn Display) {
@@ -22,11 +22,12 @@ pub fn bundled_topology() {
 }
 
 /// How much of the run the display filter shows (unless --quiet).
-pub fn filter_kept(s: &FilterSummary, quiet: bool) {
+pub fn filter_kept(s: &Selection, quiet: bool) {
     if !quiet {
         error(&format_args!(
             "display filter kept {} of {} flows",
-            s.kept, s.total
+            s.kept.len(),
+            s.total
         ));
     }
 }

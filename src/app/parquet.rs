@@ -6,32 +6,42 @@ use std::path::{Path, PathBuf};
 use crate::analysis::Analysis;
 use crate::audit::Audit;
 use crate::cli::SummaryFormat;
+use crate::select::Selection;
 
 #[cfg(not(feature = "analytics"))]
 const WITHOUT: &str = "this edgewise was built without Parquet support: build it with \
                        `cargo build --release --features analytics`";
 
-/// Writes the flow table to `flows`, and with an audit the findings to `findings`.
+/// Writes the flow table to `flows`, and with an audit the findings to `findings`: of every
+/// flow, or of a display filter's selection.
 #[cfg(feature = "analytics")]
 pub fn write(
     analysis: &Analysis,
     audit: Option<&Audit>,
+    selection: Option<&Selection>,
     site: &str,
     flows: &Path,
     findings: &Path,
 ) -> anyhow::Result<()> {
     use crate::analytics;
-    let mut df = analytics::flows_frame(analysis, audit, site)?;
+    let mut df = analytics::flows_frame(analysis, audit, selection, site)?;
     analytics::write_parquet(&mut df, flows).map_err(anyhow::Error::msg)?;
     if let Some(a) = audit {
-        let mut f = analytics::findings_frame(a, site)?;
+        let mut f = analytics::findings_frame(a, selection, site)?;
         analytics::write_parquet(&mut f, findings).map_err(anyhow::Error::msg)?;
     }
     Ok(())
 }
 
 #[cfg(not(feature = "analytics"))]
-pub fn write(_: &Analysis, _: Option<&Audit>, _: &str, _: &Path, _: &Path) -> anyhow::Result<()> {
+pub fn write(
+    _: &Analysis,
+    _: Option<&Audit>,
+    _: Option<&Selection>,
+    _: &str,
+    _: &Path,
+    _: &Path,
+) -> anyhow::Result<()> {
     anyhow::bail!(WITHOUT)
 }
 

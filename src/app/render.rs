@@ -17,15 +17,21 @@ use super::settings::{AuditSettings, Settings};
 /// Renders the outcome of a run.
 pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
     match (settings, outcome) {
-        (Settings::Flows(s), Outcome::Flows { analysis, filter }) => {
+        (
+            Settings::Flows(s),
+            Outcome::Flows {
+                analysis,
+                selection,
+            },
+        ) => {
             if s.format == report::Format::Parquet {
                 if let Some(path) = &s.output {
-                    parquet::write(&analysis, None, "", path, path)?;
+                    parquet::write(&analysis, None, selection.as_ref(), "", path, path)?;
                 }
                 return Ok(());
             }
             let written = with_output(s.output.as_deref(), |w| {
-                report::write_filtered(&analysis, s.format, filter.as_ref(), w)
+                report::write(&analysis, s.format, selection.as_ref(), w)
             });
             exit_soon(analysis);
             written
@@ -86,21 +92,23 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
     let Audited {
         analysis,
         audit,
-        filter,
+        selection,
         ..
     } = a;
+    let selection = selection.as_ref();
     if s.tui {
-        crate::tui::run(crate::tui::Model::from_audit(
-            analysis,
-            audit,
-            s.site.matrix,
-        ))?;
+        // The TUI opens with the expression in its flow filter box, where it can be changed.
+        crate::tui::run(
+            crate::tui::Model::from_audit(analysis, audit, s.site.matrix),
+            selection.map(|sel| sel.expression.as_str()),
+        )?;
         return Ok(());
     }
     let written = match (s.format, s.output.as_deref()) {
         (AuditFormat::Parquet, Some(path)) => parquet::write(
             &analysis,
             Some(&audit),
+            selection,
             &s.site.topology.name,
             path,
             &companion(path, ".findings.parquet"),
@@ -109,41 +117,33 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
         (AuditFormat::Parquet, None) => Ok(()),
         (AuditFormat::Csv, Some(path)) => {
             with_output(Some(path), |w| {
-                report::audit::write_csv(&analysis, &audit, w)
+                report::audit::write_csv(&analysis, &audit, selection, w)
             })?;
             with_output(Some(&companion(path, ".findings.csv")), |w| {
-                report::audit::write_findings_csv(&audit, w)
+                report::audit::write_findings_csv(&audit, selection, w)
             })
         }
-        (AuditFormat::Csv, None) => {
-            with_output(None, |w| report::audit::write_csv(&analysis, &audit, w))
-        }
+        (AuditFormat::Csv, None) => with_output(None, |w| {
+            report::audit::write_csv(&analysis, &audit, selection, w)
+        }),
         (format, output) => with_output(output, |w| match format {
-            AuditFormat::Text => report::audit::write_text_filtered(
-                &analysis,
-                &audit,
-                s.site.matrix,
-                filter.as_ref(),
-                w,
-            ),
-            AuditFormat::Json => report::audit::write_json_filtered(
-                &analysis,
-                &audit,
-                s.site.matrix,
-                filter.as_ref(),
-                w,
-            ),
+            AuditFormat::Text => {
+                report::audit::write_text(&analysis, &audit, s.site.matrix, selection, w)
+            }
+            AuditFormat::Json => {
+                report::audit::write_json(&analysis, &audit, s.site.matrix, selection, w)
+            }
             AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
                 &analysis,
                 &audit,
                 &ZeekOptions {
                     json: format == AuditFormat::ZeekJson,
-                    filter: filter.as_ref(),
+                    selection,
                 },
                 w,
             ),
             AuditFormat::Jsonl => {
-                report::audit::write_jsonl(&analysis, &audit, s.site.matrix, filter.as_ref(), w)
+                report::audit::write_jsonl(&analysis, &audit, s.site.matrix, selection, w)
             }
             AuditFormat::Csv | AuditFormat::Parquet => Ok(()),
         }),
@@ -158,11 +158,13 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
     let Some(log) = &a.log else {
         return Ok(());
     };
+    let selection = a.selection.as_ref();
     if s.format == AuditFormat::Parquet {
         if let Some(path) = &s.output {
             parquet::write(
                 &a.analysis,
                 Some(&a.audit),
+                selection,
                 &s.site.topology.name,
                 path,
                 &companion(path, ".findings.parquet"),
@@ -173,19 +175,25 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
     let matrix = s.site.matrix;
     with_output(s.output.as_deref(), |w| match s.format {
         AuditFormat::Parquet => Ok(()),
-        AuditFormat::Csv => report::audit::write_csv(&a.analysis, &a.audit, w),
+        AuditFormat::Csv => report::audit::write_csv(&a.analysis, &a.audit, selection, w),
         AuditFormat::Jsonl => {
-            report::audit::write_jsonl(&a.analysis, &a.audit, matrix, a.filter.as_ref(), w)
+            report::audit::write_jsonl(&a.analysis, &a.audit, matrix, selection, w)
         }
-        AuditFormat::Text => {
-            crate::report::log::write_text(&log.summary, &a.analysis, &a.audit, matrix, w)
-        }
+        AuditFormat::Text => crate::report::log::write_text(
+            &log.summary,
+            &a.analysis,
+            &a.audit,
+            matrix,
+            selection,
+            w,
+        ),
         AuditFormat::Json => crate::report::log::write_json(
             &log.summary,
             &log.info,
             &a.analysis,
             &a.audit,
             matrix,
+            selection,
             w,
         ),
         AuditFormat::Zeek | AuditFormat::ZeekJson => report::zeek::write_audit(
@@ -193,7 +201,7 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
             &a.audit,
             &ZeekOptions {
                 json: s.format == AuditFormat::ZeekJson,
-                filter: a.filter.as_ref(),
+                selection,
             },
             w,
         ),

@@ -9,10 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::analysis::{self, Analysis, Completeness, NoProgress, Progress};
 use crate::audit::Audit;
-use crate::filter::{self, FilterSummary};
 use crate::flow::FlowConfig;
 use crate::logs::to_flow::LogFlowInfo;
 use crate::logs::{self, LogOptions};
+use crate::select::Selection;
 use crate::source::input::{self, DynRead, InputSpec};
 use crate::tui::{self, Loading, Model};
 
@@ -21,10 +21,10 @@ use super::settings::{AuditInput, AuditSettings, Reading, Settings, Site, Source
 
 /// What a run produced: the plain data the renderers and the exit status need.
 pub enum Outcome {
-    /// `flows`: the analysis, after the display filter.
+    /// `flows`: the analysis, and what the display filter kept of it.
     Flows {
         analysis: Box<Analysis>,
-        filter: Option<FilterSummary>,
+        selection: Option<Selection>,
     },
     /// `audit` of captures or of a firewall log.
     Audit(Box<Audited>),
@@ -42,8 +42,8 @@ pub enum Outcome {
 pub struct Audited {
     pub analysis: Analysis,
     pub audit: Audit,
-    /// What the display filter kept, when one was given.
-    pub filter: Option<FilterSummary>,
+    /// What the display filter kept, when one was given; reports show only those flows.
+    pub selection: Option<Selection>,
     /// Set when the flows came from a firewall log.
     pub log: Option<LogSide>,
 }
@@ -58,17 +58,17 @@ pub struct LogSide {
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     Ok(match settings {
         Settings::Flows(s) => {
-            let Some(mut analysis) = read(&s.reading) else {
+            let Some(analysis) = read(&s.reading) else {
                 return Ok(Outcome::Unusable);
             };
-            let filter = s.filter.as_ref().map(|f| {
-                let summary = filter::apply_to_flows(f, &mut analysis);
-                messages::filter_kept(&summary, s.reading.quiet);
-                summary
+            let selection = s.filter.as_ref().map(|f| {
+                let selection = f.select(&analysis, None);
+                messages::filter_kept(&selection, s.reading.quiet);
+                selection
             });
             Outcome::Flows {
                 analysis: Box::new(analysis),
-                filter,
+                selection,
             }
         }
         Settings::Audit(s) => match &s.input {
@@ -124,19 +124,22 @@ pub fn read_files(inputs: &[InputSpec], flow: FlowConfig, progress: &dyn Progres
 
 /// Judges every flow against the site; the display filter then selects what is shown (and
 /// what the exit status follows), while the cross-flow diagnosis saw every flow.
-fn audit(mut analysis: Analysis, s: &AuditSettings) -> Audited {
-    let mut audit = audit_analysis(&analysis, &s.site);
-    let filter = s.filter.as_ref().map(|f| {
-        let (summary, _) = filter::apply_to_audit(f, &mut analysis, &mut audit);
-        messages::filter_kept(&summary, s.quiet);
-        summary
-    });
+fn audit(analysis: Analysis, s: &AuditSettings) -> Audited {
+    let audit = audit_analysis(&analysis, &s.site);
+    let selection = select(s, &analysis, &audit);
     Audited {
         analysis,
         audit,
-        filter,
+        selection,
         log: None,
     }
+}
+
+/// What the display filter keeps of an audit, said on standard error.
+fn select(s: &AuditSettings, analysis: &Analysis, audit: &Audit) -> Option<Selection> {
+    let selection = s.filter.as_ref()?.select(analysis, Some(audit));
+    messages::filter_kept(&selection, s.quiet);
+    Some(selection)
 }
 
 /// The audit of one analysis for a site.
@@ -153,19 +156,14 @@ fn audit_log(
 ) -> anyhow::Result<Audited> {
     let parsed =
         logs::parse_file(path, options).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let (mut analysis, mut info) = logs::to_flow::analysis(&path.display().to_string(), &parsed);
+    let (analysis, info) = logs::to_flow::analysis(&path.display().to_string(), &parsed);
     let mut audit = audit_analysis(&analysis, &s.site);
     crate::diagnose::firewall::attach(&analysis, &mut audit, &info);
-    let filter = s.filter.as_ref().map(|f| {
-        let (summary, keep) = filter::apply_to_audit(f, &mut analysis, &mut audit);
-        filter::retain_by_mask(&mut info, &keep);
-        messages::filter_kept(&summary, s.quiet);
-        summary
-    });
+    let selection = select(s, &analysis, &audit);
     Ok(Audited {
         analysis,
         audit,
-        filter,
+        selection,
         log: Some(LogSide {
             summary: parsed.summary,
             info,

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use crate::audit::FailOn;
 use crate::cli::{self, AuditFormat, Command, MatrixFormat, ReadArgs, SummaryFormat};
-use crate::filter::{Filter, FilterError};
 use crate::flow::FlowConfig;
 use crate::live::LiveOptions;
 use crate::logs::{LogFormat, LogOptions};
 use crate::matrix::{Matrix, MatrixError};
 use crate::report::Format;
+use crate::select::{Filter, FilterError};
 use crate::source::input::{self, InputError, InputSpec};
 use crate::topology::{self, Topology, TopologyError};
 

@@ -1,15 +1,19 @@
 //! The audit report: verdict tallies, every violation with its reason, rules never exercised,
 //! then the flow table and the packet accounting. JSON has the same as one document.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use super::{text, FlowRecord};
 use crate::analysis::Analysis;
-use crate::audit::{Audit, Tally};
-use crate::judge::{interface_label, Judgement};
+use crate::audit::{Audit, Tallies, Tally, TopologyUsed};
+use crate::diagnose::Diagnosis;
+use crate::flow::Flow;
+use crate::judge::{interface_label, Coverage, Judgement};
 use crate::matrix::Matrix;
+use crate::select::{Selection, SelectionSummary};
 
 /// A flow with its judgement, as JSON writes it.
 #[derive(Serialize)]
@@ -38,14 +42,52 @@ struct AuditDocument<'a, E: Serialize> {
     #[serde(flatten)]
     extra: &'a E,
     completeness: crate::analysis::Completeness,
-    audit: &'a Audit,
+    audit: AuditSection<'a>,
     findings: &'a [crate::diagnose::Finding],
     skipped_checks: &'a [crate::diagnose::Skipped],
     calls: &'a [crate::diagnose::calls::Call],
     #[serde(skip_serializing_if = "Option::is_none")]
-    display_filter: Option<&'a crate::filter::FilterSummary>,
+    display_filter: Option<SelectionSummary<'a>>,
     never_exercised: Vec<NeverExercised<'a>>,
     flows: AuditedFlows<'a>,
+}
+
+/// The document's `audit` object: the fields [`Audit`] serializes, with the tallies of the
+/// flows shown.
+#[derive(Serialize)]
+struct AuditSection<'a> {
+    topology: &'a TopologyUsed,
+    #[serde(flatten)]
+    tallies: &'a Tallies,
+    coverage: &'a Coverage,
+    applicable_rules: usize,
+}
+
+/// What a report shows of an audit: every flow, or those of a display filter's selection,
+/// with the tallies and the diagnosis of those flows. The audit itself is never changed.
+struct Shown<'a> {
+    /// Violations first, then by bytes.
+    flows: Vec<(&'a Flow, &'a Judgement)>,
+    tallies: Tallies,
+    /// Numbered as the report numbers its flows ([`Selection::diagnosis`]).
+    diagnosis: Cow<'a, Diagnosis>,
+}
+
+impl<'a> Shown<'a> {
+    fn new(analysis: &'a Analysis, audit: &'a Audit, selection: Option<&Selection>) -> Shown<'a> {
+        let (tallies, diagnosis) = match selection {
+            None => (audit.tallies(), Cow::Borrowed(&audit.diagnosis)),
+            Some(s) => (
+                audit.tallies_for(analysis, s),
+                Cow::Owned(s.diagnosis(&audit.diagnosis)),
+            ),
+        };
+        Shown {
+            flows: ordered(analysis, audit, selection),
+            tallies,
+            diagnosis,
+        }
+    }
 }
 
 /// The flows of the audit document, serialized one at a time (a large capture's records are
@@ -93,8 +135,11 @@ fn never_exercised<'a>(audit: &'a Audit, matrix: &'a Matrix) -> Vec<NeverExercis
 fn ordered<'a>(
     analysis: &'a Analysis,
     audit: &'a Audit,
-) -> Vec<(&'a crate::flow::Flow, &'a Judgement)> {
-    let mut v: Vec<_> = analysis.flows.iter().zip(&audit.judgements).collect();
+    selection: Option<&Selection>,
+) -> Vec<(&'a Flow, &'a Judgement)> {
+    let mut v: Vec<_> = crate::select::shown(selection, analysis.flows.len())
+        .filter_map(|i| Some((analysis.flows.get(i)?, audit.judgements.get(i)?)))
+        .collect();
     // Violations first, then by bytes.
     v.sort_by(|a, b| {
         b.1.verdict
@@ -106,53 +151,62 @@ fn ordered<'a>(
     v
 }
 
+/// The JSON document; with a display filter's selection, of the flows it kept, and with
+/// `display_filter` (expression, kept, total).
 pub fn write_json(
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
+    selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    write_json_filtered(analysis, audit, matrix, None, out)
-}
-
-/// The JSON document after a display filter, with `display_filter` (expression, kept, total).
-pub fn write_json_filtered(
-    analysis: &Analysis,
-    audit: &Audit,
-    matrix: &Matrix,
-    filter: Option<&crate::filter::FilterSummary>,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    write_json_with(analysis, audit, matrix, filter, &NoExtra {}, out)
+    let announced = selection.map(Selection::summary);
+    write_json_with(
+        analysis,
+        audit,
+        matrix,
+        selection,
+        announced,
+        &NoExtra {},
+        out,
+    )
 }
 
 /// No extra top-level fields.
 #[derive(Serialize)]
 pub struct NoExtra {}
 
-/// The JSON document with extra top-level fields from `extra` (a struct whose fields are
-/// flattened in), written in one pass.
+/// The JSON document of the flows shown, with extra top-level fields from `extra` (a struct
+/// whose fields are flattened in), written in one pass; `display_filter` is written when
+/// given.
 pub fn write_json_with<E: Serialize>(
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
-    filter: Option<&crate::filter::FilterSummary>,
+    selection: Option<&Selection>,
+    display_filter: Option<SelectionSummary<'_>>,
     extra: &E,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let shown = Shown::new(analysis, audit, selection);
     let doc = AuditDocument {
         analysis,
         extra,
         completeness: analysis.completeness(),
-        audit,
-        findings: &audit.diagnosis.findings,
-        skipped_checks: &audit.diagnosis.skipped,
-        calls: &audit.diagnosis.calls,
-        display_filter: filter,
+        audit: AuditSection {
+            topology: &audit.topology,
+            tallies: &shown.tallies,
+            coverage: &audit.coverage,
+            applicable_rules: audit.applicable_rules,
+        },
+        findings: &shown.diagnosis.findings,
+        skipped_checks: &shown.diagnosis.skipped,
+        calls: &shown.diagnosis.calls,
+        display_filter,
         never_exercised: never_exercised(audit, matrix),
         flows: AuditedFlows {
             analysis,
-            ordered: ordered(analysis, audit),
+            ordered: shown.flows,
         },
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -174,45 +228,61 @@ struct Summary<'a> {
     #[serde(flatten)]
     analysis: &'a Analysis,
     completeness: crate::analysis::Completeness,
-    audit: &'a Audit,
+    audit: AuditSection<'a>,
     skipped_checks: &'a [crate::diagnose::Skipped],
     #[serde(skip_serializing_if = "Option::is_none")]
-    display_filter: Option<&'a crate::filter::FilterSummary>,
+    display_filter: Option<SelectionSummary<'a>>,
     never_exercised: Vec<NeverExercised<'a>>,
 }
 
-/// JSON Lines: every flow with its judgement in capture order, then each finding and call,
-/// then one summary record. A script can stream it, and `grep '"record":"flow"'` keeps flows.
+/// JSON Lines: every flow shown with its judgement in capture order, then each finding and
+/// call, then one summary record. A script can stream it, and `grep '"record":"flow"'` keeps
+/// the flows.
 pub fn write_jsonl(
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
-    filter: Option<&crate::filter::FilterSummary>,
+    selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     fn line<T: Serialize>(out: &mut dyn Write, record: &'static str, body: &T) -> io::Result<()> {
         serde_json::to_writer(&mut *out, &Tagged { record, body })?;
         out.write_all(b"\n")
     }
-    for (f, j) in analysis.flows.iter().zip(&audit.judgements) {
+    for i in crate::select::shown(selection, analysis.flows.len()) {
+        let (Some(f), Some(j)) = (analysis.flows.get(i), audit.judgements.get(i)) else {
+            continue;
+        };
         let flow = AuditedFlow {
             flow: FlowRecord::new(f, analysis),
             judgement: j,
         };
         line(out, "flow", &flow)?;
     }
-    for f in &audit.diagnosis.findings {
+    let (tallies, diagnosis) = match selection {
+        None => (audit.tallies(), Cow::Borrowed(&audit.diagnosis)),
+        Some(s) => (
+            audit.tallies_for(analysis, s),
+            Cow::Owned(s.diagnosis(&audit.diagnosis)),
+        ),
+    };
+    for f in &diagnosis.findings {
         line(out, "finding", f)?;
     }
-    for c in &audit.diagnosis.calls {
+    for c in &diagnosis.calls {
         line(out, "call", c)?;
     }
     let summary = Summary {
         analysis,
         completeness: analysis.completeness(),
-        audit,
-        skipped_checks: &audit.diagnosis.skipped,
-        display_filter: filter,
+        audit: AuditSection {
+            topology: &audit.topology,
+            tallies: &tallies,
+            coverage: &audit.coverage,
+            applicable_rules: audit.applicable_rules,
+        },
+        skipped_checks: &diagnosis.skipped,
+        display_filter: selection.map(Selection::summary),
         never_exercised: never_exercised(audit, matrix),
     };
     line(out, "summary", &summary)
@@ -234,8 +304,7 @@ fn table(
     Ok(())
 }
 
-fn write_findings(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
-    let d = &audit.diagnosis;
+fn write_findings(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     if d.findings.is_empty() {
         writeln!(out, "Findings: none")?;
@@ -289,8 +358,8 @@ fn write_findings(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
 /// then the others; JSON lists every call.
 const CALLS_SHOWN: usize = 20;
 
-fn write_calls(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
-    let calls = &audit.diagnosis.calls;
+fn write_calls(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
+    let calls = &d.calls;
     if calls.is_empty() {
         return Ok(());
     }
@@ -321,35 +390,41 @@ fn write_calls(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// The text report; with a display filter's selection, of the flows it kept, after a first
+/// line that says what the filter kept.
 pub fn write_text(
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
+    selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    write_text_filtered(analysis, audit, matrix, None, out)
-}
-
-/// The text report after a display filter: a first line says what the filter kept.
-pub fn write_text_filtered(
-    analysis: &Analysis,
-    audit: &Audit,
-    matrix: &Matrix,
-    filter: Option<&crate::filter::FilterSummary>,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    if let Some(fs) = filter {
+    if let Some(s) = selection {
         writeln!(
             out,
             "Display filter '{}' kept {} of {} flows (rule coverage and the accounting cover the whole capture).",
-            fs.expression, fs.kept, fs.total
+            s.expression,
+            s.kept.len(),
+            s.total
         )?;
     }
+    write_text_body(analysis, audit, matrix, selection, out)
+}
+
+/// The text report of the flows shown, without a word about the filter.
+pub(super) fn write_text_body(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    selection: Option<&Selection>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let shown = Shown::new(analysis, audit, selection);
     let t = &audit.topology;
     writeln!(
         out,
         "Audit of {} flows against the Edge port matrix for site '{}' ({}, {}) from {}{}",
-        analysis.flows.len(),
+        shown.flows.len(),
         t.name,
         t.product,
         t.scenario,
@@ -363,15 +438,15 @@ pub fn write_text_filtered(
     writeln!(
         out,
         "{} documented rules apply to this site; {} flows are not permitted as captured.",
-        audit.applicable_rules, audit.violations
+        audit.applicable_rules, shown.tallies.violations
     )?;
     writeln!(out)?;
-    table(out, "Verdicts", &audit.by_verdict)?;
-    table(out, "Edge interfaces", &audit.by_interface)?;
-    table(out, "Edge services", &audit.by_service)?;
-    table(out, "Protocols", &audit.by_protocol)?;
+    table(out, "Verdicts", &shown.tallies.by_verdict)?;
+    table(out, "Edge interfaces", &shown.tallies.by_interface)?;
+    table(out, "Edge services", &shown.tallies.by_service)?;
+    table(out, "Protocols", &shown.tallies.by_protocol)?;
     writeln!(out)?;
-    let flows = ordered(analysis, audit);
+    let flows = &shown.flows;
     let violations: Vec<_> = flows
         .iter()
         .filter(|(_, j)| j.verdict.is_violation())
@@ -402,9 +477,9 @@ pub fn write_text_filtered(
             }
         }
     }
-    write_findings(audit, out)?;
-    write_calls(audit, out)?;
-    let notes: Vec<(&crate::flow::Flow, &Judgement)> = flows
+    write_findings(&shown.diagnosis, out)?;
+    write_calls(&shown.diagnosis, out)?;
+    let notes: Vec<(&Flow, &Judgement)> = flows
         .iter()
         .filter(|(_, j)| j.verdict == crate::judge::Verdict::PermittedWithNote)
         .copied()
@@ -455,7 +530,7 @@ pub fn write_text_filtered(
         "bytes",
         "state"
     )?;
-    for (f, j) in &flows {
+    for (f, j) in flows {
         let mut init = format!("{}:{}", f.initiator.ip, f.initiator.port);
         if !f.initiator_by.is_certain() {
             init.push('?');
@@ -481,8 +556,13 @@ pub fn write_text_filtered(
     text::write_inputs_and_accounting(analysis, out)
 }
 
-/// The flow table with the verdict's columns, as CSV.
-pub fn write_csv(analysis: &Analysis, audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
+/// The flow table with the verdict's columns, as CSV: every flow, or a selection's.
+pub fn write_csv(
+    analysis: &Analysis,
+    audit: &Audit,
+    selection: Option<&Selection>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "id",
@@ -504,7 +584,7 @@ pub fn write_csv(analysis: &Analysis, audit: &Audit, out: &mut dyn Write) -> io:
         "rules",
         "reason",
     ])?;
-    for (f, j) in ordered(analysis, audit) {
+    for (f, j) in ordered(analysis, audit, selection) {
         w.write_record([
             f.id.to_string(),
             super::transport_name(f.protocol),
@@ -534,8 +614,16 @@ pub fn write_csv(analysis: &Analysis, audit: &Audit, out: &mut dyn Write) -> io:
     w.flush()
 }
 
-/// The findings as CSV, one row per finding.
-pub fn write_findings_csv(audit: &Audit, out: &mut dyn Write) -> io::Result<()> {
+/// The findings as CSV, one row per finding (of a selection's flows, numbered among them).
+pub fn write_findings_csv(
+    audit: &Audit,
+    selection: Option<&Selection>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let diagnosis = match selection {
+        Some(s) => Cow::Owned(s.diagnosis(&audit.diagnosis)),
+        None => Cow::Borrowed(&audit.diagnosis),
+    };
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "id",
@@ -547,7 +635,7 @@ pub fn write_findings_csv(audit: &Audit, out: &mut dyn Write) -> io::Result<()> 
         "citation",
         "evidence_flows",
     ])?;
-    for f in &audit.diagnosis.findings {
+    for f in &diagnosis.findings {
         w.write_record([
             f.id.to_string(),
             f.severity.label().to_string(),

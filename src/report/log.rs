@@ -11,6 +11,7 @@ use crate::audit::Audit;
 use crate::logs::to_flow::LogFlowInfo;
 use crate::logs::{LogFormat, Summary};
 use crate::matrix::Matrix;
+use crate::select::{shown, Selection};
 
 /// The line summary, as the text report's preamble.
 pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
@@ -45,26 +46,31 @@ pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)
 }
 
-/// The text report: the line summary, then the capture audit report.
+/// The text report: the line summary, then the capture audit report of the flows shown
+/// (all, or a display filter's selection). Unlike the capture report, it has never said
+/// what the filter kept; standard error does.
 pub fn write_text(
     summary: &Summary,
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
+    selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     write_summary_text(summary, out)?;
-    crate::report::audit::write_text(analysis, audit, matrix, out)
+    crate::report::audit::write_text_body(analysis, audit, matrix, selection, out)
 }
 
 /// The audit JSON document of a capture, with `log` (the line summary) and `log_flows` (the
-/// side table, by flow index: `info[i]` belongs to `analysis.flows[i]`) added at top level.
+/// side table, by flow index: `info[i]` belongs to `analysis.flows[i]`) added at top level;
+/// with a selection, of the flows it kept (and, as ever, no `display_filter` object).
 pub fn write_json(
     summary: &Summary,
     info: &[LogFlowInfo],
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
+    selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     /// One row of the side table, with the flow's id.
@@ -81,11 +87,14 @@ pub fn write_json(
     }
     let extra = Extra {
         log: summary,
-        log_flows: info
-            .iter()
-            .zip(&analysis.flows)
-            .map(|(info, f)| LogFlow { id: f.id, info })
+        log_flows: shown(selection, analysis.flows.len())
+            .filter_map(|i| {
+                Some(LogFlow {
+                    id: analysis.flows.get(i)?.id,
+                    info: info.get(i)?,
+                })
+            })
             .collect(),
     };
-    crate::report::audit::write_json_with(analysis, audit, matrix, None, &extra, out)
+    crate::report::audit::write_json_with(analysis, audit, matrix, selection, None, &extra, out)
 }

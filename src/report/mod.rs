@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::analysis::Analysis;
 use crate::flow::tcp::Handshake;
 use crate::flow::{DirStats, Endpoint, Flow, FlowEnd, IcmpErrorNote, InitiatorEvidence};
+use crate::select::{Selection, SelectionSummary};
 
 /// Output formats of `edgewise flows`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,9 +192,12 @@ pub fn interface_names(mask: u64, analysis: &Analysis) -> Vec<String> {
         .collect()
 }
 
-/// Flows sorted as the conversation table shows them: most bytes first.
-pub fn by_bytes(analysis: &Analysis) -> Vec<&Flow> {
-    let mut v: Vec<&Flow> = analysis.flows.iter().collect();
+/// The flows a report shows (all, or a display filter's selection), sorted as the conversation
+/// table shows them: most bytes first.
+pub fn by_bytes<'a>(analysis: &'a Analysis, selection: Option<&Selection>) -> Vec<&'a Flow> {
+    let mut v: Vec<&Flow> = crate::select::shown(selection, analysis.flows.len())
+        .filter_map(|i| analysis.flows.get(i))
+        .collect();
     v.sort_by(|a, b| b.wire_bytes().cmp(&a.wire_bytes()).then(a.id.cmp(&b.id)));
     v
 }
@@ -204,17 +208,17 @@ struct JsonDocument<'a> {
     analysis: &'a Analysis,
     completeness: crate::analysis::Completeness,
     #[serde(skip_serializing_if = "Option::is_none")]
-    display_filter: Option<&'a crate::filter::FilterSummary>,
+    display_filter: Option<SelectionSummary<'a>>,
     flows: FlowRecords<'a>,
 }
 
 /// Flow records serialized one at a time, most bytes first.
-struct FlowRecords<'a>(&'a Analysis);
+struct FlowRecords<'a>(&'a Analysis, Option<&'a Selection>);
 
 impl Serialize for FlowRecords<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let flows = by_bytes(self.0);
+        let flows = by_bytes(self.0, self.1);
         let mut seq = s.serialize_seq(Some(flows.len()))?;
         for f in flows {
             seq.serialize_element(&FlowRecord::new(f, self.0))?;
@@ -223,44 +227,41 @@ impl Serialize for FlowRecords<'_> {
     }
 }
 
-/// Writes the analysis in the chosen format.
-pub fn write(analysis: &Analysis, format: Format, out: &mut dyn Write) -> io::Result<()> {
-    write_filtered(analysis, format, None, out)
-}
-
-/// Writes the analysis after a display filter (`-Y`): the flows are the kept ones, and the
-/// report says how many of how many were kept (JSON `display_filter`, a JSON Lines object of
-/// type `display_filter`, a Zeek `#edgewise` header line, a first line of text; CSV stays a
-/// plain table).
-pub fn write_filtered(
+/// Writes the analysis in the chosen format. With a display filter's selection (`-Y`) the
+/// flows are the kept ones, and the report says how many of how many were kept (JSON
+/// `display_filter`, a JSON Lines object of type `display_filter`, a Zeek `#edgewise` header
+/// line, a first line of text; CSV stays a plain table).
+pub fn write(
     analysis: &Analysis,
     format: Format,
-    filter: Option<&crate::filter::FilterSummary>,
+    selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
         Format::Text => {
-            if let Some(fs) = filter {
+            if let Some(s) = selection {
                 writeln!(
                     out,
                     "Display filter '{}' kept {} of {} flows (the accounting covers every packet read).\n",
-                    fs.expression, fs.kept, fs.total
+                    s.expression,
+                    s.kept.len(),
+                    s.total
                 )?;
             }
-            text::write(analysis, out)
+            text::write(analysis, selection, out)
         }
         Format::Json => {
             let doc = JsonDocument {
                 analysis,
                 completeness: analysis.completeness(),
-                display_filter: filter,
-                flows: FlowRecords(analysis),
+                display_filter: selection.map(Selection::summary),
+                flows: FlowRecords(analysis, selection),
             };
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
         }
         Format::Jsonl => {
-            for f in by_bytes(analysis) {
+            for f in by_bytes(analysis, selection) {
                 let mut line = serde_json::to_value(FlowRecord::new(f, analysis))?;
                 if let Some(o) = line.as_object_mut() {
                     o.insert("type".into(), "flow".into());
@@ -278,8 +279,8 @@ pub fn write_filtered(
             }
             serde_json::to_writer(&mut *out, &summary)?;
             writeln!(out)?;
-            if let Some(fs) = filter {
-                let mut line = serde_json::to_value(fs)?;
+            if let Some(s) = selection {
+                let mut line = serde_json::to_value(s.summary())?;
                 if let Some(o) = line.as_object_mut() {
                     o.insert("type".into(), "display_filter".into());
                 }
@@ -288,12 +289,12 @@ pub fn write_filtered(
             }
             Ok(())
         }
-        Format::Csv => write_csv(analysis, out),
+        Format::Csv => write_csv(analysis, selection, out),
         Format::Zeek | Format::ZeekJson => zeek::write_flows(
             analysis,
             &zeek::ZeekOptions {
                 json: format == Format::ZeekJson,
-                filter,
+                selection,
             },
             out,
         ),
@@ -305,7 +306,11 @@ pub fn write_filtered(
     }
 }
 
-fn write_csv(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+fn write_csv(
+    analysis: &Analysis,
+    selection: Option<&Selection>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "id",
@@ -335,7 +340,7 @@ fn write_csv(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         "identified_protocol",
         "evidence",
     ])?;
-    for f in by_bytes(analysis) {
+    for f in by_bytes(analysis, selection) {
         let r = FlowRecord::new(f, analysis);
         let handshake = r
             .handshake

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use super::{by_bytes, time, transport_name};
 use crate::analysis::{Analysis, Completeness};
 use crate::flow::Flow;
+use crate::select::Selection;
 
 fn endpoint(ip: std::net::IpAddr, port: u16, protocol: u8) -> String {
     let has_ports = matches!(protocol, 6 | 17);
@@ -42,8 +43,9 @@ fn state(f: &Flow) -> String {
     s
 }
 
-/// Writes the text report.
-pub fn write(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+/// Writes the text report of the flows shown (all, or a display filter's selection).
+pub fn write(a: &Analysis, selection: Option<&Selection>, out: &mut dyn Write) -> io::Result<()> {
+    let flows = by_bytes(a, selection);
     let span = match (a.first_ts_ns, a.last_ts_ns) {
         (Some(f), Some(l)) => format!(
             "{} .. {} ({:.3} s)",
@@ -56,7 +58,7 @@ pub fn write(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "{} flows from {} packets ({} bytes on the wire); {}",
-        a.flows.len(),
+        flows.len(),
         a.accounting.packets,
         a.accounting.wire_bytes,
         span
@@ -76,7 +78,7 @@ pub fn write(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         "state",
         "history",
     )?;
-    for f in by_bytes(a) {
+    for f in &flows {
         let mut init = endpoint(f.initiator.ip, f.initiator.port, f.protocol);
         if !f.initiator_by.is_certain() {
             init.push('?');
@@ -100,7 +102,7 @@ pub fn write(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             notes
         )?;
     }
-    if a.flows.iter().any(|f| !f.initiator_by.is_certain()) {
+    if flows.iter().any(|f| !f.initiator_by.is_certain()) {
         writeln!(
             out,
             "  (? after an initiator: no SYN was seen, so the initiator was inferred from the first packet or a service port)"

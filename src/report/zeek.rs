@@ -36,18 +36,19 @@ use serde_json::Value;
 use super::time;
 use crate::analysis::Analysis;
 use crate::audit::Audit;
-use crate::filter::FilterSummary;
 use crate::flow::Flow;
 use crate::identify::{Confidence, Identification, Protocol};
 use crate::judge::Judgement;
+use crate::select::{shown, Selection};
 
 /// How to write the log.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ZeekOptions<'a> {
     /// One JSON object per line instead of the TSV form.
     pub json: bool,
-    /// The display filter that selected the flows, for a header line.
-    pub filter: Option<&'a FilterSummary>,
+    /// The display filter's selection: only its flows are written, and a header line says
+    /// how many of how many were kept.
+    pub selection: Option<&'a Selection>,
 }
 
 /// Zeek's own conn.log columns, in Zeek's order, with their `#types`.
@@ -111,11 +112,12 @@ pub fn write_flows(
         .copied()
         .chain([COMMUNITY_ID_FIELD])
         .collect();
-    let rows = analysis
-        .flows
-        .iter()
-        .enumerate()
-        .map(|(i, f)| conn_cells(f, analysis.identifications.get(i)));
+    let rows = shown(opts.selection, analysis.flows.len()).filter_map(|i| {
+        Some(conn_cells(
+            analysis.flows.get(i)?,
+            analysis.identifications.get(i),
+        ))
+    });
     write_log(analysis, &fields, rows, opts, out)
 }
 
@@ -132,13 +134,13 @@ pub fn write_audit(
         .chain([COMMUNITY_ID_FIELD])
         .chain(AUDIT_FIELDS)
         .collect();
-    let rows = analysis.flows.iter().enumerate().map(|(i, f)| {
-        let mut cells = conn_cells(f, analysis.identifications.get(i));
+    let rows = shown(opts.selection, analysis.flows.len()).filter_map(|i| {
+        let mut cells = conn_cells(analysis.flows.get(i)?, analysis.identifications.get(i));
         match audit.judgements.get(i) {
             Some(j) => cells.extend(judgement_cells(j)),
             None => cells.extend(std::iter::repeat_n(Cell::Unset, AUDIT_FIELDS.len())),
         }
-        cells
+        Some(cells)
     });
     write_log(analysis, &fields, rows, opts, out)
 }
@@ -189,13 +191,13 @@ fn write_log(
         out,
         "#edgewise\torig_ip_bytes/resp_ip_bytes count frame bytes (link header included)"
     )?;
-    if let Some(fs) = opts.filter {
+    if let Some(s) = opts.selection {
         writeln!(
             out,
             "#edgewise\tdisplay filter {} kept {} of {} flows",
-            escape(&fs.expression),
-            fs.kept,
-            fs.total
+            escape(&s.expression),
+            s.kept.len(),
+            s.total
         )?;
     }
     let mut line = String::new();

@@ -8,6 +8,7 @@ use super::Model;
 use crate::flow::Flow;
 use crate::judge::{interface_label, Judgement};
 use crate::report::transport_name;
+use crate::select::Filter;
 
 /// The views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,11 +306,18 @@ impl App {
         let flows = &self.model.analysis.flows;
         let judgements = &self.model.audit.judgements;
         if !t.filter.trim().is_empty() {
-            rows.retain(|&i| {
-                judgements
-                    .get(i)
-                    .is_some_and(|j| matches_filter(&haystack(&flows[i], j), &t.filter))
-            });
+            // A display filter expression (as with -Y) when the text is one, else words.
+            match Filter::parse(&t.filter) {
+                Ok(f) => {
+                    let s = f.select(&self.model.analysis, Some(&self.model.audit));
+                    rows.retain(|&i| s.contains(i));
+                }
+                Err(_) => rows.retain(|&i| {
+                    judgements
+                        .get(i)
+                        .is_some_and(|j| matches_filter(&haystack(&flows[i], j), &t.filter))
+                }),
+            }
         }
         let (col, desc) = (t.sort, t.descending);
         rows.retain(|&i| i < judgements.len());
@@ -325,6 +333,12 @@ impl App {
             .and_then(|k| rows.iter().position(|&r| r == k))
             .unwrap_or(0);
         self.flows.rows = rows;
+    }
+
+    /// Sets the flow filter's text, as if typed.
+    pub fn set_filter(&mut self, text: &str) {
+        self.flows.filter = text.to_string();
+        self.refresh_rows();
     }
 
     fn set_sort(&mut self, col: Column) {

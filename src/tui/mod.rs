@@ -285,9 +285,12 @@ fn event_loop(session: &mut Session, app: &mut App) -> io::Result<()> {
 
 /// Runs the UI on a finished model until the user quits; the terminal is restored on return,
 /// on error and on panic.
-pub fn run(model: Model) -> io::Result<()> {
+pub fn run(model: Model, filter: Option<&str>) -> io::Result<()> {
     let mut session = Session::start()?;
     let mut app = App::new(model);
+    if let Some(text) = filter {
+        app.set_filter(text);
+    }
     event_loop(&mut session, &mut app)
 }
 

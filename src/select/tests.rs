@@ -1,0 +1,283 @@
+//! The display filter's language, flow by flow, and selections of a run.
+
+use std::net::IpAddr;
+
+use super::*;
+use crate::flow::{DirStats, Endpoint, FlowEnd, InitiatorEvidence};
+use crate::judge::Verdict;
+use crate::matrix::{Interface, Service};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+fn dir(packets: u64, bytes: u64, ts: i64) -> DirStats {
+    DirStats {
+        packets,
+        wire_bytes: bytes,
+        payload_bytes: bytes / 2,
+        first_ts_ns: (packets > 0).then_some(ts),
+        last_ts_ns: (packets > 0).then_some(ts + 2_500_000_000),
+        ..DirStats::default()
+    }
+}
+
+/// A UDP or TCP flow with the given ends; 3 packets and 300 bytes each way, 2.5 s long.
+fn flow(protocol: u8, src: (&str, u16), dst: (&str, u16), answered: bool) -> Flow {
+    let (a, b) = ((ip(src.0), src.1), (ip(dst.0), dst.1));
+    Flow {
+        id: 1,
+        protocol,
+        initiator: Endpoint { ip: a.0, port: a.1 },
+        responder: Endpoint { ip: b.0, port: b.1 },
+        initiator_by: InitiatorEvidence::FirstPacket,
+        orig: dir(3, 300, 1_000_000_000),
+        resp: if answered {
+            dir(3, 300, 1_100_000_000)
+        } else {
+            DirStats::default()
+        },
+        head: Default::default(),
+        tcp: None,
+        interfaces: 0,
+        vlan: None,
+        icmp_errors: 0,
+        icmp_notes: Vec::new(),
+        icmp: None,
+        fragments: 0,
+        truncated_packets: 0,
+        end: FlowEnd::EndOfCapture,
+    }
+}
+
+fn judgement(interface: Interface, service: Service, verdict: Verdict) -> Judgement {
+    Judgement {
+        edge_interface: Some(interface),
+        edge_service: Some(service),
+        direction: None,
+        protocol: "SIP/MTLS".into(),
+        verdict,
+        rules: Vec::new().into(),
+        reason: Default::default(),
+        notes: Vec::new().into(),
+        judged_reversed: false,
+        identified: None,
+    }
+}
+
+fn eval_on(src: &str, f: &Flow, j: Option<&Judgement>, severities: u8) -> bool {
+    let filter = Filter::parse(src).unwrap_or_else(|e| panic!("{e}"));
+    filter.matches(&FlowView {
+        flow: f,
+        identification: None,
+        judgement: j,
+        severities,
+    })
+}
+
+fn is(src: &str, f: &Flow) -> bool {
+    eval_on(src, f, None, 0)
+}
+
+fn err(src: &str) -> FilterError {
+    match Filter::parse(src) {
+        Ok(f) => panic!("{src:?} parsed as {f:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn comparisons_on_addresses_ports_and_counts() {
+    let f = flow(17, ("10.45.16.10", 50000), ("203.0.113.5", 3478), true);
+    assert!(is("ip == 10.45.16.10", &f));
+    assert!(is("ip == 203.0.113.5", &f));
+    assert!(!is("ip == 10.45.16.11", &f));
+    assert!(is("ip.src == 10.45.16.10", &f));
+    assert!(!is("ip.dst == 10.45.16.10", &f));
+    assert!(is("ip != 1.2.3.4", &f));
+    assert!(!is("ip != 10.45.16.10", &f));
+    assert!(is("port == 3478", &f));
+    assert!(is("port.dst == 3478 && port.src >= 50000", &f));
+    assert!(!is("port.src == 3478", &f));
+    assert!(is("port < 4000", &f));
+    assert!(!is("port > 60000", &f));
+    assert!(is("transport == udp", &f));
+    assert!(is("transport == UDP", &f));
+    assert!(!is("transport == tcp", &f));
+    assert!(is("packets == 6 and bytes >= 600 and bytes <= 600", &f));
+    assert!(is("duration > 2 and duration < 3s", &f));
+    assert!(is("duration >= 2600ms", &f));
+    assert!(is("state == SF", &f));
+    assert!(is("state == sf", &f));
+    let oneway = flow(17, ("10.45.16.10", 50000), ("203.0.113.5", 3478), false);
+    assert!(is("state == S0", &oneway));
+    assert!(is("port eq 3478 and packets gt 5", &f));
+}
+
+#[test]
+fn cidr_and_sets() {
+    let f = flow(6, ("192.168.20.55", 50100), ("172.25.33.10", 5061), true);
+    assert!(is("ip == 172.25.33.0/24", &f));
+    assert!(is("ip == 192.168.0.0/16", &f));
+    assert!(!is("ip == 10.0.0.0/8", &f));
+    // Host bits in a CIDR are ignored, as in Wireshark.
+    assert!(is("ip.dst == 172.25.33.99/24", &f));
+    assert!(is("port in {443, 5061}", &f));
+    assert!(is("port in {443 5061}", &f));
+    assert!(!is("port in {443, 3478}", &f));
+    assert!(is("port.src in {50000..59999}", &f));
+    assert!(is("ip in {10.0.0.0/8, 172.16.0.0/12}", &f));
+    assert!(is("transport in {tcp, udp}", &f));
+    let v6 = flow(17, ("2001:db8::1", 1000), ("2001:db8:1::2", 3478), true);
+    assert!(is("ip == 2001:db8:1::/48", &v6));
+    assert!(!is("ip == 10.0.0.0/8", &v6));
+}
+
+#[test]
+fn precedence_and_grouping() {
+    let f = flow(17, ("10.0.0.1", 1000), ("10.0.0.2", 53), true);
+    // a or (b and c): true because a is.
+    assert!(is("port == 53 or port == 1 and port == 2", &f));
+    // (a or b) and c: false because c is not.
+    assert!(!is("(port == 53 or port == 1) and port == 2", &f));
+    // not binds tighter than and.
+    assert!(is("not port == 80 and port == 53", &f));
+    assert!(!is("not (port == 80 or port == 53)", &f));
+    assert!(is("!(port == 80) && port == 53 || port == 9", &f));
+    assert!(is("not not port == 53", &f));
+    // Left to right within one level: (a and b) or (c and d).
+    assert!(is(
+        "port == 1 and port == 2 or port == 53 and port == 1000",
+        &f
+    ));
+    assert!(!is(
+        "port == 1 and (port == 2 or port == 53) and port == 1000",
+        &f
+    ));
+}
+
+#[test]
+fn audit_fields() {
+    let f = flow(6, ("192.168.20.55", 50100), ("172.25.33.10", 5061), true);
+    let j = judgement(Interface::Internal, Service::Internal, Verdict::WrongSource);
+    assert!(eval_on(
+        "verdict != permitted and interface == internal",
+        &f,
+        Some(&j),
+        0
+    ));
+    assert!(eval_on("verdict == wrong-source", &f, Some(&j), 0));
+    assert!(eval_on("service == internal", &f, Some(&j), 0));
+    assert!(!eval_on("interface == external", &f, Some(&j), 0));
+    assert!(eval_on("protocol == sip/mtls", &f, Some(&j), 0));
+    let ext = judgement(Interface::ExternalVip, Service::Av, Verdict::Permitted);
+    assert!(eval_on(
+        "interface == external-vip and service == av",
+        &f,
+        Some(&ext),
+        0
+    ));
+    // Severity: the flow is evidence of a warning finding.
+    let warn = severity_bit(Severity::Warning);
+    assert!(eval_on("severity == warning", &f, Some(&j), warn));
+    assert!(eval_on("severity >= warning", &f, Some(&j), warn));
+    assert!(!eval_on("severity >= error", &f, Some(&j), warn));
+    assert!(!eval_on("severity == warning", &f, Some(&j), 0));
+    assert!(eval_on("severity != error", &f, Some(&j), warn));
+}
+
+#[test]
+fn audit_fields_are_refused_without_an_audit() {
+    let Ok(f) = Filter::parse("port == 443 and severity == error") else {
+        panic!("parses")
+    };
+    let e = f.check_without_audit().err().map(|e| (e.column, e.message));
+    let Some((column, message)) = e else {
+        panic!("severity needs the audit")
+    };
+    assert_eq!(column, 17);
+    assert!(message.contains("edgewise audit"), "{message}");
+    let Ok(ok) = Filter::parse("port == 443 and state == S0") else {
+        panic!("parses")
+    };
+    assert!(ok.check_without_audit().is_ok());
+}
+
+#[test]
+fn errors_point_at_the_bad_token() {
+    let e = err("port == 50x");
+    assert_eq!((e.column, e.len), (9, 3));
+    assert_eq!(
+        e.to_string().lines().next(),
+        Some("display filter: expected a number at column 9: 'port == 50x'")
+    );
+    assert_eq!(e.to_string().lines().nth(2), Some("            ^~~"));
+    assert_eq!(err("prot == 1").column, 1);
+    assert!(err("prot == 1").message.starts_with("unknown field 'prot'"));
+    assert_eq!(err("port = 1").column, 6);
+    assert_eq!(err("port == 70000").column, 9);
+    assert_eq!(
+        err("ip == 10.0.0.300").message,
+        "expected an IP address or CIDR"
+    );
+    assert_eq!(err("(port == 1").column, 11);
+    assert_eq!(err("port == 1 port == 2").column, 11);
+    assert_eq!(err("port == 1 and").column, 14);
+    assert_eq!(err("").column, 1);
+    assert_eq!(err("verdict < permitted").column, 9);
+    assert_eq!(err("transport == sctpx").column, 14);
+    assert_eq!(err("port in {}").column, 10);
+    assert_eq!(err("port in 443").column, 9);
+    assert_eq!(err("state == \"S0").column, 10);
+    assert_eq!(err("port == 1 & port == 2").column, 11);
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep = format!("{}port == 1{}", "(".repeat(10_000), ")".repeat(10_000));
+    let e = err(&deep);
+    assert_eq!(
+        e.message,
+        format!("parentheses nested too deeply (at most {MAX_DEPTH} levels)")
+    );
+    assert_eq!(e.column, MAX_DEPTH + 1);
+    let unclosed = err(&"(".repeat(10_000));
+    assert!(
+        unclosed.message.contains("too deeply"),
+        "{}",
+        unclosed.message
+    );
+    let f = flow(17, ("10.0.0.1", 1000), ("10.0.0.2", 53), true);
+    let ok = format!(
+        "{}port == 53{}",
+        "(".repeat(MAX_DEPTH),
+        ")".repeat(MAX_DEPTH)
+    );
+    assert!(is(&ok, &f));
+}
+
+#[test]
+fn long_chains_and_negations_stay_shallow() {
+    let f = flow(17, ("10.0.0.1", 1000), ("10.0.0.2", 53), true);
+    let ors = vec!["port == 1"; 100_000].join(" or ") + " or port == 53";
+    assert!(is(&ors, &f));
+    let ands = vec!["port == 53"; 100_000].join(" and ");
+    assert!(is(&ands, &f));
+    assert!(is(&format!("{}port == 53", "not ".repeat(100_000)), &f));
+    assert!(!is(&format!("{}port == 53", "! ".repeat(100_001)), &f));
+}
+
+#[test]
+fn a_selection_numbers_the_kept_flows_in_order() {
+    let s = Selection {
+        expression: "port == 1".into(),
+        kept: vec![2, 5, 9],
+        total: 10,
+    };
+    assert!(s.contains(5) && !s.contains(4));
+    assert_eq!(s.position(9), Some(2));
+    assert_eq!(s.position(3), None);
+    assert_eq!(shown(Some(&s), 10).collect::<Vec<_>>(), vec![2, 5, 9]);
+    assert_eq!(shown(None, 3).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(s.summary().kept, 3);
+}
