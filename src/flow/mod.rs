@@ -111,7 +111,8 @@ impl DirStats {
 /// The payload prefix kept for one direction.
 #[derive(Debug, Clone)]
 pub enum Prefix {
-    Stream(TcpPrefix),
+    /// Boxed: the reassembly state is four times the size of the datagram list.
+    Stream(Box<TcpPrefix>),
     Datagrams(DatagramPrefix),
     None,
 }
@@ -311,7 +312,6 @@ fn udp_conn_state(orig: &DirStats, resp: &DirStats) -> &'static str {
 /// identification needs (payload prefixes) or that computes the TCP outcome.
 #[derive(Debug, Clone)]
 pub struct OpenFlow {
-    pub key: FlowKey,
     pub flow: Flow,
     pub orig_prefix: Prefix,
     pub resp_prefix: Prefix,
@@ -676,7 +676,7 @@ impl FlowTable {
             if self.flows.len() >= self.config.max_flows {
                 self.make_room(sink);
             }
-            let flow = self.new_flow(key, pkt, a, b);
+            let flow = self.new_flow(pkt, a, b);
             self.flows.insert(key, Box::new(flow));
         }
         let memcap_left = self.config.prefix_memcap.saturating_sub(self.prefix_bytes);
@@ -767,13 +767,7 @@ impl FlowTable {
         Placed::Flow
     }
 
-    fn new_flow(
-        &mut self,
-        key: FlowKey,
-        pkt: &IpPacket<'_>,
-        a: (IpAddr, u16),
-        b: (IpAddr, u16),
-    ) -> OpenFlow {
+    fn new_flow(&mut self, pkt: &IpPacket<'_>, a: (IpAddr, u16), b: (IpAddr, u16)) -> OpenFlow {
         self.next_id += 1;
         self.counts.created += 1;
         let (mut orig, mut resp) = (a, b);
@@ -797,7 +791,7 @@ impl FlowTable {
             _ => InitiatorEvidence::FirstPacket,
         };
         let prefix = || match pkt.transport {
-            Transport::Tcp(_) => Prefix::Stream(TcpPrefix::default()),
+            Transport::Tcp(_) => Prefix::Stream(Box::default()),
             Transport::Udp(_) => Prefix::Datagrams(DatagramPrefix::default()),
             _ => Prefix::None,
         };
@@ -830,7 +824,6 @@ impl FlowTable {
             end: FlowEnd::EndOfCapture,
         };
         OpenFlow {
-            key,
             flow,
             orig_prefix: prefix(),
             resp_prefix: prefix(),

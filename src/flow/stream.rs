@@ -7,9 +7,13 @@
 
 /// Bytes kept per TCP direction: a TLS ClientHello plus a typical server certificate chain.
 pub const TCP_PREFIX_CAP: usize = 16 * 1024;
-/// Datagrams kept per UDP direction, and bytes kept of each.
+/// Datagrams kept per UDP direction, and bytes kept of each: the first ones whole (a SIP or
+/// DNS message, a STUN exchange), later ones only their headers (RTP/RTCP) unless they are
+/// STUN, so a busy Edge's hundreds of thousands of open media flows stay small.
 pub const UDP_DATAGRAMS: usize = 8;
 pub const UDP_DATAGRAM_CAP: usize = 2048;
+const UDP_WHOLE_DATAGRAMS: usize = 2;
+const UDP_HEADER_CAP: usize = 48;
 /// STUN/TURN control messages kept per UDP direction past the first datagrams: a TURN
 /// session's later requests (CreatePermission, ChannelBind, Refresh, deallocation) say which
 /// peers and relay it served, and they are rare beside the media they set up.
@@ -147,7 +151,14 @@ impl DatagramPrefix {
     /// returns the bytes now held for it (what the table's memcap counts).
     pub fn add(&mut self, payload: &[u8]) -> usize {
         if self.datagrams.len() < UDP_DATAGRAMS {
-            let keep = payload.len().min(UDP_DATAGRAM_CAP);
+            let cap = if self.datagrams.len() < UDP_WHOLE_DATAGRAMS {
+                UDP_DATAGRAM_CAP
+            } else if is_stun_message(payload) {
+                UDP_CONTROL_CAP
+            } else {
+                UDP_HEADER_CAP
+            };
+            let keep = payload.len().min(cap);
             self.datagrams.push(payload[..keep].to_vec());
             return keep;
         }
