@@ -250,3 +250,25 @@ fn busy_flow_count_equals_tshark_conversations() {
         .count();
     assert_eq!(conversations as u64, stats.flows);
 }
+
+/// The flow-table shape: many short flows, none of them sharing a 5-tuple with another.
+#[test]
+fn busy_flows_shape_flows_are_all_distinct() {
+    let opts = BusyOptions {
+        target_bytes: 4_000_000,
+        concurrent: 16_000,
+        ..BusyOptions::preset(BusyShape::Flows)
+    };
+    let mut pcap = Vec::new();
+    let stats = write_busy_pcap(&mut pcap, &opts, None).expect("generates");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = analyze(dir.path(), &pcap);
+    assert_eq!(a.accounting.packets, stats.packets);
+    assert_eq!(a.flows.len() as u64, stats.flows);
+    let short = a.flows.iter().filter(|f| f.packets() <= 2).count();
+    assert!(
+        short * 2 > a.flows.len(),
+        "{short} of {} flows",
+        a.flows.len()
+    );
+}

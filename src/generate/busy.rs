@@ -85,7 +85,7 @@ pub struct BusyOptions {
 
 /// Slots of 1-2 packet flows in the `flows` preset, tuned so that 300 MB hold about 650,000
 /// distinct flows.
-const FLOWS_PRESET_SLOTS: usize = 102_000;
+const FLOWS_PRESET_SLOTS: usize = 94_000;
 /// Slots of the `calls` mix inside the `flows` preset.
 const FLOWS_LONG_SLOTS: usize = 10_000;
 
@@ -439,6 +439,7 @@ struct Gen<'t> {
     n_client: u64,
     n_front_end: u64,
     n_edge: u64,
+    n_dns: u64,
     calls: u64,
     /// `Distinct`: flows still to start.
     distinct_left: u64,
@@ -939,8 +940,11 @@ impl Actor {
     /// The Access Edge resolving a partner: SRV _sipfederationtls._tcp, SRV _sip._tls or A.
     fn dns(&mut self, g: &mut Gen) {
         let p = g.rng.range(0, g.partners.len() as u64) as usize;
-        let resolver = RESOLVERS[g.rng.range(0, 2) as usize];
-        let src = SocketAddr::from((ACCESS, g.edge_port()));
+        // Source port and resolver from one counter: 32,768 queries before a 5-tuple repeats.
+        let n = g.n_dns;
+        g.n_dns += 1;
+        let resolver = RESOLVERS[((n / 16384) % 2) as usize];
+        let src = SocketAddr::from((ACCESS, 49152 + ((n % 16384) * SCRAMBLE % 16384) as u16));
         let rtt = g.rng.range(2, 20) as i64 * MS;
         let w = g.wire(
             [src, SocketAddr::from((resolver, 53))],
@@ -1056,14 +1060,10 @@ impl Actor {
         self.ctl(0, d, TCP_ACK);
     }
 
-    /// 1-2 packet flows: a STUN Binding answered or not, a SYN refused with a reset, a DNS query.
+    /// 1-2 packet flows from Internet hosts, each from a new address and port: a STUN Binding
+    /// answered or not, a SYN refused with a reset.
     fn short(&mut self, g: &mut Gen) {
         let roll = g.rng.range(0, 100);
-        let dns = g.shape != Shape::Distinct && roll >= 85;
-        if dns {
-            self.dns(g);
-            return;
-        }
         let remote = g.remote4();
         let rtt = g.ext_rtt();
         if roll < 25 {
@@ -1830,6 +1830,8 @@ impl Gen<'_> {
 fn idle_ns(class: Class, rng: &mut Rng) -> i64 {
     match class {
         Class::Call => rng.range(10, 200) as i64 * MS,
+        // Answers are cached: one slot's lookups are further apart.
+        Class::Dns => rng.range(50, 500) as i64 * MS,
         _ => rng.range(1, 300) as i64 * MS,
     }
 }
@@ -1899,6 +1901,7 @@ pub fn write_busy_pcap<W: Write>(
         n_client: 0,
         n_front_end: 0,
         n_edge: 0,
+        n_dns: 0,
         calls: 0,
         distinct_left: opts.flows,
         truth,
