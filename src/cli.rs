@@ -287,21 +287,37 @@ pub enum FlowsFormat {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Scenario to write (see --list), or `bulk` for a large benchmark capture.
+    /// Scenario to write (see --list), `bulk` for a large benchmark capture, or `busy` for a
+    /// capture shaped like a busy Edge (see --shape).
     #[arg(required_unless_present = "list")]
     pub scenario: Option<String>,
-    /// File to write.
+    /// File to write (`-` for standard output with `busy`).
     #[arg(short = 'o', long, required_unless_present = "list")]
     pub output: Option<PathBuf>,
     /// Container format.
     #[arg(long, value_enum, default_value_t = ContainerFormat::Pcapng)]
     pub container: ContainerFormat,
-    /// With `bulk`: approximate size in MB.
-    #[arg(long, default_value_t = 100)]
-    pub size_mb: u64,
-    /// With `bulk`: seed of the deterministic generator.
+    /// With `bulk`: approximate size in MB (default 100). With `busy`: overrides the shape's
+    /// size.
+    #[arg(long)]
+    pub size_mb: Option<u64>,
+    /// With `bulk` and `busy`: seed of the deterministic generator.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// With `busy`: the preset. calls: 300 MB, 10,000 flow slots, a federation pool and hundreds
+    /// of concurrent calls; flows: 300 MB with about 650,000 distinct flows; large: about 2 GB
+    /// of the calls mix; distinct: --flows flows of 1-2 packets each.
+    #[arg(long, value_parser = ["calls", "flows", "large", "distinct"], default_value = "calls")]
+    pub shape: String,
+    /// With `busy`: concurrent flow slots (overrides the shape's).
+    #[arg(long, value_name = "N")]
+    pub concurrent: Option<usize>,
+    /// With `busy --shape distinct`: how many flows to write (default 10,000,000).
+    #[arg(long, value_name = "N")]
+    pub flows: Option<u64>,
+    /// With `busy`: write the calls' ground truth as JSON Lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
     /// List the scenarios.
     #[arg(long)]
     pub list: bool,

@@ -4,6 +4,7 @@ mod util;
 
 mod analytics;
 mod audit;
+mod busy;
 mod cli_inputs;
 mod diagnose;
 mod ecosystem;

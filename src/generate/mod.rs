@@ -8,14 +8,17 @@
 //! * [`proto`]: TLS, X.509 DER, STUN/MS-TURN, RTP/RTCP, DNS and HTTP payloads.
 //! * [`scenarios`]: the named scenarios with their `expected` flows.
 //! * [`bulk`]: the streaming benchmark capture.
+//! * [`busy`]: a busy Edge (relay media, federation pool, calls with ground truth), streamed.
 
 pub mod bulk;
+pub mod busy;
 pub mod packets;
 pub mod proto;
 pub mod scenarios;
 pub mod writer;
 
 pub use bulk::{write_bulk_pcap, BulkStats};
+pub use busy::{write_busy_pcap, BusyOptions, BusyStats, Shape as BusyShape, TruthOut};
 pub use packets::{Dir, FrameBuilder, Link, Sim, TcpConv, UdpFlow};
 pub use scenarios::{scenario, scenario_names};
 pub use writer::{write_pcap, write_pcapng, write_pcapng_with_tsresol, PcapFlavor, PcapNgOptions};

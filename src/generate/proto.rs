@@ -334,6 +334,17 @@ pub const STUN_BINDING_SUCCESS: u16 = 0x0101;
 pub const STUN_ALLOCATE_REQUEST: u16 = 0x0003;
 pub const STUN_ALLOCATE_SUCCESS: u16 = 0x0103;
 pub const STUN_ALLOCATE_ERROR: u16 = 0x0113;
+// RFC 5766 (TURN) methods in their request/success/indication classes.
+pub const TURN_REFRESH_REQUEST: u16 = 0x0004;
+pub const TURN_REFRESH_SUCCESS: u16 = 0x0104;
+pub const TURN_SEND_INDICATION: u16 = 0x0016;
+pub const TURN_DATA_INDICATION: u16 = 0x0017;
+pub const TURN_CREATE_PERMISSION_REQUEST: u16 = 0x0008;
+pub const TURN_CREATE_PERMISSION_SUCCESS: u16 = 0x0108;
+pub const TURN_CHANNEL_BIND_REQUEST: u16 = 0x0009;
+pub const TURN_CHANNEL_BIND_SUCCESS: u16 = 0x0109;
+/// RFC 5766 §11: channel numbers 0x4000-0x7FFF.
+pub const TURN_FIRST_CHANNEL: u16 = 0x4000;
 
 /// Builder for one STUN message; attributes are padded to 4 bytes.
 #[derive(Clone, Debug)]
@@ -399,6 +410,28 @@ impl Stun {
     pub fn xor_relayed(self, addr: SocketAddr) -> Self {
         let v = self.xor_addr(addr);
         self.attr(0x0016, &v)
+    }
+    /// XOR-PEER-ADDRESS (RFC 5766 §14.3).
+    pub fn xor_peer(self, addr: SocketAddr) -> Self {
+        let v = self.xor_addr(addr);
+        self.attr(0x0012, &v)
+    }
+    /// CHANNEL-NUMBER (RFC 5766 §14.1): the number and two reserved bytes.
+    pub fn channel_number(self, channel: u16) -> Self {
+        let c = channel.to_be_bytes();
+        self.attr(0x000c, &[c[0], c[1], 0, 0])
+    }
+    /// LIFETIME in seconds (RFC 5766 §14.2); 0 deletes the allocation.
+    pub fn lifetime(self, secs: u32) -> Self {
+        self.attr(0x000d, &secs.to_be_bytes())
+    }
+    /// DATA (RFC 5766 §14.4): the relayed datagram of a Send or Data indication.
+    pub fn data(self, payload: &[u8]) -> Self {
+        self.attr(0x0013, payload)
+    }
+    /// REQUESTED-TRANSPORT (RFC 5766 §14.7): the IP protocol number, 17 for UDP.
+    pub fn requested_transport(self, protocol: u8) -> Self {
+        self.attr(0x0019, &[protocol, 0, 0, 0])
     }
     pub fn error_code(self, code: u16, reason: &str) -> Self {
         let mut v = vec![0, 0, (code / 100) as u8, (code % 100) as u8];
@@ -482,6 +515,17 @@ pub fn msturn_allocate_success(
         .ms_version(6)
         .integrity(rng)
         .build()
+}
+
+/// Appends a TURN ChannelData message (RFC 5766 §11.4): channel, length, data; `pad` rounds
+/// it to 4 bytes, as TCP requires (over UDP the padding is optional).
+pub fn push_channel_data(out: &mut Vec<u8>, channel: u16, data: &[u8], pad: bool) {
+    out.extend_from_slice(&channel.to_be_bytes());
+    push_u16(out, data.len());
+    out.extend_from_slice(data);
+    if pad {
+        out.resize(out.len() + (4 - data.len() % 4) % 4, 0);
+    }
 }
 
 pub fn stun_binding_request(tx: [u8; 12]) -> Vec<u8> {

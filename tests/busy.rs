@@ -1,0 +1,274 @@
+//! The busy-Edge generator: deterministic, every flow it counts is a flow edgewise and tshark
+//! see, and its call truth names real flows whose TURN messages decode.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Cursor;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use edgewise::analysis::{self, Analysis, NoProgress};
+use edgewise::flow::{Flow, FlowConfig, FlowKey};
+use edgewise::generate::{write_busy_pcap, BusyOptions, BusyShape, BusyStats};
+use edgewise::identify::Protocol;
+use edgewise::source::input::InputSpec;
+use serde_json::Value;
+
+use crate::util::*;
+
+/// A few MB of the calls mix with a small slot count, so that calls start and end inside it.
+fn small(shape: BusyShape, seed: u64) -> BusyOptions {
+    BusyOptions {
+        target_bytes: 4_000_000,
+        concurrent: 500,
+        seed,
+        ..BusyOptions::preset(shape)
+    }
+}
+
+fn generate(opts: &BusyOptions) -> (Vec<u8>, Vec<Value>, BusyStats) {
+    let mut pcap = Vec::new();
+    let mut truth = Cursor::new(Vec::new());
+    let stats = write_busy_pcap(&mut pcap, opts, Some(&mut truth)).expect("generates");
+    let lines = String::from_utf8(truth.into_inner())
+        .expect("utf-8 truth")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each truth line is JSON"))
+        .collect();
+    (pcap, lines, stats)
+}
+
+fn analyze(dir: &Path, pcap: &[u8]) -> Analysis {
+    let path = dir.join("busy.pcap");
+    std::fs::write(&path, pcap).expect("write capture");
+    analysis::analyze(&[InputSpec::File(path)], FlowConfig::default(), &NoProgress)
+}
+
+fn addr(v: &Value) -> SocketAddr {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an address: {v}"))
+}
+
+/// The flow a truth entry names, found by its direction-free key.
+fn find<'a>(by_key: &HashMap<FlowKey, &'a Flow>, f: &Value) -> &'a Flow {
+    let (i, r) = (addr(&f["initiator"]), addr(&f["responder"]));
+    let proto = match f["transport"].as_str() {
+        Some("tcp") => 6,
+        Some("udp") => 17,
+        other => panic!("transport {other:?}"),
+    };
+    let (key, _) = FlowKey::new((i.ip(), i.port()), (r.ip(), r.port()), proto);
+    let flow = by_key
+        .get(&key)
+        .unwrap_or_else(|| panic!("truth flow {f} is not among edgewise's flows"));
+    assert_eq!(
+        (flow.initiator.ip, flow.initiator.port),
+        (i.ip(), i.port()),
+        "initiator of {f}"
+    );
+    flow
+}
+
+#[test]
+fn busy_same_seed_same_bytes_and_truth() {
+    let opts = small(BusyShape::Calls, 7);
+    let (a, ta, sa) = generate(&opts);
+    let (b, tb, sb) = generate(&opts);
+    assert_eq!(sa, sb);
+    assert!(a == b, "same seed, different capture");
+    assert_eq!(ta, tb);
+    assert_eq!(sa.bytes_written, a.len() as u64);
+    assert!(a.len() >= 4_000_000 && a.len() < 4_000_000 + 2_000);
+    let (c, _, _) = generate(&small(BusyShape::Calls, 8));
+    assert!(a != c, "another seed writes another capture");
+}
+
+#[test]
+fn busy_truth_names_flows_edgewise_finds() {
+    let (pcap, truth, stats) = generate(&small(BusyShape::Calls, 3));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = analyze(dir.path(), &pcap);
+    assert!(a.accounting.balanced(), "{:?}", a.accounting.mismatches);
+
+    let header = &truth[0];
+    assert_eq!(header["shape"], "calls");
+    assert_eq!(header["seed"], 3);
+    assert_eq!(header["packets"], stats.packets);
+    assert_eq!(header["bytes"], stats.bytes_written);
+    assert_eq!(header["flows"], stats.flows);
+    assert_eq!(header["calls"], stats.calls);
+    // Every flow the generator counts is one flow for edgewise, and nothing else is there.
+    assert_eq!(a.accounting.packets, stats.packets);
+    assert_eq!(a.flows.len() as u64, stats.flows);
+
+    let calls = &truth[1..];
+    assert_eq!(calls.len() as u64, stats.calls);
+    assert!(stats.calls >= 10, "calls: {}", stats.calls);
+    let by_key: HashMap<FlowKey, &Flow> = a.flows.iter().map(|f| (f.key, f)).collect();
+    let mut seen = HashSet::new();
+    let mut kinds = HashSet::new();
+    let mut ids = HashSet::new();
+    for c in calls {
+        assert!(ids.insert(c["call"].as_u64().expect("call number")));
+        kinds.insert(c["kind"].as_str().expect("kind").to_string());
+        assert!(c["relay"]
+            .as_str()
+            .expect("relay")
+            .starts_with("131.107.155.30:"));
+        let allocations = c["allocations"].as_array().expect("allocations");
+        let media = c["media"].as_array().expect("media");
+        assert!(!allocations.is_empty(), "call without allocation: {c}");
+        for f in allocations.iter().chain(media) {
+            find(&by_key, f);
+            assert!(seen.insert(f.to_string()), "flow in two calls: {f}");
+        }
+        if c["kind"] == "federated" {
+            assert!(c["partner"].is_string());
+            find(&by_key, &c["signalling"]);
+            for m in media {
+                // The relay's private address on the external side, to the partner's A/V edge.
+                let i = addr(&m["initiator"]);
+                assert_eq!(i.ip().to_string(), "10.45.16.30");
+                assert_eq!(i.port(), addr(&c["relay"]).port());
+                assert_eq!(m["responder"], c["peer"]);
+            }
+        }
+        assert!(c["start_ns"].as_i64() <= c["end_ns"].as_i64());
+    }
+    assert!(kinds.contains("federated") && kinds.contains("remote-user"));
+}
+
+#[test]
+fn busy_allocation_flows_decode_as_turn_with_the_relayed_address() {
+    let (pcap, truth, _) = generate(&small(BusyShape::Calls, 5));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = analyze(dir.path(), &pcap);
+    let by_key: HashMap<FlowKey, &Flow> = a.flows.iter().map(|f| (f.key, f)).collect();
+    let mut checked = [0usize; 2];
+    for c in &truth[1..] {
+        if c["failed"] == true {
+            continue;
+        }
+        // The first allocation is the one whose relayed address the truth names.
+        let Some(alloc) = c["allocations"].get(0) else {
+            continue;
+        };
+        let flow = find(&by_key, alloc);
+        let id = a.identification(flow).expect("identified");
+        let tcp = alloc["transport"] == "tcp";
+        let want = if tcp {
+            Protocol::PseudoTls
+        } else {
+            Protocol::Turn
+        };
+        assert_eq!(id.protocol, want, "{alloc}: {}", id.summary);
+        let stun = id.evidence.stun.as_ref().expect("STUN evidence");
+        assert_eq!(
+            stun.xor_relayed.as_deref(),
+            c["relay"].as_str(),
+            "{alloc}: {}",
+            id.summary
+        );
+        assert!(stun.turn_method_seen);
+        checked[usize::from(tcp)] += 1;
+    }
+    assert!(checked[0] >= 5 && checked[1] >= 1, "checked {checked:?}");
+}
+
+#[test]
+fn busy_distinct_writes_exactly_the_flows_asked() {
+    let opts = BusyOptions {
+        flows: 3_000,
+        concurrent: 100,
+        ..BusyOptions::preset(BusyShape::Distinct)
+    };
+    let mut pcap = Vec::new();
+    let stats = write_busy_pcap(&mut pcap, &opts, None).expect("generates");
+    assert_eq!(stats.flows, 3_000);
+    assert!(stats.packets >= 3_000 && stats.packets <= 6_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = analyze(dir.path(), &pcap);
+    assert_eq!(a.flows.len(), 3_000);
+    assert!(a.flows.iter().all(|f| f.packets() <= 2));
+}
+
+#[test]
+fn busy_cli_writes_to_standard_output_with_truth() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let truth = dir.path().join("truth.jsonl");
+    let out = edgewise()
+        .args([
+            "generate", "busy", "--shape", "distinct", "--flows", "500", "-o", "-",
+        ])
+        .arg("--truth")
+        .arg(&truth)
+        .output()
+        .expect("edgewise runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(&out.stdout[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("500 flows"), "{stderr}");
+    let text = std::fs::read_to_string(&truth).expect("truth written");
+    let header: Value = serde_json::from_str(text.lines().next().expect("header")).expect("JSON");
+    assert_eq!(header["flows"], 500);
+    assert_eq!(header["bytes"], out.stdout.len());
+    let list = run(&["generate", "--list"]);
+    assert!(String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .any(|l| l == "busy"));
+}
+
+/// tshark's TCP and UDP conversations are the generator's flows, one for one.
+#[test]
+fn busy_flow_count_equals_tshark_conversations() {
+    if !have("tshark") {
+        return;
+    }
+    let (pcap, _, stats) = generate(&small(BusyShape::Calls, 11));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("busy.pcap");
+    std::fs::write(&path, &pcap).expect("write capture");
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&path)
+        .args(["-q", "-z", "conv,tcp", "-z", "conv,udp"])
+        .output()
+        .expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conversations = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("<->"))
+        .count();
+    assert_eq!(conversations as u64, stats.flows);
+}
+
+/// The flow-table shape: many short flows, none of them sharing a 5-tuple with another.
+#[test]
+fn busy_flows_shape_flows_are_all_distinct() {
+    let opts = BusyOptions {
+        target_bytes: 4_000_000,
+        concurrent: 16_000,
+        ..BusyOptions::preset(BusyShape::Flows)
+    };
+    let mut pcap = Vec::new();
+    let stats = write_busy_pcap(&mut pcap, &opts, None).expect("generates");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = analyze(dir.path(), &pcap);
+    assert_eq!(a.accounting.packets, stats.packets);
+    assert_eq!(a.flows.len() as u64, stats.flows);
+    let short = a.flows.iter().filter(|f| f.packets() <= 2).count();
+    assert!(
+        short * 2 > a.flows.len(),
+        "{short} of {} flows",
+        a.flows.len()
+    );
+}
