@@ -105,7 +105,7 @@ fn busy_truth_names_flows_edgewise_finds() {
     let calls = &truth[1..];
     assert_eq!(calls.len() as u64, stats.calls);
     assert!(stats.calls >= 10, "calls: {}", stats.calls);
-    let by_key: HashMap<FlowKey, &Flow> = a.flows.iter().map(|f| (f.key, f)).collect();
+    let by_key: HashMap<FlowKey, &Flow> = a.flows.iter().map(|f| (f.key(), f)).collect();
     let mut seen = HashSet::new();
     let mut kinds = HashSet::new();
     let mut ids = HashSet::new();
@@ -144,7 +144,7 @@ fn busy_allocation_flows_decode_as_turn_with_the_relayed_address() {
     let (pcap, truth, _) = generate(&small(BusyShape::Calls, 5));
     let dir = tempfile::tempdir().expect("temp dir");
     let a = analyze(dir.path(), &pcap);
-    let by_key: HashMap<FlowKey, &Flow> = a.flows.iter().map(|f| (f.key, f)).collect();
+    let by_key: HashMap<FlowKey, &Flow> = a.flows.iter().map(|f| (f.key(), f)).collect();
     let mut checked = [0usize; 2];
     for c in &truth[1..] {
         if c["failed"] == true {
@@ -270,5 +270,93 @@ fn busy_flows_shape_flows_are_all_distinct() {
         short * 2 > a.flows.len(),
         "{short} of {} flows",
         a.flows.len()
+    );
+}
+
+/// Calls are correlated from what TURN says, not from time: on a capture with hundreds of
+/// concurrent calls, each call the generator made comes out as one call holding exactly its
+/// own allocations and media, and no call holds flows of two. The only calls allowed to come
+/// out split are those whose internal allocation failed: with no relayed address, nothing on
+/// the wire links the two halves.
+#[test]
+fn busy_calls_each_hold_exactly_their_own_legs() {
+    use edgewise::audit;
+    use edgewise::matrix::Matrix;
+    use edgewise::topology::Topology;
+
+    let opts = BusyOptions {
+        target_bytes: 12_000_000,
+        concurrent: 1_500,
+        seed: 3,
+        ..BusyOptions::preset(BusyShape::Calls)
+    };
+    let (pcap, truth, _) = generate(&opts);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let analysis = analyze(dir.path(), &pcap);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let site = Topology::load(&root.join("captures/topology.toml")).expect("topology");
+    let matrix = Matrix::builtin().expect("matrix");
+    let audit = audit::audit(&analysis, &site, &matrix, false);
+
+    // Flow index -> the call that holds it (as its own leg, not as shared context).
+    let mut call_of: HashMap<usize, usize> = HashMap::new();
+    for c in &audit.diagnosis.calls {
+        assert_eq!(
+            c.more_legs,
+            0,
+            "a generated call has few legs: {}",
+            c.heading()
+        );
+        for l in c.legs.iter().filter(|l| !l.inferred) {
+            let before = call_of.insert(l.flow, c.id);
+            assert!(before.is_none(), "flow {} sits in two calls", l.flow);
+        }
+    }
+    let index: HashMap<FlowKey, usize> = analysis
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.key(), i))
+        .collect();
+    let by_key: HashMap<FlowKey, &Flow> = analysis.flows.iter().map(|f| (f.key(), f)).collect();
+    let mut truth_of: HashMap<usize, u64> = HashMap::new();
+    let (mut exact, mut split_failed, mut total) = (0, 0, 0);
+    for call in truth.iter().skip(1) {
+        total += 1;
+        let legs: Vec<&Value> = ["allocations", "media"]
+            .iter()
+            .flat_map(|k| call[*k].as_array().expect("legs").iter())
+            .collect();
+        let mut ids = HashSet::new();
+        for leg in &legs {
+            let i = index[&find(&by_key, leg).key()];
+            truth_of.insert(i, call["call"].as_u64().expect("id"));
+            ids.insert(call_of.get(&i).copied());
+        }
+        assert!(
+            !ids.contains(&None),
+            "a leg of call {} is in no call",
+            call["call"]
+        );
+        match ids.len() {
+            1 => exact += 1,
+            _ if call["failed"] == true => split_failed += 1,
+            _ => panic!("call {} came out split into {ids:?}", call["call"]),
+        }
+    }
+    // No call mixes the legs of two generated calls.
+    for c in &audit.diagnosis.calls {
+        let owners: HashSet<u64> = c
+            .legs
+            .iter()
+            .filter(|l| !l.inferred)
+            .filter_map(|l| truth_of.get(&l.flow).copied())
+            .collect();
+        assert!(owners.len() <= 1, "{} mixes calls {owners:?}", c.heading());
+    }
+    assert!(total >= 20, "the capture holds {total} calls");
+    assert!(
+        exact * 100 >= total * 97,
+        "{exact} of {total} exact, {split_failed} split"
     );
 }

@@ -95,6 +95,9 @@ pub struct Call {
     pub legs: Vec<Leg>,
     /// Legs of the call beyond those listed.
     pub more_legs: usize,
+    /// The partner's federation connections open during the call (shared; the first are
+    /// listed as inferred legs).
+    pub partner_connections: usize,
     /// The first leg that failed, in time order (an index into `legs`).
     pub failed_leg: Option<usize>,
     pub summary: String,
@@ -107,6 +110,8 @@ const CONTEXT_SHOWN: usize = 2;
 /// A relay port is the same session's for this long after its last packet (TURN's default
 /// allocation lifetime is 10 minutes; media can outlive the control flow's last refresh).
 const RELAY_GRACE_NS: i64 = 600_000_000_000;
+/// Slack on the live window of a session that was not seen to end, when linking sessions.
+const LINK_SLACK_NS: i64 = 1_000_000_000;
 /// A failed signalling connection joins an attempt that ended less than this before it.
 const ATTEMPT_GAP_NS: i64 = 5_000_000_000;
 
@@ -179,6 +184,15 @@ impl Call {
             .collect();
         if self.more_legs > 0 {
             lines.push((true, format!("  ... and {} more legs", self.more_legs)));
+        }
+        let unlisted = self
+            .partner_connections
+            .saturating_sub(self.legs.iter().filter(|l| l.inferred).count());
+        if unlisted > 0 {
+            lines.push((
+                true,
+                format!("~ ... and {unlisted} more connections with the partner open at the time"),
+            ));
         }
         lines
     }
@@ -310,8 +324,12 @@ struct Session {
     relays: Vec<SocketAddr>,
     peers: Vec<SocketAddr>,
     start: i64,
+    /// The allocation flow's last packet: the session was live from `start` to here.
+    last: i64,
     /// When the relay port stops being this session's.
     until: i64,
+    /// Ended by a deallocation: its window ends exactly at its last packet.
+    deallocated: bool,
     media: Vec<usize>,
 }
 
@@ -346,16 +364,21 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
         let to_turn_port = matches!((f.protocol, f.responder.port), (17, 3478) | (6, 443));
         let turn_server = site.is_av(f.responder.ip) || site.internal_if.contains(&f.responder.ip);
         let turn = stun(i).and_then(|s| s.turn.as_ref());
-        if to_turn_port && turn_server && (turn.is_some() || f.protocol == 17) {
+        if to_turn_port && turn_server {
             let (relays, peers) = turn
                 .map(|t| (t.relayed.clone(), t.peers.clone()))
                 .unwrap_or_default();
+            // A deallocated relay port can be handed to the next client at once.
+            let deallocated = turn.is_some_and(|t| t.deallocated);
+            let grace = if deallocated { 0 } else { RELAY_GRACE_NS };
             sessions.push(Session {
                 flow: i,
                 relays,
                 peers,
                 start: f.first_ts_ns(),
-                until: f.last_ts_ns().saturating_add(RELAY_GRACE_NS),
+                last: f.last_ts_ns(),
+                until: f.last_ts_ns().saturating_add(grace),
+                deallocated,
                 media: Vec::new(),
             });
             continue;
@@ -410,12 +433,21 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
         }
     }
 
-    // 4. Sessions whose peers are each other's relays are one call.
+    // 4. Sessions whose peers are each other's relays, at the same time, are one call (a relay
+    // port is handed out again once freed, so time matters).
     let mut parent: Vec<usize> = (0..sessions.len()).collect();
     for (s, sess) in sessions.iter().enumerate() {
         for p in &sess.peers {
             if let Some(others) = by_relay.get(&site.captured(*p)) {
-                for &o in others {
+                let end = |x: &Session| {
+                    x.last
+                        .saturating_add(if x.deallocated { 0 } else { LINK_SLACK_NS })
+                };
+                let live = |o: &usize| {
+                    let other = &sessions[*o];
+                    other.start <= end(sess) && sess.start <= end(other)
+                };
+                for &o in others.iter().filter(|o| live(o)) {
                     let (a, b) = (root(&mut parent, s), root(&mut parent, o));
                     if a != b {
                         parent[a.max(b)] = a.min(b);
@@ -505,7 +537,7 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
         } else {
             CallKind::Relay
         };
-        let mut extra = context.len() - shown_context;
+        let mut extra = 0;
         legs.extend(
             context
                 .iter()
@@ -525,7 +557,7 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
             legs.truncate(LEGS_SHOWN);
             legs.extend(failed);
         }
-        calls.push(finish(
+        let mut call = finish(
             kind,
             partner.map(|p| t.partners[p].domain.clone()),
             client,
@@ -533,7 +565,9 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
             relays,
             legs,
             extra,
-        ));
+        );
+        call.partner_connections = context.len();
+        calls.push(call);
     }
 
     // 6. Failed federation signalling with no session beside it: call attempts, per partner.
@@ -694,6 +728,7 @@ fn finish(
         end_ts_ns,
         legs,
         more_legs,
+        partner_connections: 0,
         failed_leg,
         summary,
     }
