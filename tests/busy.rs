@@ -296,7 +296,7 @@ fn busy_calls_each_hold_exactly_their_own_legs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let site = Topology::load(&root.join("captures/topology.toml")).expect("topology");
     let matrix = Matrix::builtin().expect("matrix");
-    let audit = audit::audit(&analysis, &site, &matrix, false);
+    let audit = audit::audit(&analysis, &site, matrix, false);
 
     // Flow index -> the call that holds it (as its own leg, not as shared context).
     let mut call_of: HashMap<usize, usize> = HashMap::new();
