@@ -184,7 +184,9 @@ impl LiveSession {
 /// accounting still balances.
 #[derive(Default)]
 struct Finished {
-    flows: std::collections::VecDeque<(Flow, Identification)>,
+    /// Finished flows and their identifications, in the order they finished.
+    flows: std::collections::VecDeque<Flow>,
+    ids: std::collections::VecDeque<Identification>,
     keep: Option<usize>,
     dropped: Tally,
     dropped_flows: u64,
@@ -194,16 +196,39 @@ struct Finished {
 impl FlowSink for Finished {
     fn finish(&mut self, open: OpenFlow) {
         let id = identify(&open);
-        self.flows.push_back((open.close(), id));
+        self.flows.push_back(open.close());
+        self.ids.push_back(id);
         if let Some(keep) = self.keep {
             while self.flows.len() > keep {
-                if let Some((old, _)) = self.flows.pop_front() {
+                self.ids.pop_front();
+                if let Some(old) = self.flows.pop_front() {
                     self.dropped.packets += old.packets();
                     self.dropped.wire_bytes += old.wire_bytes();
                     self.dropped_icmp += old.icmp_errors;
                     self.dropped_flows += 1;
                 }
             }
+        }
+    }
+}
+
+/// Reorders so that position `i` holds what was at `order[i]`, by following each cycle of the
+/// permutation once with `swap`; `order` is used up.
+fn permute_in_place(order: &mut [usize], mut swap: impl FnMut(usize, usize)) {
+    const DONE: usize = usize::MAX;
+    for start in 0..order.len() {
+        if order[start] == DONE {
+            continue;
+        }
+        let mut cur = start;
+        loop {
+            let next = order[cur];
+            order[cur] = DONE;
+            if next == start || next == DONE {
+                break;
+            }
+            swap(cur, next);
+            cur = next;
         }
     }
 }
@@ -358,12 +383,16 @@ impl Run {
         }
         self.acc.set_bucket("ip.fragment_unattributed", frag);
         // Fragments that waited and then joined their flow were not counted when read.
-        let mut finished: Vec<(Flow, Identification)> =
-            std::mem::take(&mut self.flows.flows).into();
-        // Flows come out sorted by first packet, as a conversation list reads naturally.
-        finished.sort_by_key(|(f, _)| (f.first_ts_ns(), f.id));
-        let (flows, identifications): (Vec<Flow>, Vec<Identification>) =
-            finished.into_iter().unzip();
+        let mut flows: Vec<Flow> = std::mem::take(&mut self.flows.flows).into();
+        let mut identifications: Vec<Identification> = std::mem::take(&mut self.flows.ids).into();
+        // Flows come out sorted by first packet, as a conversation list reads naturally; the
+        // permutation is applied in place, so no second copy of the records is ever made.
+        let mut order: Vec<usize> = (0..flows.len()).collect();
+        order.sort_unstable_by_key(|&i| (flows[i].first_ts_ns(), flows[i].id));
+        permute_in_place(&mut order, |a, b| {
+            flows.swap(a, b);
+            identifications.swap(a, b);
+        });
         // Flows folded away by a live run's bound still count.
         let dropped = self.flows.dropped;
         let flows_total = flows.iter().fold(dropped, |mut t, f| {
@@ -415,6 +444,25 @@ impl Run {
             accounting: self.acc,
             first_ts_ns: self.first_ts,
             last_ts_ns: self.last_ts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute_in_place;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Applying a sort's permutation in place gives the sorted order.
+        #[test]
+        fn permuting_in_place_sorts(mut v in proptest::collection::vec(any::<u16>(), 0..200)) {
+            let mut order: Vec<usize> = (0..v.len()).collect();
+            order.sort_by_key(|&i| (v[i], i));
+            let mut expected = v.clone();
+            expected.sort();
+            permute_in_place(&mut order, |a, b| v.swap(a, b));
+            prop_assert_eq!(v, expected);
         }
     }
 }

@@ -80,9 +80,12 @@ pub fn facts(f: &Flow, id: Option<&crate::identify::Identification>) -> FlowFact
 /// Judges every flow.
 pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed: bool) -> Audit {
     let judge = Judge::new(topology, matrix);
+    // Both cores: judging a flow reads only that flow (the judge's shared texts sit behind a
+    // lock), and rayon keeps the order.
+    use rayon::prelude::*;
     let judgements: Vec<Judgement> = analysis
         .flows
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(i, f)| judge.judge(&facts(f, analysis.identifications.get(i))))
         .collect();

@@ -10,7 +10,8 @@
 //! - each TURN allocation flow is a session, with its relayed addresses and peers read from all
 //!   its control messages;
 //! - each media flow on an A/V Edge relay port joins the one session that handed out that port
-//!   at its time (an index by relay address, one lookup per flow);
+//!   at its time (an index by relay address, one lookup per flow); media whose allocation came
+//!   before the capture is counted, not made into calls of one leg;
 //! - two sessions whose relays are each other's peers (a remote user calling an internal user
 //!   through the same Edge) are one call;
 //! - federation signalling (SIP/MTLS 5061) is shared: the Access Edge keeps long-lived
@@ -62,7 +63,7 @@ pub struct Leg {
     pub flow: usize,
     pub initiator: Endpoint,
     pub responder: Endpoint,
-    pub transport: String,
+    pub transport: &'static str,
     pub start_ts_ns: i64,
     pub end_ts_ns: i64,
     pub ok: bool,
@@ -93,7 +94,7 @@ pub struct Call {
     pub end_ts_ns: i64,
     /// The first legs, in time order.
     pub legs: Vec<Leg>,
-    /// Legs of the call beyond those listed.
+    /// Own legs of the call beyond those listed.
     pub more_legs: usize,
     /// The partner's federation connections open during the call (shared; the first are
     /// listed as inferred legs).
@@ -229,7 +230,11 @@ fn leg(flows: &[Flow], i: usize, kind: LegKind, inferred: bool) -> Leg {
         flow: i,
         initiator: f.initiator,
         responder: f.responder,
-        transport: crate::report::transport_name(f.protocol),
+        transport: match f.protocol {
+            6 => "tcp",
+            17 => "udp",
+            _ => "ip",
+        },
         start_ts_ns: f.first_ts_ns(),
         end_ts_ns: f.last_ts_ns(),
         ok,
@@ -342,10 +347,12 @@ fn root(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-/// Correlates the flows into calls.
-pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
+/// Correlates the flows into calls; also returns how many media flows ran on a relay port
+/// whose allocation the capture did not show (it began before the capture): they are counted,
+/// not shown as calls of one leg each.
+pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
     if inputs.topology_assumed {
-        return Vec::new();
+        return (Vec::new(), 0);
     }
     let flows = &inputs.analysis.flows;
     let site = Site::new(inputs);
@@ -357,14 +364,15 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
             .and_then(|id| id.evidence.stun.as_deref())
     };
 
-    // 1. Sessions: TURN on the A/V Edge's 3478/443 or the Edge internal interface.
+    // 1. Sessions: TURN on the A/V Edge's 3478/443 or the Edge internal interface (over UDP,
+    // only where a TURN method was seen: a Binding check alone allocates nothing).
     let mut sessions: Vec<Session> = Vec::new();
     let mut signalling: Vec<usize> = Vec::new();
     for (i, f) in flows.iter().enumerate() {
         let to_turn_port = matches!((f.protocol, f.responder.port), (17, 3478) | (6, 443));
         let turn_server = site.is_av(f.responder.ip) || site.internal_if.contains(&f.responder.ip);
         let turn = stun(i).and_then(|s| s.turn.as_ref());
-        if to_turn_port && turn_server {
+        if to_turn_port && turn_server && (turn.is_some() || f.protocol == 6) {
             let (relays, peers) = turn
                 .map(|t| (t.relayed.clone(), t.peers.clone()))
                 .unwrap_or_default();
@@ -615,58 +623,11 @@ pub fn group(inputs: &Inputs<'_>) -> Vec<Call> {
         }
         flush(&mut attempt, &mut calls);
     }
-    // 7. Media on a relay port whose allocation the capture did not see (it started before):
-    // one call per relay address, so the media is still shown with its outcome.
-    let mut by_port: HashMap<(IpAddr, u16), Vec<usize>> = HashMap::new();
-    for &m in &unmatched_media {
-        let f = &flows[m];
-        let relay = if site.is_av(f.responder.ip) {
-            f.responder
-        } else {
-            f.initiator
-        };
-        by_port.entry((relay.ip, relay.port)).or_default().push(m);
-    }
-    let mut orphan: Vec<_> = by_port.into_iter().collect();
-    orphan.sort_unstable();
-    for ((ip, port), media) in orphan {
-        let far = |m: usize| {
-            let f = &flows[m];
-            if f.responder.ip == ip && f.responder.port == port {
-                f.initiator.ip
-            } else {
-                f.responder.ip
-            }
-        };
-        let remote = media.first().map(|&m| far(m));
-        let partner = remote.and_then(|r| site.partner_of.get(&r).copied());
-        let kind = if partner.is_some() || remote.is_some_and(|r| fed_by_ip.contains_key(&r)) {
-            CallKind::Federated
-        } else {
-            CallKind::Relay
-        };
-        let extra = media.len().saturating_sub(LEGS_SHOWN);
-        let legs = media
-            .iter()
-            .take(LEGS_SHOWN)
-            .map(|&m| leg(flows, m, LegKind::Media, false))
-            .collect();
-        calls.push(finish(
-            kind,
-            partner.map(|p| t.partners[p].domain.clone()),
-            None,
-            remote,
-            Vec::new(),
-            legs,
-            extra,
-        ));
-    }
-
     calls.sort_by_key(|c| (c.start_ts_ns, c.legs.first().map_or(0, |l| l.flow)));
     for (i, c) in calls.iter_mut().enumerate() {
         c.id = i + 1;
     }
-    calls
+    (calls, unmatched_media.len())
 }
 
 /// Is flow `i` itself a session's allocation flow (never a media leg)?

@@ -88,6 +88,8 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     pub skipped: Vec<Skipped>,
     pub calls: Vec<calls::Call>,
+    /// Media flows on relay ports whose allocation came before the capture (not in any call).
+    pub media_without_allocation: usize,
 }
 
 impl Diagnosis {
@@ -144,6 +146,6 @@ pub fn diagnose(inputs: &Inputs<'_>) -> Diagnosis {
     checks::run_all(inputs, &mut d);
     d.findings
         .sort_by(|a, b| a.severity.cmp(&b.severity).then(a.id.cmp(b.id)));
-    d.calls = calls::group(inputs);
+    (d.calls, d.media_without_allocation) = calls::group(inputs);
     d
 }

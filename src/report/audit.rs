@@ -360,6 +360,14 @@ const CALLS_SHOWN: usize = 20;
 
 fn write_calls(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
     let calls = &d.calls;
+    if d.media_without_allocation > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Media on relay ports whose allocation came before the capture: {} flows (in no call)",
+            d.media_without_allocation
+        )?;
+    }
     if calls.is_empty() {
         return Ok(());
     }

@@ -256,6 +256,7 @@ impl Selection {
             findings,
             calls,
             skipped: d.skipped.clone(),
+            media_without_allocation: d.media_without_allocation,
         }
     }
 }
