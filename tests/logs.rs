@@ -155,8 +155,8 @@ Apr 29 2013 13:00:51: %ASA-6-302020: Built inbound ICMP connection for faddr 1.2
     assert_eq!(f.initiator.ip, ip("203.0.113.5"));
     assert_eq!(f.responder.ip, ip("10.45.16.30"));
     assert_eq!(f.orig.wire_bytes, 5000);
-    assert_eq!(f.orig.first_frame, Some(1));
-    assert_eq!(f.orig.last_frame, Some(2));
+    assert_eq!(f.orig.first_frame(), Some(1));
+    assert_eq!(f.orig.last_frame(), Some(2));
     assert_eq!(info[0].lines, vec![1, 2]);
     assert_eq!(f.last_ts_ns() - f.first_ts_ns(), 60_000_000_000);
 }

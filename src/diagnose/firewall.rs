@@ -46,7 +46,7 @@ fn evidence(analysis: &Analysis, idx: usize, info: &LogFlowInfo, detail: String)
         responder: format!("{}:{}", f.responder.ip, f.responder.port),
         transport: crate::report::transport_name(f.protocol),
         first_frame: info.lines.first().copied(),
-        last_frame: f.orig.last_frame,
+        last_frame: f.orig.last_frame(),
         first_ts_ns: f.first_ts_ns(),
         detail,
     }

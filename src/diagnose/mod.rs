@@ -119,11 +119,11 @@ pub(crate) fn evidence(inputs: &Inputs<'_>, idx: usize, detail: String) -> Evide
         initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
         responder: format!("{}:{}", f.responder.ip, f.responder.port),
         transport: crate::report::transport_name(f.protocol),
-        first_frame: [f.orig.first_frame, f.resp.first_frame]
+        first_frame: [f.orig.first_frame(), f.resp.first_frame()]
             .into_iter()
             .flatten()
             .min(),
-        last_frame: [f.orig.last_frame, f.resp.last_frame]
+        last_frame: [f.orig.last_frame(), f.resp.last_frame()]
             .into_iter()
             .flatten()
             .max(),

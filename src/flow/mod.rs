@@ -82,18 +82,36 @@ impl InitiatorEvidence {
     }
 }
 
-/// Counters for one direction of a flow.
-#[derive(Debug, Clone, Default, Serialize)]
+/// Counters for one direction of a flow. Times and frames are stored without `Option`'s tag
+/// (a sentinel marks "none yet"): a busy capture holds two of these per flow.
+#[derive(Debug, Clone)]
 pub struct DirStats {
     pub packets: u64,
     /// Sum of the original (on-the-wire) frame lengths, as capinfos and tshark count bytes.
     pub wire_bytes: u64,
     /// Transport payload bytes as the IP lengths declare them (retransmissions included).
     pub payload_bytes: u64,
-    pub first_ts_ns: Option<i64>,
-    pub last_ts_ns: Option<i64>,
-    pub first_frame: Option<u64>,
-    pub last_frame: Option<u64>,
+    first_ts: i64,
+    last_ts: i64,
+    first_frame: u64,
+    last_frame: u64,
+}
+
+const NO_TIME: i64 = i64::MIN;
+const NO_FRAME: u64 = u64::MAX;
+
+impl Default for DirStats {
+    fn default() -> Self {
+        DirStats {
+            packets: 0,
+            wire_bytes: 0,
+            payload_bytes: 0,
+            first_ts: NO_TIME,
+            last_ts: NO_TIME,
+            first_frame: NO_FRAME,
+            last_frame: NO_FRAME,
+        }
+    }
 }
 
 impl DirStats {
@@ -101,10 +119,55 @@ impl DirStats {
         self.packets += 1;
         self.wire_bytes += u64::from(wire);
         self.payload_bytes += u64::from(payload);
-        self.first_ts_ns = Some(self.first_ts_ns.map_or(ts_ns, |t| t.min(ts_ns)));
-        self.last_ts_ns = Some(self.last_ts_ns.map_or(ts_ns, |t| t.max(ts_ns)));
-        self.first_frame.get_or_insert(frame);
-        self.last_frame = Some(frame);
+        self.note_time(ts_ns);
+        if self.first_frame == NO_FRAME {
+            self.first_frame = frame;
+        }
+        self.last_frame = frame;
+    }
+
+    /// Widens the direction's time span to include `ts_ns`.
+    pub fn note_time(&mut self, ts_ns: i64) {
+        self.first_ts = if self.first_ts == NO_TIME {
+            ts_ns
+        } else {
+            self.first_ts.min(ts_ns)
+        };
+        self.last_ts = if self.last_ts == NO_TIME {
+            ts_ns
+        } else {
+            self.last_ts.max(ts_ns)
+        };
+    }
+
+    /// Widens the direction's frame (or log line) span to include `n`.
+    pub fn note_frame(&mut self, n: u64) {
+        self.first_frame = if self.first_frame == NO_FRAME {
+            n
+        } else {
+            self.first_frame.min(n)
+        };
+        self.last_frame = if self.last_frame == NO_FRAME {
+            n
+        } else {
+            self.last_frame.max(n)
+        };
+    }
+
+    pub fn first_ts_ns(&self) -> Option<i64> {
+        (self.first_ts != NO_TIME).then_some(self.first_ts)
+    }
+
+    pub fn last_ts_ns(&self) -> Option<i64> {
+        (self.last_ts != NO_TIME).then_some(self.last_ts)
+    }
+
+    pub fn first_frame(&self) -> Option<u64> {
+        (self.first_frame != NO_FRAME).then_some(self.first_frame)
+    }
+
+    pub fn last_frame(&self) -> Option<u64> {
+        (self.last_frame != NO_FRAME).then_some(self.last_frame)
     }
 }
 
@@ -250,14 +313,17 @@ impl Flow {
     }
 
     pub fn first_ts_ns(&self) -> i64 {
-        match (self.orig.first_ts_ns, self.resp.first_ts_ns) {
+        match (self.orig.first_ts_ns(), self.resp.first_ts_ns()) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b).unwrap_or(0),
         }
     }
 
     pub fn last_ts_ns(&self) -> i64 {
-        self.orig.last_ts_ns.max(self.resp.last_ts_ns).unwrap_or(0)
+        self.orig
+            .last_ts_ns()
+            .max(self.resp.last_ts_ns())
+            .unwrap_or(0)
     }
 
     pub fn packets(&self) -> u64 {

@@ -56,15 +56,9 @@ struct Building {
 }
 
 fn dir(ts: Option<i64>, line: u64) -> DirStats {
-    DirStats {
-        packets: 0,
-        wire_bytes: 0,
-        payload_bytes: 0,
-        first_ts_ns: ts,
-        last_ts_ns: ts,
-        first_frame: Some(line),
-        last_frame: Some(line),
-    }
+    let mut d = DirStats::default();
+    widen(&mut d, ts, line);
+    d
 }
 
 fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
@@ -106,11 +100,9 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
 
 fn widen(d: &mut DirStats, ts: Option<i64>, line: u64) {
     if let Some(t) = ts {
-        d.first_ts_ns = Some(d.first_ts_ns.map_or(t, |f| f.min(t)));
-        d.last_ts_ns = Some(d.last_ts_ns.map_or(t, |l| l.max(t)));
+        d.note_time(t);
     }
-    d.first_frame = Some(d.first_frame.map_or(line, |f| f.min(line)));
-    d.last_frame = Some(d.last_frame.map_or(line, |l| l.max(line)));
+    d.note_frame(line);
 }
 
 /// Adds a record's counts to a flow.
@@ -137,7 +129,7 @@ fn add(b: &mut Building, r: &Record) {
         let rp = r.resp_packets.unwrap_or(0);
         let rb = r.resp_bytes.unwrap_or(0);
         if rp > 0 || rb > 0 {
-            if f.resp.first_frame.is_none() {
+            if f.resp.first_frame().is_none() {
                 f.resp = dir(r.ts_ns, r.line);
             } else {
                 widen(&mut f.resp, r.ts_ns, r.line);
@@ -229,8 +221,8 @@ pub fn analysis(name: &str, log: &ParsedLog) -> (Analysis, Vec<LogFlowInfo>) {
     for (k, v) in &s.unparsable {
         acc.notes.insert(format!("log.unparsable.{k}"), *v);
     }
-    let first = flows.iter().filter_map(|f| f.orig.first_ts_ns).min();
-    let last = flows.iter().filter_map(|f| f.orig.last_ts_ns).max();
+    let first = flows.iter().filter_map(|f| f.orig.first_ts_ns()).min();
+    let last = flows.iter().filter_map(|f| f.orig.last_ts_ns()).max();
     let n = flows.len() as u64;
     let analysis = Analysis {
         inputs: vec![InputReport {

@@ -318,10 +318,10 @@ pub fn zeek_history(f: &Flow) -> String {
         return String::new();
     }
     let mut letters: Vec<(i64, char)> = Vec::new();
-    if let (true, Some(t)) = (f.orig.packets > 0, f.orig.first_ts_ns) {
+    if let (true, Some(t)) = (f.orig.packets > 0, f.orig.first_ts_ns()) {
         letters.push((t, 'D'));
     }
-    if let (true, Some(t)) = (f.resp.packets > 0, f.resp.first_ts_ns) {
+    if let (true, Some(t)) = (f.resp.packets > 0, f.resp.first_ts_ns()) {
         letters.push((t, 'd'));
     }
     letters.sort();

@@ -12,14 +12,15 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn dir(packets: u64, bytes: u64, ts: i64) -> DirStats {
-    DirStats {
-        packets,
-        wire_bytes: bytes,
-        payload_bytes: bytes / 2,
-        first_ts_ns: (packets > 0).then_some(ts),
-        last_ts_ns: (packets > 0).then_some(ts + 2_500_000_000),
-        ..DirStats::default()
+    let mut d = DirStats::default();
+    d.packets = packets;
+    d.wire_bytes = bytes;
+    d.payload_bytes = bytes / 2;
+    if packets > 0 {
+        d.note_time(ts);
+        d.note_time(ts + 2_500_000_000);
     }
+    d
 }
 
 /// A UDP or TCP flow with the given ends; 3 packets and 300 bytes each way, 2.5 s long.

@@ -521,7 +521,7 @@ fn direction_label(d: Direction) -> &'static str {
 }
 
 fn dir_line(name: &str, d: &crate::flow::DirStats) -> Line<'static> {
-    let frames = match (d.first_frame, d.last_frame) {
+    let frames = match (d.first_frame(), d.last_frame()) {
         (Some(a), Some(b)) => format!("{a}..{b}"),
         _ => "-".into(),
     };
