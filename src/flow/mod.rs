@@ -738,16 +738,18 @@ impl FlowTable {
         let a = (pkt.src, src_port);
         let b = (pkt.dst, dst_port);
         let (key, _) = FlowKey::new(a, b, pkt.protocol);
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= self.config.max_flows {
-                self.make_room(sink);
-            }
-            let flow = self.new_flow(pkt, a, b);
-            self.flows.insert(key, Box::new(flow));
+        // One hash lookup per packet: the cap is checked (a second lookup) only when full.
+        if self.flows.len() >= self.config.max_flows && !self.flows.contains_key(&key) {
+            self.make_room(sink);
         }
         let memcap_left = self.config.prefix_memcap.saturating_sub(self.prefix_bytes);
-        let Some(open) = self.flows.get_mut(&key) else {
-            return Placed::Flow;
+        let open = match self.flows.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.next_id += 1;
+                self.counts.created += 1;
+                v.insert(Box::new(new_flow(self.next_id, pkt, a, b)))
+            }
         };
         let from_orig = open.flow.initiator.ip == pkt.src && open.flow.initiator.port == src_port;
         let mut added = 0usize;
@@ -831,87 +833,6 @@ impl FlowTable {
             self.attribute_pending_fragments(key);
         }
         Placed::Flow
-    }
-
-    fn new_flow(&mut self, pkt: &IpPacket<'_>, a: (IpAddr, u16), b: (IpAddr, u16)) -> OpenFlow {
-        self.next_id += 1;
-        self.counts.created += 1;
-        let (mut orig, mut resp) = (a, b);
-        let mut tcp = None;
-        let evidence = match &pkt.transport {
-            Transport::Tcp(t) => {
-                let mut state = Box::<TcpState>::default();
-                let ev = match t.header.map(|h| h.flags) {
-                    Some(f) if f.syn() && !f.ack() => InitiatorEvidence::Syn,
-                    Some(f) if f.syn() && f.ack() => {
-                        std::mem::swap(&mut orig, &mut resp);
-                        state.mark_flipped();
-                        InitiatorEvidence::SynAck
-                    }
-                    _ => self.infer_by_port(&mut orig, &mut resp, Some(&mut state)),
-                };
-                tcp = Some(state);
-                ev
-            }
-            Transport::Udp(_) => self.infer_by_port(&mut orig, &mut resp, None),
-            _ => InitiatorEvidence::FirstPacket,
-        };
-        let prefix = || match pkt.transport {
-            Transport::Tcp(_) => Prefix::Stream(Box::default()),
-            Transport::Udp(_) => Prefix::Datagrams(DatagramPrefix::default()),
-            _ => Prefix::None,
-        };
-        let flow = Flow {
-            id: self.next_id,
-            protocol: pkt.protocol,
-            initiator: Endpoint {
-                ip: orig.0,
-                port: orig.1,
-            },
-            responder: Endpoint {
-                ip: resp.0,
-                port: resp.1,
-            },
-            initiator_by: evidence,
-            orig: DirStats::default(),
-            resp: DirStats::default(),
-            head: Head::default(),
-            tcp: None,
-            interfaces: 0,
-            vlan: pkt.vlan,
-            icmp_errors: 0,
-            icmp_notes: Vec::new(),
-            icmp: match pkt.transport {
-                Transport::Icmp(i) => Some((i.icmp_type, i.code)),
-                _ => None,
-            },
-            fragments: 0,
-            truncated_packets: 0,
-            end: FlowEnd::EndOfCapture,
-        };
-        OpenFlow {
-            flow,
-            orig_prefix: prefix(),
-            resp_prefix: prefix(),
-            tcp,
-        }
-    }
-
-    fn infer_by_port(
-        &self,
-        orig: &mut (IpAddr, u16),
-        resp: &mut (IpAddr, u16),
-        tcp: Option<&mut Box<TcpState>>,
-    ) -> InitiatorEvidence {
-        if is_service_port(orig.1) && !is_service_port(resp.1) {
-            std::mem::swap(orig, resp);
-            if let Some(t) = tcp {
-                t.mark_flipped();
-            }
-            InitiatorEvidence::WellKnownPort
-        } else {
-            InitiatorEvidence::FirstPacket
-        }
     }
 
     /// Attributes an ICMP error to the flow it quotes, if that flow is in the table.
@@ -1022,6 +943,85 @@ impl FlowTable {
         let mut out = std::mem::take(&mut self.unattributed_fragments);
         out.extend(self.pending_fragments.drain(..).map(|p| (p.frame, p.wire)));
         out
+    }
+}
+
+/// A flow opened by its first packet, with the initiator known or inferred.
+fn new_flow(id: u64, pkt: &IpPacket<'_>, a: (IpAddr, u16), b: (IpAddr, u16)) -> OpenFlow {
+    let (mut orig, mut resp) = (a, b);
+    let mut tcp = None;
+    let evidence = match &pkt.transport {
+        Transport::Tcp(t) => {
+            let mut state = Box::<TcpState>::default();
+            let ev = match t.header.map(|h| h.flags) {
+                Some(f) if f.syn() && !f.ack() => InitiatorEvidence::Syn,
+                Some(f) if f.syn() && f.ack() => {
+                    std::mem::swap(&mut orig, &mut resp);
+                    state.mark_flipped();
+                    InitiatorEvidence::SynAck
+                }
+                _ => infer_by_port(&mut orig, &mut resp, Some(&mut state)),
+            };
+            tcp = Some(state);
+            ev
+        }
+        Transport::Udp(_) => infer_by_port(&mut orig, &mut resp, None),
+        _ => InitiatorEvidence::FirstPacket,
+    };
+    let prefix = || match pkt.transport {
+        Transport::Tcp(_) => Prefix::Stream(Box::default()),
+        Transport::Udp(_) => Prefix::Datagrams(DatagramPrefix::default()),
+        _ => Prefix::None,
+    };
+    let flow = Flow {
+        id,
+        protocol: pkt.protocol,
+        initiator: Endpoint {
+            ip: orig.0,
+            port: orig.1,
+        },
+        responder: Endpoint {
+            ip: resp.0,
+            port: resp.1,
+        },
+        initiator_by: evidence,
+        orig: DirStats::default(),
+        resp: DirStats::default(),
+        head: Head::default(),
+        tcp: None,
+        interfaces: 0,
+        vlan: pkt.vlan,
+        icmp_errors: 0,
+        icmp_notes: Vec::new(),
+        icmp: match pkt.transport {
+            Transport::Icmp(i) => Some((i.icmp_type, i.code)),
+            _ => None,
+        },
+        fragments: 0,
+        truncated_packets: 0,
+        end: FlowEnd::EndOfCapture,
+    };
+    OpenFlow {
+        flow,
+        orig_prefix: prefix(),
+        resp_prefix: prefix(),
+        tcp,
+    }
+}
+
+fn infer_by_port(
+    orig: &mut (IpAddr, u16),
+    resp: &mut (IpAddr, u16),
+    tcp: Option<&mut Box<TcpState>>,
+) -> InitiatorEvidence {
+    if is_service_port(orig.1) && !is_service_port(resp.1) {
+        std::mem::swap(orig, resp);
+        if let Some(t) = tcp {
+            t.mark_flipped();
+        }
+        InitiatorEvidence::WellKnownPort
+    } else {
+        InitiatorEvidence::FirstPacket
     }
 }
 
