@@ -242,6 +242,11 @@ pub struct ReadArgs {
     /// Most flows held open at once; the least recently seen are finished beyond this.
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_flows: usize,
+    /// Threads that read capture files (0: one per core, up to 8). With more than one the flow
+    /// tables are sharded by address pair; the report is the same, except that each shard
+    /// holds its share of --max-flows.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
     /// Do not show a progress bar (it is shown only when standard error is a terminal).
     #[arg(short = 'q', long)]
     pub quiet: bool,

@@ -360,3 +360,47 @@ fn busy_calls_each_hold_exactly_their_own_legs() {
         "{exact} of {total} exact, {split_failed} split"
     );
 }
+
+/// Two threads give the same report as one, byte for byte, in every format that lists flows,
+/// on the bundled captures and on a generated busy capture.
+#[test]
+fn one_thread_and_two_give_identical_reports() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pcap, _, _) = generate(&small(BusyShape::Calls, 11));
+    let busy = dir.path().join("busy.pcap");
+    std::fs::write(&busy, pcap).expect("write");
+    let mut captures: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("captures"))
+        .expect("captures/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcapng"))
+        .collect();
+    captures.sort();
+    captures.push(busy);
+    for capture in &captures {
+        for format in ["jsonl", "text", "zeek"] {
+            let run = |threads: &str| {
+                edgewise()
+                    .current_dir(root)
+                    .args(["audit", "-q", "--format", format, "--threads", threads])
+                    .args(["--topology", "captures/topology.toml", "-r"])
+                    .arg(capture)
+                    .output()
+                    .expect("runs")
+            };
+            let (one, two) = (run("1"), run("2"));
+            assert!(!one.stdout.is_empty(), "{}", capture.display());
+            assert_eq!(
+                one.status.code(),
+                two.status.code(),
+                "{}",
+                capture.display()
+            );
+            assert!(
+                one.stdout == two.stdout,
+                "{} --format {format}: one thread and two differ",
+                capture.display()
+            );
+        }
+    }
+}

@@ -250,9 +250,15 @@ fn display_filter(read: &ReadArgs) -> Result<Option<Filter>, SettingsError> {
 }
 
 fn flow_config(read: &ReadArgs) -> FlowConfig {
+    let auto = FlowConfig::default();
     FlowConfig {
         max_flows: read.max_flows.max(1),
-        ..FlowConfig::default()
+        threads: if read.threads == 0 {
+            auto.threads
+        } else {
+            read.threads.min(64)
+        },
+        ..auto
     }
 }
 

@@ -471,6 +471,8 @@ pub struct FlowConfig {
     pub udp_idle_ns: i64,
     /// Total bytes of payload prefixes held by live flows.
     pub prefix_memcap: usize,
+    /// Threads that read files: more than one shards the flow tables (see `analysis`).
+    pub threads: usize,
 }
 
 impl Default for FlowConfig {
@@ -483,6 +485,7 @@ impl Default for FlowConfig {
             tcp_closed_idle_ns: 30 * S,
             udp_idle_ns: 60 * S,
             prefix_memcap: 256 * 1024 * 1024,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
         }
     }
 }
@@ -568,6 +571,39 @@ fn is_service_port(port: u16) -> bool {
         )
 }
 
+/// Capture time as the table runs on it: the highest timestamp seen, ignoring implausible
+/// forward jumps, with the oddities counted. In a sharded run the reader keeps the one clock
+/// and hands its time to every shard, so all shards expire flows on the same time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    now: Option<i64>,
+    pub jumps: u64,
+    pub backwards: u64,
+}
+
+impl Clock {
+    /// Takes a packet's timestamp; returns the time now.
+    pub fn advance(&mut self, ts_ns: i64) -> i64 {
+        match self.now {
+            None => self.now = Some(ts_ns),
+            Some(c) if ts_ns > c => {
+                if ts_ns - c > MAX_CLOCK_JUMP_NS {
+                    self.jumps += 1;
+                } else {
+                    self.now = Some(ts_ns);
+                }
+            }
+            Some(c) if ts_ns < c => self.backwards += 1,
+            _ => {}
+        }
+        self.now.unwrap_or(ts_ns)
+    }
+
+    pub fn now(&self) -> Option<i64> {
+        self.now
+    }
+}
+
 /// The flow table.
 pub struct FlowTable {
     config: FlowConfig,
@@ -575,8 +611,10 @@ pub struct FlowTable {
     /// map's slots stay small when a busy capture holds hundreds of thousands at once.
     flows: FxHashMap<FlowKey, Box<OpenFlow>>,
     next_id: u64,
-    /// Packet clock: the highest timestamp seen, ignoring implausible forward jumps.
-    clock_ns: Option<i64>,
+    clock: Clock,
+    /// Flow ids are the frame number of their first packet (a shard of a parallel run, whose
+    /// ids are made dense after the merge) rather than a count.
+    ids_from_frames: bool,
     next_sweep_ns: i64,
     prefix_bytes: usize,
     fragments: FxHashMap<FragKey, (FlowKey, bool, i64)>,
@@ -596,7 +634,8 @@ impl FlowTable {
             config,
             flows: FxHashMap::default(),
             next_id: 0,
-            clock_ns: None,
+            clock: Clock::default(),
+            ids_from_frames: false,
             next_sweep_ns: i64::MIN,
             prefix_bytes: 0,
             fragments: FxHashMap::default(),
@@ -616,25 +655,18 @@ impl FlowTable {
         self.flows.is_empty()
     }
 
+    /// A shard of a parallel run: ids are frame numbers, time comes from the reader's clock.
+    pub fn as_shard(mut self) -> Self {
+        self.ids_from_frames = true;
+        self
+    }
+
     fn note(&mut self, name: &'static str) {
         *self.notes.entry(name).or_insert(0) += 1;
     }
 
-    /// Advances the packet clock and expires idle flows now and then.
-    fn tick(&mut self, ts_ns: i64, sink: &mut impl FlowSink) {
-        match self.clock_ns {
-            None => self.clock_ns = Some(ts_ns),
-            Some(c) if ts_ns > c => {
-                if ts_ns - c > MAX_CLOCK_JUMP_NS {
-                    self.note("time.jump");
-                } else {
-                    self.clock_ns = Some(ts_ns);
-                }
-            }
-            Some(c) if ts_ns < c => self.note("time.backwards"),
-            _ => {}
-        }
-        let now = self.clock_ns.unwrap_or(ts_ns);
+    /// Expires idle flows now and then (on capture time); only memory depends on when.
+    fn tick(&mut self, now: i64, sink: &mut impl FlowSink) {
         if now >= self.next_sweep_ns {
             self.next_sweep_ns = now.saturating_add(SWEEP_EVERY_NS);
             self.expire_idle(now, sink);
@@ -642,6 +674,14 @@ impl FlowTable {
     }
 
     fn idle_limit(&self, f: &OpenFlow) -> i64 {
+        idle_limit(&self.config, f)
+    }
+}
+
+/// How long a flow may stay silent before it is finished: closed TCP briefly, open TCP long,
+/// UDP in between (Zeek's timeouts).
+fn idle_limit(config: &FlowConfig, f: &OpenFlow) -> i64 {
+    {
         match &f.tcp {
             Some(t) => {
                 use tcp::EndpointState::{Closed, Reset};
@@ -650,15 +690,17 @@ impl FlowTable {
                     || t.orig.state == Reset
                     || t.resp.state == Reset
                 {
-                    self.config.tcp_closed_idle_ns
+                    config.tcp_closed_idle_ns
                 } else {
-                    self.config.tcp_idle_ns
+                    config.tcp_idle_ns
                 }
             }
-            None => self.config.udp_idle_ns,
+            None => config.udp_idle_ns,
         }
     }
+}
 
+impl FlowTable {
     fn expire_idle(&mut self, now: i64, sink: &mut impl FlowSink) {
         let expired: Vec<FlowKey> = self
             .flows
@@ -717,7 +759,23 @@ impl FlowTable {
         interface: u32,
         sink: &mut impl FlowSink,
     ) -> Placed {
-        self.tick(ts_ns, sink);
+        let now = self.clock.advance(ts_ns);
+        self.add_at(now, pkt, ts_ns, frame, wire_len, interface, sink)
+    }
+
+    /// [`FlowTable::add`] on a clock kept elsewhere (a shard of a parallel run).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_at(
+        &mut self,
+        now: i64,
+        pkt: &IpPacket<'_>,
+        ts_ns: i64,
+        frame: u64,
+        wire_len: u32,
+        interface: u32,
+        sink: &mut impl FlowSink,
+    ) -> Placed {
+        self.tick(now, sink);
         let (src_port, dst_port) = match &pkt.transport {
             Transport::Tcp(t) => (t.src_port, t.dst_port),
             Transport::Udp(u) => (u.src_port, u.dst_port),
@@ -743,12 +801,41 @@ impl FlowTable {
             self.make_room(sink);
         }
         let memcap_left = self.config.prefix_memcap.saturating_sub(self.prefix_bytes);
+        let ids_from_frames = self.ids_from_frames;
+        let next_id = &mut self.next_id;
+        let mut id = || {
+            *next_id += 1;
+            if ids_from_frames {
+                frame
+            } else {
+                *next_id
+            }
+        };
         let open = match self.flows.entry(key) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                self.next_id += 1;
+            std::collections::hash_map::Entry::Occupied(e)
+                if now.saturating_sub(e.get().flow.last_ts_ns())
+                    <= idle_limit(&self.config, e.get()) =>
+            {
+                e.into_mut()
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                // Silent past its timeout: the old flow ended, this packet opens a new one,
+                // whenever the last sweep ran.
                 self.counts.created += 1;
-                v.insert(Box::new(new_flow(self.next_id, pkt, a, b)))
+                let old = std::mem::replace(e.get_mut(), Box::new(new_flow(id(), pkt, a, b)));
+                self.counts.expired_idle += 1;
+                self.prefix_bytes = self.prefix_bytes.saturating_sub(
+                    old.orig_prefix.retained_bytes() + old.resp_prefix.retained_bytes(),
+                );
+                let mut old = *old;
+                old.flow.end = FlowEnd::IdleTimeout;
+                old.finish_streams();
+                sink.finish(old);
+                e.into_mut()
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.counts.created += 1;
+                v.insert(Box::new(new_flow(id(), pkt, a, b)))
             }
         };
         let from_orig = open.flow.initiator.ip == pkt.src && open.flow.initiator.port == src_port;
@@ -933,11 +1020,38 @@ impl FlowTable {
     /// Ends the run: every flow still open is finished; fragments never matched become
     /// unattributed. Returns the (frame, wire length) of each unattributed fragment.
     pub fn finish(&mut self, sink: &mut impl FlowSink) -> Vec<(u64, u32)> {
-        let mut keys: Vec<(u64, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.flow.id, *k)).collect();
+        let clock = self.clock;
+        for (name, n) in [
+            ("time.jump", clock.jumps),
+            ("time.backwards", clock.backwards),
+        ] {
+            if n > 0 {
+                *self.notes.entry(name).or_insert(0) += n;
+            }
+        }
+        self.finish_at(clock.now(), sink)
+    }
+
+    /// [`FlowTable::finish`] at a time kept elsewhere: flows silent past their timeout by then
+    /// count as expired, whether or not a sweep came by.
+    pub fn finish_at(&mut self, now: Option<i64>, sink: &mut impl FlowSink) -> Vec<(u64, u32)> {
+        let mut keys: Vec<(u64, FlowKey, bool)> = self
+            .flows
+            .iter()
+            .map(|(k, f)| {
+                let idle =
+                    now.is_some_and(|n| n.saturating_sub(f.flow.last_ts_ns()) > self.idle_limit(f));
+                (f.flow.id, *k, idle)
+            })
+            .collect();
         keys.sort_unstable();
-        for (_, k) in keys {
-            self.finish_flow(k, FlowEnd::EndOfCapture, sink);
+        for (_, k, idle) in keys {
+            let end = if idle {
+                FlowEnd::IdleTimeout
+            } else {
+                FlowEnd::EndOfCapture
+            };
+            self.finish_flow(k, end, sink);
         }
         self.flows = FxHashMap::default();
         let mut out = std::mem::take(&mut self.unattributed_fragments);

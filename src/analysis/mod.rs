@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::accounting::{Accounting, Tally, FLOW, FLOW_ICMP_ERROR};
 use crate::decode::{self, Decoded};
-use crate::flow::{Flow, FlowConfig, FlowCounts, FlowSink, FlowTable, OpenFlow, Placed};
+use crate::flow::{Clock, Flow, FlowConfig, FlowCounts, FlowSink, FlowTable, OpenFlow, Placed};
+
+mod shard;
 use crate::identify::{identify, Identification};
 use crate::source::capture::{ContainerNotes, Next, ReadStop};
 use crate::source::input::{self, DynRead, InputError, InputSpec};
@@ -102,9 +104,13 @@ pub trait Progress {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
-/// Reads all inputs into flows.
+/// Reads all inputs into flows, on `config.threads` threads (flow tables sharded by address
+/// pair; the same result as one thread's, see [`shard`]).
 pub fn analyze(inputs: &[InputSpec], config: FlowConfig, progress: &dyn Progress) -> Analysis {
     let mut run = Run::new(config, None);
+    if config.threads > 1 {
+        run.shards = Some(shard::Shards::start(config.threads, config));
+    }
     let mut reports = Vec::new();
     for (idx, spec) in inputs.iter().enumerate() {
         reports.push(run.read_input(idx, spec, progress));
@@ -233,8 +239,65 @@ fn permute_in_place(order: &mut [usize], mut swap: impl FnMut(usize, usize)) {
     }
 }
 
+impl Run {
+    /// Ends the shards at the reader's time and takes in what they finished and counted, as
+    /// if one table had done it; returns the fragments that never found their flow.
+    fn merge(&mut self, shards: shard::Shards) -> Vec<(u64, u32)> {
+        let mut unattributed = Vec::new();
+        for r in shards.finish(self.clock.now()) {
+            let mut finished = r.finished;
+            self.flows.flows.append(&mut finished.flows);
+            self.flows.ids.append(&mut finished.ids);
+            let c = &mut self.table.counts;
+            c.created += r.counts.created;
+            c.active_at_end += r.counts.active_at_end;
+            c.expired_idle += r.counts.expired_idle;
+            c.evicted_cap += r.counts.evicted_cap;
+            for (name, n) in r.notes {
+                *self.table.notes.entry(name).or_insert(0) += n;
+            }
+            self.table.joined_late.packets += r.joined_late.packets;
+            self.table.joined_late.wire_bytes += r.joined_late.wire_bytes;
+            unattributed.extend(r.unattributed);
+            self.placed_flow.packets += r.placed_flow.packets;
+            self.placed_flow.wire_bytes += r.placed_flow.wire_bytes;
+            self.placed_icmp += r.placed_icmp;
+            let named = [
+                (FLOW_ICMP_ERROR.to_string(), r.icmp_bucket),
+                (
+                    "transport.truncated_header".to_string(),
+                    r.truncated_transport,
+                ),
+            ];
+            for (name, t) in named.into_iter().chain(r.other_buckets) {
+                let name = name.as_str();
+                let mut sum = self.acc.buckets.get(name).copied().unwrap_or_default();
+                sum.packets += t.packets;
+                sum.wire_bytes += t.wire_bytes;
+                self.acc.set_bucket(name, sum);
+            }
+        }
+        for (name, n) in [
+            ("time.jump", self.clock.jumps),
+            ("time.backwards", self.clock.backwards),
+        ] {
+            if n > 0 {
+                *self.table.notes.entry(name).or_insert(0) += n;
+            }
+        }
+        // A single table finishes its open flows in id order; the order does not matter here,
+        // the records are sorted below.
+        unattributed.sort_unstable();
+        unattributed
+    }
+}
+
 struct Run {
     table: FlowTable,
+    /// With several threads: the shards that own the flow tables, and the one packet clock
+    /// they all run on.
+    shards: Option<shard::Shards>,
+    clock: Clock,
     flows: Finished,
     acc: Accounting,
     interfaces: Vec<InterfaceEntry>,
@@ -252,6 +315,8 @@ impl Run {
     fn new(config: FlowConfig, keep_flows: Option<usize>) -> Run {
         Run {
             table: FlowTable::new(config),
+            shards: None,
+            clock: Clock::default(),
             flows: Finished {
                 keep: keep_flows,
                 ..Finished::default()
@@ -347,7 +412,23 @@ impl Run {
         wire: u32,
         iface: u32,
     ) {
+        if let Some(shards) = self.shards.as_mut() {
+            // Most packets are routed on a glance at their headers, and decoded once, by
+            // their shard.
+            if let Some(shard) = shards.glance(link_type, data) {
+                let now = self.clock.advance(ts_ns);
+                shards.send(shard, data, link_type, now, ts_ns, frame, wire, iface);
+                return;
+            }
+        }
         match decode::decode(link_type, data) {
+            Decoded::Ip(pkt) if self.shards.is_some() => {
+                let now = self.clock.advance(ts_ns);
+                if let Some(shards) = self.shards.as_mut() {
+                    let shard = shards.shard_of(&pkt);
+                    shards.send(shard, data, link_type, now, ts_ns, frame, wire, iface);
+                }
+            }
             Decoded::Ip(pkt) => {
                 match self
                     .table
@@ -376,7 +457,11 @@ impl Run {
     }
 
     fn finish(mut self, inputs: Vec<InputReport>) -> Analysis {
-        let unattributed = self.table.finish(&mut self.flows);
+        let sharded = self.shards.is_some();
+        let unattributed = match self.shards.take() {
+            None => self.table.finish(&mut self.flows),
+            Some(shards) => self.merge(shards),
+        };
         let mut frag = Tally::default();
         for (_, wire) in &unattributed {
             frag.add(*wire);
@@ -387,6 +472,15 @@ impl Run {
         let mut identifications: Vec<Identification> = std::mem::take(&mut self.flows.ids).into();
         // Flows come out sorted by first packet, as a conversation list reads naturally; the
         // permutation is applied in place, so no second copy of the records is ever made.
+        if sharded {
+            // Shards number flows by their first frame: make the ids dense, in that order, as
+            // one table numbers them.
+            let mut by_frame: Vec<usize> = (0..flows.len()).collect();
+            by_frame.sort_unstable_by_key(|&i| flows[i].id);
+            for (rank, &i) in by_frame.iter().enumerate() {
+                flows[i].id = rank as u64 + 1;
+            }
+        }
         let mut order: Vec<usize> = (0..flows.len()).collect();
         order.sort_unstable_by_key(|&i| (flows[i].first_ts_ns(), flows[i].id));
         permute_in_place(&mut order, |a, b| {
