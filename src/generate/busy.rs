@@ -808,6 +808,7 @@ impl Actor {
             Class::Internal => self.internal(g),
             Class::Dns => self.dns(g),
             Class::Http => self.http(g),
+            // Built once by `federation` and never ended: each sent exchange scripts the next.
             Class::Federation => {}
             Class::Call => self.call(g),
             Class::Short => self.short(g),
