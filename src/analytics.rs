@@ -71,7 +71,7 @@ pub fn flows_frame(
         .filter_map(|&k| Some((k, analysis.flows.get(k)?)))
     {
         id.push(f.id);
-        transport.push(crate::report::transport_name(f.protocol));
+        transport.push(crate::net::transport_name(f.protocol));
         ii.push(f.initiator.ip.to_string());
         ip.push(u32::from(f.initiator.port));
         ri.push(f.responder.ip.to_string());

@@ -175,7 +175,7 @@ impl Tallies {
             let svc = j.edge_service.map_or("none", service_label).to_string();
             t.by_service.entry(svc).or_default().add(f);
             let proto = if j.protocol.is_empty() {
-                crate::report::transport_name(f.protocol)
+                crate::net::transport_name(f.protocol)
             } else {
                 j.protocol.to_string()
             };

@@ -714,7 +714,7 @@ impl<'a> Judge<'a> {
         let Some(transport) = transport_of(f.transport) else {
             j.reason = format!(
                 "{} {where_}: the port matrix documents only TCP and UDP flows",
-                crate::report::transport_name(f.transport).to_uppercase()
+                crate::net::transport_name(f.transport).to_uppercase()
             );
             return j;
         };

@@ -55,6 +55,7 @@ pub mod judge;
 pub mod live;
 pub mod logs;
 pub mod matrix;
+pub mod net;
 pub mod report;
 pub mod select;
 pub mod source;

@@ -44,7 +44,7 @@ fn evidence(analysis: &Analysis, idx: usize, info: &LogFlowInfo, detail: String)
         flow: idx,
         initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
         responder: format!("{}:{}", f.responder.ip, f.responder.port),
-        transport: crate::report::transport_name(f.protocol),
+        transport: crate::net::transport_name(f.protocol),
         first_frame: info.lines.first().copied(),
         last_frame: f.orig.last_frame(),
         first_ts_ns: f.first_ts_ns(),

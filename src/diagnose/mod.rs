@@ -118,7 +118,7 @@ pub(crate) fn evidence(inputs: &Inputs<'_>, idx: usize, detail: String) -> Evide
         flow: idx,
         initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
         responder: format!("{}:{}", f.responder.ip, f.responder.port),
-        transport: crate::report::transport_name(f.protocol),
+        transport: crate::net::transport_name(f.protocol),
         first_frame: [f.orig.first_frame(), f.resp.first_frame()]
             .into_iter()
             .flatten()

@@ -181,6 +181,33 @@ pub struct Identification {
     pub summary: String,
 }
 
+impl Identification {
+    /// Zeek's service name, for a certain identification only (Zeek logs only confirmed
+    /// analyzers).
+    pub fn zeek_service(&self) -> Option<&'static str> {
+        if self.confidence != Confidence::Certain {
+            return None;
+        }
+        Some(match self.protocol {
+            Protocol::Tls => "ssl",
+            Protocol::PseudoTls | Protocol::MsTurn => "ms-turn",
+            Protocol::Stun => "stun",
+            Protocol::Turn => "turn",
+            Protocol::Rtp => "rtp",
+            Protocol::Rtcp => "rtcp",
+            Protocol::Srtp => "srtp",
+            Protocol::Sip => "sip",
+            Protocol::Xmpp => "xmpp",
+            Protocol::Http => "http",
+            Protocol::Dns => "dns",
+            Protocol::Ssh => "ssh",
+            Protocol::Rdp => "rdp",
+            Protocol::Smb => "smb",
+            Protocol::Unknown => return None,
+        })
+    }
+}
+
 /// Identifies a flow from its payload prefixes. Never panics, never reads past a buffer.
 pub fn identify(open: &OpenFlow) -> Identification {
     let flow = &open.flow;

@@ -468,7 +468,7 @@ pub(super) fn write_text_body(
                 out,
                 "  [{}] {} {}:{} -> {}:{} ({} packets, {} bytes, {})",
                 j.verdict.label(),
-                super::transport_name(f.protocol),
+                crate::net::transport_name(f.protocol),
                 f.initiator.ip,
                 f.initiator.port,
                 f.responder.ip,
@@ -499,7 +499,7 @@ pub(super) fn write_text_body(
             writeln!(
                 out,
                 "  {} {}:{} -> {}:{}: {}",
-                super::transport_name(f.protocol),
+                crate::net::transport_name(f.protocol),
                 f.initiator.ip,
                 f.initiator.port,
                 f.responder.ip,
@@ -547,7 +547,7 @@ pub(super) fn write_text_body(
             out,
             "  {:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
             j.verdict.label(),
-            super::transport_name(f.protocol),
+            crate::net::transport_name(f.protocol),
             init,
             format!("{}:{}", f.responder.ip, f.responder.port),
             j.edge_interface.map_or("-", interface_label),
@@ -595,7 +595,7 @@ pub fn write_csv(
     for (f, j) in ordered(analysis, audit, selection) {
         w.write_record([
             f.id.to_string(),
-            super::transport_name(f.protocol),
+            crate::net::transport_name(f.protocol),
             f.initiator.ip.to_string(),
             f.initiator.port.to_string(),
             f.responder.ip.to_string(),

@@ -38,18 +38,7 @@ pub enum Format {
     Parquet,
 }
 
-/// The name of an IP protocol as reports print it.
-pub fn transport_name(protocol: u8) -> String {
-    match protocol {
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 => "icmp".into(),
-        58 => "icmpv6".into(),
-        47 => "gre".into(),
-        50 => "esp".into(),
-        n => format!("ip-{n}"),
-    }
-}
+pub use crate::net::transport_name;
 
 /// One direction of a flow, as written in JSON.
 #[derive(Debug, Serialize)]

@@ -37,7 +37,7 @@ use super::time;
 use crate::analysis::Analysis;
 use crate::audit::Audit;
 use crate::flow::Flow;
-use crate::identify::{Confidence, Identification, Protocol};
+use crate::identify::Identification;
 use crate::judge::Judgement;
 use crate::select::{shown, Selection};
 
@@ -252,7 +252,7 @@ fn conn_cells(f: &Flow, id: Option<&Identification>) -> Vec<Cell> {
         Cell::Port(orig_p),
         Cell::Addr(f.responder.ip),
         Cell::Port(resp_p),
-        Cell::Str(zeek_proto(f.protocol).to_string()),
+        Cell::Str(crate::net::IpProto(f.protocol).zeek_name().to_string()),
         service(id).map_or(Cell::Unset, |s| Cell::Str(s.to_string())),
         dur,
         ob,
@@ -297,16 +297,6 @@ fn judgement_cells(j: &Judgement) -> Vec<Cell> {
     ]
 }
 
-/// Zeek's `transport_proto` enum: tcp, udp, icmp (ICMPv6 too), unknown_transport.
-pub fn zeek_proto(protocol: u8) -> &'static str {
-    match protocol {
-        6 => "tcp",
-        17 => "udp",
-        1 | 58 => "icmp",
-        _ => "unknown_transport",
-    }
-}
-
 /// The history letters as Zeek writes them. TCP: edgewise's TCP history, computed to Zeek's
 /// rules. UDP: Zeek's UDP analyzer records `D` for the originator's first packet and `d` for
 /// the responder's (every UDP packet counts as data), in the order they were first seen.
@@ -330,24 +320,7 @@ pub fn zeek_history(f: &Flow) -> String {
 
 /// Zeek's service name for a certain identification (Zeek logs only confirmed analyzers).
 pub fn service(id: Option<&Identification>) -> Option<&'static str> {
-    let id = id.filter(|i| i.confidence == Confidence::Certain)?;
-    Some(match id.protocol {
-        Protocol::Tls => "ssl",
-        Protocol::PseudoTls | Protocol::MsTurn => "ms-turn",
-        Protocol::Stun => "stun",
-        Protocol::Turn => "turn",
-        Protocol::Rtp => "rtp",
-        Protocol::Rtcp => "rtcp",
-        Protocol::Srtp => "srtp",
-        Protocol::Sip => "sip",
-        Protocol::Xmpp => "xmpp",
-        Protocol::Http => "http",
-        Protocol::Dns => "dns",
-        Protocol::Ssh => "ssh",
-        Protocol::Rdp => "rdp",
-        Protocol::Smb => "smb",
-        Protocol::Unknown => return None,
-    })
+    id.and_then(Identification::zeek_service)
 }
 
 /// The Community ID v1 (seed 0) of a flow, from the initiator's side

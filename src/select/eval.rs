@@ -35,14 +35,14 @@ fn actuals(field: Field, v: &FlowView<'_>) -> Vec<Actual> {
         ],
         Field::PortSrc => vec![Actual::Num(u64::from(f.initiator.port))],
         Field::PortDst => vec![Actual::Num(u64::from(f.responder.port))],
-        Field::Transport => vec![Actual::Text(crate::report::transport_name(f.protocol))],
+        Field::Transport => vec![Actual::Text(crate::net::transport_name(f.protocol))],
         Field::Protocol => {
             let mut out = Vec::new();
             if let Some(id) = v.identification {
                 if id.protocol != Protocol::Unknown {
                     out.push(Actual::Text(id.protocol.label().to_ascii_lowercase()));
                 }
-                if let Some(s) = crate::report::zeek::service(Some(id)) {
+                if let Some(s) = id.zeek_service() {
                     out.push(Actual::Text(s.to_string()));
                 }
             }

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKi
 use super::Model;
 use crate::flow::Flow;
 use crate::judge::{interface_label, Judgement};
-use crate::report::transport_name;
+use crate::net::transport_name;
 use crate::select::Filter;
 
 /// The views, in tab order.

@@ -19,7 +19,8 @@ use crate::flow::tcp::Handshake;
 use crate::flow::{Flow, InitiatorEvidence};
 use crate::judge::{interface_label, service_label, Judgement, Verdict};
 use crate::matrix::{Direction, Service};
-use crate::report::{time, transport_name};
+use crate::net::transport_name;
+use crate::report::time;
 
 /// Below this width the flow table drops its less important columns.
 const WIDE: u16 = 110;
