@@ -128,7 +128,7 @@ pub enum FailOn {
 pub enum AuditFormat {
     Text,
     Json,
-    /// JSON Lines: one object per line, tagged by "record": every flow with its judgement as it
+    /// JSON Lines: one object per line, tagged by "type": every flow with its judgement as it
     /// is written, then each finding and call, then the summary (tallies, coverage, inputs).
     Jsonl,
     /// Zeek conn.log (TSV) with the judgement's columns after Zeek's.

@@ -531,13 +531,13 @@ fn audit_json_lines_match_the_document() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    let count = |kind: &str| records.iter().filter(|r| r["record"] == kind).count();
+    let count = |kind: &str| records.iter().filter(|r| r["type"] == kind).count();
     let len = |key: &str| doc[key].as_array().map_or(0, Vec::len);
     assert_eq!(count("flow"), len("flows"));
     assert_eq!(count("finding"), len("findings"));
     assert_eq!(count("call"), len("calls"));
     assert_eq!(
-        records.last().map(|r| r["record"].clone()),
+        records.last().map(|r| r["type"].clone()),
         Some("summary".into())
     );
     let summary = records.last().expect("summary");
@@ -546,7 +546,7 @@ fn audit_json_lines_match_the_document() {
     assert_eq!(lines.status.code(), run("json").status.code());
     let mut verdicts: Vec<String> = records
         .iter()
-        .filter(|r| r["record"] == "flow")
+        .filter(|r| r["type"] == "flow")
         .map(|r| format!("{} {}", r["id"], r["verdict"]))
         .collect();
     let mut doc_verdicts: Vec<String> = doc["flows"]

@@ -19,7 +19,7 @@ use crate::select::{Selection, SelectionSummary};
 #[derive(Serialize)]
 pub struct AuditedFlow<'a> {
     #[serde(flatten)]
-    pub flow: FlowRecord,
+    pub flow: FlowRecord<'a>,
     #[serde(flatten)]
     pub judgement: &'a Judgement,
 }
@@ -213,9 +213,11 @@ pub fn write_json_with<E: Serialize>(
     writeln!(out)
 }
 
-/// One JSON Lines record, tagged with what it is.
+/// One JSON Lines record, tagged with what it is (`"type"`, as `flows --format jsonl` tags
+/// its records).
 #[derive(Serialize)]
 struct Tagged<'a, T: Serialize> {
+    #[serde(rename = "type")]
     record: &'static str,
     #[serde(flatten)]
     body: &'a T,
@@ -236,7 +238,7 @@ struct Summary<'a> {
 }
 
 /// JSON Lines: every flow shown with its judgement in capture order, then each finding and
-/// call, then one summary record. A script can stream it, and `grep '"record":"flow"'` keeps
+/// call, then one summary record. A script can stream it, and `grep '"type":"flow"'` keeps
 /// the flows.
 pub fn write_jsonl(
     analysis: &Analysis,
@@ -245,7 +247,10 @@ pub fn write_jsonl(
     selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    fn line<T: Serialize>(out: &mut dyn Write, record: &'static str, body: &T) -> io::Result<()> {
+    // The serializer writes many small pieces: buffer them here, where the writer's type is
+    // known, and hand the caller's writer large blocks.
+    let out = &mut io::BufWriter::with_capacity(1 << 16, out);
+    fn line<W: Write, T: Serialize>(out: &mut W, record: &'static str, body: &T) -> io::Result<()> {
         serde_json::to_writer(&mut *out, &Tagged { record, body })?;
         out.write_all(b"\n")
     }
@@ -285,7 +290,8 @@ pub fn write_jsonl(
         display_filter: selection.map(Selection::summary),
         never_exercised: never_exercised(audit, matrix),
     };
-    line(out, "summary", &summary)
+    line(out, "summary", &summary)?;
+    out.flush()
 }
 
 fn table(

@@ -57,7 +57,7 @@ pub struct DirectionRecord {
 
 /// A flow, as written in JSON, JSON Lines and CSV.
 #[derive(Debug, Serialize)]
-pub struct FlowRecord {
+pub struct FlowRecord<'a> {
     pub id: u64,
     pub transport: String,
     pub initiator: Endpoint,
@@ -100,7 +100,7 @@ pub struct FlowRecord {
     /// What the payload showed: protocol, confidence, a one-line summary and the evidence
     /// (TLS SNI and certificates, STUN method and addresses, RTP payload types...).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub identification: Option<crate::identify::Identification>,
+    pub identification: Option<&'a crate::identify::Identification>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -126,8 +126,8 @@ fn direction(d: &DirStats, retrans: u64, first: &[u8]) -> DirectionRecord {
     }
 }
 
-impl FlowRecord {
-    pub fn new(f: &Flow, analysis: &Analysis) -> FlowRecord {
+impl<'a> FlowRecord<'a> {
+    pub fn new(f: &Flow, analysis: &'a Analysis) -> FlowRecord<'a> {
         let (ro, rr) = f
             .tcp
             .as_ref()
@@ -162,7 +162,7 @@ impl FlowRecord {
             snaplen_truncated_packets: f.truncated_packets,
             end: f.end,
             community_id: zeek::community_id(f).unwrap_or_default(),
-            identification: analysis.identification(f).cloned(),
+            identification: analysis.identification(f),
         }
     }
 }
