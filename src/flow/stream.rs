@@ -7,12 +7,12 @@
 
 /// Bytes kept per TCP direction: a TLS ClientHello plus a typical server certificate chain.
 pub const TCP_PREFIX_CAP: usize = 16 * 1024;
-/// Datagrams kept per UDP direction, and bytes kept of each: the first ones whole (a SIP or
-/// DNS message, a STUN exchange), later ones only their headers (RTP/RTCP) unless they are
-/// STUN, so a busy Edge's hundreds of thousands of open media flows stay small.
+/// Datagrams kept per UDP direction, and bytes kept of each: the first one whole (a SIP or
+/// DNS message, a STUN request), later RTP data packets only their headers, the rest whole, so
+/// a busy Edge's hundreds of thousands of open media flows stay small.
 pub const UDP_DATAGRAMS: usize = 8;
 pub const UDP_DATAGRAM_CAP: usize = 2048;
-const UDP_WHOLE_DATAGRAMS: usize = 2;
+const UDP_WHOLE_DATAGRAMS: usize = 1;
 const UDP_HEADER_CAP: usize = 48;
 /// STUN/TURN control messages kept per UDP direction past the first datagrams: a TURN
 /// session's later requests (CreatePermission, ChannelBind, Refresh, deallocation) say which
@@ -141,6 +141,12 @@ pub fn is_stun_message(d: &[u8]) -> bool {
         && usize::from(u16::from_be_bytes([d[2], d[3]])) + 20 == d.len()
 }
 
+/// An RTP data packet (version 2, a payload type outside RTCP's 192-223): its header is what
+/// identification reads; RTCP, DTLS and the rest are kept whole.
+fn is_rtp_data(d: &[u8]) -> bool {
+    matches!(d, [b0, b1, ..] if b0 & 0xC0 == 0x80 && !(192..=223).contains(b1))
+}
+
 /// STUN message types of Send and Data indications (RFC 5766; MS-TURN's Data indication).
 fn is_indication(d: &[u8]) -> bool {
     matches!(u16::from_be_bytes([d[0], d[1]]), 0x0016 | 0x0017 | 0x0115)
@@ -155,8 +161,10 @@ impl DatagramPrefix {
                 UDP_DATAGRAM_CAP
             } else if is_stun_message(payload) {
                 UDP_CONTROL_CAP
-            } else {
+            } else if is_rtp_data(payload) {
                 UDP_HEADER_CAP
+            } else {
+                UDP_DATAGRAM_CAP
             };
             let keep = payload.len().min(cap);
             self.datagrams.push(payload[..keep].to_vec());
