@@ -75,18 +75,27 @@ struct Shown<'a> {
 
 impl<'a> Shown<'a> {
     fn new(analysis: &'a Analysis, audit: &'a Audit, selection: Option<&Selection>) -> Shown<'a> {
-        let (tallies, diagnosis) = match selection {
-            None => (audit.tallies(), Cow::Borrowed(&audit.diagnosis)),
-            Some(s) => (
-                audit.tallies_for(analysis, s),
-                Cow::Owned(s.diagnosis(&audit.diagnosis)),
-            ),
-        };
+        let (tallies, diagnosis) = shown_tallies(analysis, audit, selection);
         Shown {
             flows: ordered(analysis, audit, selection),
             tallies,
             diagnosis,
         }
+    }
+}
+
+/// The tallies and the diagnosis of the flows a report shows.
+fn shown_tallies<'a>(
+    analysis: &Analysis,
+    audit: &'a Audit,
+    selection: Option<&Selection>,
+) -> (Tallies, Cow<'a, Diagnosis>) {
+    match selection {
+        None => (audit.tallies(), Cow::Borrowed(&audit.diagnosis)),
+        Some(s) => (
+            audit.tallies_for(analysis, s),
+            Cow::Owned(s.diagnosis(&audit.diagnosis)),
+        ),
     }
 }
 
@@ -264,13 +273,7 @@ pub fn write_jsonl(
         };
         line(out, "flow", &flow)?;
     }
-    let (tallies, diagnosis) = match selection {
-        None => (audit.tallies(), Cow::Borrowed(&audit.diagnosis)),
-        Some(s) => (
-            audit.tallies_for(analysis, s),
-            Cow::Owned(s.diagnosis(&audit.diagnosis)),
-        ),
-    };
+    let (tallies, diagnosis) = shown_tallies(analysis, audit, selection);
     for f in &diagnosis.findings {
         line(out, "finding", f)?;
     }
