@@ -92,7 +92,7 @@ pub fn flows_frame(
             .unwrap_or_default();
         let j = audit.and_then(|a| a.judgements.get(k));
         protocol.push(
-            j.map(|j| j.protocol.clone())
+            j.map(|j| j.protocol.to_string())
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| id_label.clone()),
         );
