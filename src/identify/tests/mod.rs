@@ -670,3 +670,70 @@ proptest! {
         let _ = identify_parts(UDP, 50000, 53, &[&v], &[&v], false);
     }
 }
+
+/// A TURN session read through all its control messages: relayed address, the peers of
+/// CreatePermission, ChannelBind and Send (not the client's own address from responses),
+/// refreshes, the 401 and the final deallocation.
+#[test]
+fn turn_session_is_followed_through_its_control_messages() {
+    use proto::*;
+    let mut rng = Rng::new(11);
+    let mut tx = || txid(&mut rng);
+    let relay: std::net::SocketAddr = "131.107.155.30:52010".parse().expect("addr");
+    let client: std::net::SocketAddr = "192.168.20.55:50020".parse().expect("addr");
+    let peer_a: std::net::SocketAddr = "198.51.100.30:50000".parse().expect("addr");
+    let peer_b: std::net::SocketAddr = "198.51.100.31:50002".parse().expect("addr");
+    let (t1, t2, t3, t4, t5, t6) = (tx(), tx(), tx(), tx(), tx(), tx());
+    let c: Vec<Vec<u8>> = vec![
+        Stun::new(STUN_ALLOCATE_REQUEST, t1)
+            .requested_transport(17)
+            .build(),
+        Stun::new(STUN_ALLOCATE_REQUEST, t2)
+            .requested_transport(17)
+            .build(),
+        Stun::new(TURN_CREATE_PERMISSION_REQUEST, t3)
+            .xor_peer(peer_a)
+            .build(),
+        Stun::new(TURN_CHANNEL_BIND_REQUEST, t4)
+            .xor_peer(peer_b)
+            .channel_number(TURN_FIRST_CHANNEL)
+            .build(),
+        Stun::new(TURN_SEND_INDICATION, t5)
+            .xor_peer(peer_a)
+            .data(&[0x80, 0, 0, 1])
+            .build(),
+        Stun::new(TURN_REFRESH_REQUEST, t6).lifetime(0).build(),
+    ];
+    let s: Vec<Vec<u8>> = vec![
+        Stun::new(STUN_ALLOCATE_ERROR, t1)
+            .error_code(401, "Unauthorized")
+            .build(),
+        Stun::new(STUN_ALLOCATE_SUCCESS, t2)
+            .xor_relayed(relay)
+            .xor_mapped(client)
+            .lifetime(600)
+            .build(),
+        Stun::new(TURN_CREATE_PERMISSION_SUCCESS, t3).build(),
+        Stun::new(TURN_REFRESH_SUCCESS, t6).lifetime(0).build(),
+    ];
+    let cs: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
+    let ss: Vec<&[u8]> = s.iter().map(Vec::as_slice).collect();
+    let id = udp(50020, 3478, &cs, &ss);
+    let stun = id.evidence.stun.expect("stun evidence");
+    let turn = stun.turn.expect("a TURN session");
+    assert_eq!(turn.relayed, vec![relay]);
+    assert_eq!(turn.peers, vec![peer_a, peer_b]);
+    assert_eq!(
+        (
+            turn.allocate_requests,
+            turn.allocations,
+            turn.permissions,
+            turn.channel_binds
+        ),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(turn.refreshes, 1);
+    assert_eq!(turn.errors, vec![401]);
+    assert!(turn.deallocated);
+    assert_eq!(turn.lifetime_s, Some(0));
+}
