@@ -24,6 +24,8 @@ use crate::flow::{FlowConfig, FlowCounts, FlowTable, Placed};
 
 /// Packets per batch: large enough that the channel costs nothing per packet.
 const BATCH_PACKETS: usize = 2048;
+/// Bytes a batch is sized for (it flushes when full): about 2048 packets of a busy Edge.
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight per shard: bounds the memory between the reader and a shard.
 const BATCHES_IN_FLIGHT: usize = 8;
 
@@ -43,6 +45,15 @@ struct Meta {
 struct Batch {
     meta: Vec<Meta>,
     data: Vec<u8>,
+}
+
+impl Batch {
+    fn sized() -> Batch {
+        Batch {
+            meta: Vec::with_capacity(BATCH_PACKETS),
+            data: Vec::with_capacity(BATCH_BYTES),
+        }
+    }
 }
 
 enum Message {
@@ -70,6 +81,9 @@ pub(super) struct ShardResult {
 /// The running shards, fed by the reader.
 pub(super) struct Shards {
     senders: Vec<SyncSender<Message>>,
+    /// Emptied batches coming back from the shards, to be filled again: a fresh megabyte
+    /// for every batch would cost its page faults each time.
+    returned: Vec<Receiver<Batch>>,
     pending: Vec<Batch>,
     workers: Vec<JoinHandle<ShardResult>>,
 }
@@ -82,15 +96,19 @@ impl Shards {
             ..config
         };
         let mut senders = Vec::with_capacity(n);
+        let mut returned = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
         for _ in 0..n {
             let (tx, rx) = sync_channel(BATCHES_IN_FLIGHT);
+            let (back_tx, back_rx) = sync_channel(BATCHES_IN_FLIGHT + 1);
             senders.push(tx);
-            workers.push(std::thread::spawn(move || work(rx, per_shard)));
+            returned.push(back_rx);
+            workers.push(std::thread::spawn(move || work(rx, back_tx, per_shard)));
         }
         Shards {
             senders,
-            pending: (0..n).map(|_| Batch::default()).collect(),
+            returned,
+            pending: (0..n).map(|_| Batch::sized()).collect(),
             workers,
         }
     }
@@ -178,13 +196,21 @@ impl Shards {
             start,
             len: data.len(),
         });
-        if batch.meta.len() >= BATCH_PACKETS {
+        if batch.meta.len() >= BATCH_PACKETS || batch.data.len() >= BATCH_BYTES {
             self.flush(shard);
         }
     }
 
     fn flush(&mut self, shard: usize) {
-        let batch = std::mem::take(&mut self.pending[shard]);
+        let next = match self.returned[shard].try_recv() {
+            Ok(mut b) => {
+                b.meta.clear();
+                b.data.clear();
+                b
+            }
+            Err(_) => Batch::sized(),
+        };
+        let batch = std::mem::replace(&mut self.pending[shard], next);
         if !batch.meta.is_empty() {
             // A shard that is gone has panicked; its join below reports it.
             let _ = self.senders[shard].send(Message::Packets(batch));
@@ -215,7 +241,7 @@ fn owner(a: IpAddr, b: IpAddr, n: usize) -> usize {
     ((h.finish() >> 32) as usize) % n
 }
 
-fn work(rx: Receiver<Message>, config: FlowConfig) -> ShardResult {
+fn work(rx: Receiver<Message>, back: SyncSender<Batch>, config: FlowConfig) -> ShardResult {
     let mut table = FlowTable::new(config).as_shard();
     let mut finished = Finished::default();
     let mut placed_flow = Tally::default();
@@ -267,6 +293,8 @@ fn work(rx: Receiver<Message>, config: FlowConfig) -> ShardResult {
                 Placed::TruncatedTransport => truncated_transport.add(m.wire),
             }
         }
+        // Back to the reader for reuse; when its queue is full the batch is simply freed.
+        let _ = back.try_send(batch);
     }
     let unattributed = table.finish_at(end, &mut finished);
     ShardResult {
