@@ -244,7 +244,13 @@ impl Run {
     /// if one table had done it; returns the fragments that never found their flow.
     fn merge(&mut self, shards: shard::Shards) -> Vec<(u64, u32)> {
         let mut unattributed = Vec::new();
-        for r in shards.finish(self.clock.now()) {
+        let (results, failed) = shards.finish(self.clock.now());
+        if failed > 0 {
+            self.acc.mismatches.push(format!(
+                "{failed} flow-table thread(s) failed: their packets are missing from the flows"
+            ));
+        }
+        for r in results {
             let mut finished = r.finished;
             self.flows.flows.append(&mut finished.flows);
             self.flows.ids.append(&mut finished.ids);

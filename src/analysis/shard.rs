@@ -217,17 +217,23 @@ impl Shards {
         }
     }
 
-    /// Ends the run at `now` and collects what every shard finished.
-    pub fn finish(mut self, now: Option<i64>) -> Vec<ShardResult> {
+    /// Ends the run at `now` and collects what every shard finished, and how many shards
+    /// failed (their packets are then missing from the flows, and the accounting says so).
+    pub fn finish(mut self, now: Option<i64>) -> (Vec<ShardResult>, usize) {
         for s in 0..self.senders.len() {
             self.flush(s);
             let _ = self.senders[s].send(Message::End(now));
         }
         drop(self.senders);
-        self.workers
-            .into_iter()
-            .filter_map(|w| w.join().ok())
-            .collect()
+        let mut failed = 0;
+        let mut results = Vec::new();
+        for w in self.workers {
+            match w.join() {
+                Ok(r) => results.push(r),
+                Err(_) => failed += 1,
+            }
+        }
+        (results, failed)
     }
 }
 

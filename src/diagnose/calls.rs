@@ -106,8 +106,10 @@ pub struct Call {
 
 /// Most legs listed per call; the rest are counted.
 const LEGS_SHOWN: usize = 12;
-/// Most federation connections shown as a call's context.
+/// Most federation connections shown as a call's context (all are counted).
 const CONTEXT_SHOWN: usize = 2;
+/// How far back among a partner's connections the shown ones are looked for.
+const CONTEXT_LOOKBACK: usize = 64;
 /// A relay port is the same session's for this long after its last packet (TURN's default
 /// allocation lifetime is 10 minutes; media can outlive the control flow's last refresh).
 const RELAY_GRACE_NS: i64 = 600_000_000_000;
@@ -479,14 +481,25 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
             f.initiator.ip
         }
     };
+    // In flow order, so by start; beside them their ends, sorted, so that the connections
+    // open during a call are counted with two binary searches, not a scan.
     let mut fed_by_ip: HashMap<IpAddr, Vec<usize>> = HashMap::new();
     for &i in &signalling {
         fed_by_ip.entry(partner_ip(i)).or_default().push(i);
     }
+    let ends_by_ip: HashMap<IpAddr, Vec<i64>> = fed_by_ip
+        .iter()
+        .map(|(ip, conns)| {
+            let mut ends: Vec<i64> = conns.iter().map(|&c| flows[c].last_ts_ns()).collect();
+            ends.sort_unstable();
+            (*ip, ends)
+        })
+        .collect();
+    // Each call's time with each partner address, for telling call attempts apart below.
+    let mut call_windows: HashMap<IpAddr, Vec<(i64, i64)>> = HashMap::new();
 
     let t = inputs.topology;
     let mut calls: Vec<Call> = Vec::new();
-    let mut used_signalling = vec![false; flows.len()];
     for group in members.iter().filter(|m| !m.is_empty()) {
         let mut legs: Vec<Leg> = Vec::new();
         let mut relays: Vec<SocketAddr> = Vec::new();
@@ -526,19 +539,32 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
             Some(p) => t.partners[p].access_edge.clone(),
             None => remote.into_iter().collect(),
         };
-        let mut context: Vec<usize> = partner_ips
-            .iter()
-            .filter_map(|ip| fed_by_ip.get(ip))
-            .flatten()
-            .copied()
-            .filter(|&c| flows[c].first_ts_ns() <= end && flows[c].last_ts_ns() >= start)
-            .collect();
-        context.sort_unstable();
-        let shown_context = context.len().min(CONTEXT_SHOWN);
-        for &c in &context {
-            used_signalling[c] = true;
+        let mut open_connections = 0;
+        let mut context: Vec<usize> = Vec::new();
+        for ip in &partner_ips {
+            call_windows.entry(*ip).or_default().push((start, end));
+            let (Some(conns), Some(ends)) = (fed_by_ip.get(ip), ends_by_ip.get(ip)) else {
+                continue;
+            };
+            // Open during the call: started by its end, less those that ended before its start
+            // (which all started before it too).
+            let started = conns.partition_point(|&c| flows[c].first_ts_ns() <= end);
+            let ended = ends.partition_point(|&e| e < start);
+            open_connections += started.saturating_sub(ended);
+            // The latest started of them as the legs shown, looking back a bounded way.
+            context.extend(
+                conns[..started]
+                    .iter()
+                    .rev()
+                    .take(CONTEXT_LOOKBACK)
+                    .filter(|&&c| flows[c].last_ts_ns() >= start)
+                    .take(CONTEXT_SHOWN),
+            );
         }
-        let kind = if partner.is_some() || !context.is_empty() {
+        context.sort_unstable();
+        context.truncate(CONTEXT_SHOWN);
+        let shown_context = context.len();
+        let kind = if partner.is_some() || open_connections > 0 {
             CallKind::Federated
         } else if from_internet {
             CallKind::RemoteUser
@@ -574,12 +600,16 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
             legs,
             extra,
         );
-        call.partner_connections = context.len();
+        call.partner_connections = open_connections;
         calls.push(call);
     }
 
     // 6. Failed federation signalling with no session beside it: call attempts, per partner.
+    for windows in call_windows.values_mut() {
+        *windows = merged(std::mem::take(windows));
+    }
     for (ip, conns) in &fed_by_ip {
+        let windows = call_windows.get(ip).map_or(&[][..], Vec::as_slice);
         let mut attempt: Vec<usize> = Vec::new();
         let mut attempt_end = i64::MIN;
         let flush = |attempt: &mut Vec<usize>, calls: &mut Vec<Call>| {
@@ -607,10 +637,10 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
             attempt.clear();
         };
         for &c in conns {
-            if used_signalling[c] {
+            let f = &flows[c];
+            if overlaps(windows, f.first_ts_ns(), f.last_ts_ns()) {
                 continue;
             }
-            let f = &flows[c];
             if !attempt.is_empty() && f.first_ts_ns() > attempt_end.saturating_add(ATTEMPT_GAP_NS) {
                 flush(&mut attempt, &mut calls);
             }
@@ -628,6 +658,25 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
         c.id = i + 1;
     }
     (calls, unmatched_media.len())
+}
+
+/// Time windows sorted and merged into disjoint ones.
+fn merged(mut w: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    w.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(w.len());
+    for (s, e) in w {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Does `[start, end]` meet one of the disjoint, sorted `windows`?
+fn overlaps(windows: &[(i64, i64)], start: i64, end: i64) -> bool {
+    let i = windows.partition_point(|w| w.0 <= end);
+    i > 0 && windows[i - 1].1 >= start
 }
 
 /// Is flow `i` itself a session's allocation flow (never a media leg)?
@@ -692,5 +741,22 @@ fn finish(
         partner_connections: 0,
         failed_leg,
         summary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{merged, overlaps};
+
+    #[test]
+    fn windows_merge_and_answer_overlap() {
+        let w = merged(vec![(10, 20), (0, 5), (15, 30), (40, 50)]);
+        assert_eq!(w, vec![(0, 5), (10, 30), (40, 50)]);
+        assert!(overlaps(&w, 5, 7));
+        assert!(overlaps(&w, 31, 40));
+        assert!(!overlaps(&w, 6, 9));
+        assert!(!overlaps(&w, 31, 39));
+        assert!(!overlaps(&w, 51, 60));
+        assert!(!overlaps(&[], 0, 100));
     }
 }

@@ -184,7 +184,9 @@ fn is_zero(n: &u32) -> bool {
 impl TurnSession {
     fn add_peer(&mut self, a: SocketAddr) {
         if self.peers.contains(&a) {
-        } else if self.peers.len() < TURN_ADDRESSES {
+            return;
+        }
+        if self.peers.len() < TURN_ADDRESSES {
             self.peers.push(a);
         } else {
             self.more_peers = self.more_peers.saturating_add(1);
