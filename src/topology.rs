@@ -72,7 +72,7 @@ pub struct TopologyFile {
 struct SiteSection {
     #[serde(default)]
     name: String,
-    product: Version,
+    product: Spanned<Version>,
     scenario: Spanned<SiteScenario>,
     #[serde(default = "default_capture_point")]
     capture_point: CapturePoint,
@@ -101,7 +101,7 @@ struct FeaturesSection {
     #[serde(default = "yes")]
     federation: bool,
     #[serde(default)]
-    xmpp: bool,
+    xmpp: Option<Spanned<bool>>,
     #[serde(default)]
     public_im: bool,
     #[serde(default)]
@@ -389,6 +389,39 @@ impl Topology {
         build(&ctx, raw)
     }
 
+    /// What is likely incomplete: accepted, but the verdicts will suffer. Said by `topology
+    /// check` and before an audit.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if !self.declares_internal_side() {
+            w.push(format!(
+                "{}: no [internal] section (front_end, server_subnets, client_subnets): internal hosts \
+                 cannot be told from the Internet, so your Front End's connections to the Edge internal \
+                 interface will be judged as coming from external hosts; add the [internal] section",
+                self.source
+            ));
+        } else if self.client_subnets.is_empty() {
+            w.push(format!(
+                "{}: [internal] client_subnets is empty: internal clients' media to the Edge internal \
+                 interface and hairpins through its public addresses cannot be recognised; list your client subnets",
+                self.source
+            ));
+        }
+        w
+    }
+
+    /// Whether the file places any host of the internal network: a server of the [internal]
+    /// section or a subnet. The reverse proxy's internal leg alone does not count: it says
+    /// nothing of where the Front End and the clients are.
+    pub fn declares_internal_side(&self) -> bool {
+        self.roles
+            .values()
+            .flatten()
+            .any(|r| is_internal_role(*r) && *r != Role::ReverseProxyInternal)
+            || !self.server_subnets.is_empty()
+            || !self.client_subnets.is_empty()
+    }
+
     pub fn feature(&self, f: Feature) -> bool {
         self.features.get(&f).copied().unwrap_or(false)
     }
@@ -574,6 +607,15 @@ fn build(ctx: &Ctx<'_>, raw: TopologyFile) -> Result<Topology, TopologyError> {
     let media = match &p.media {
         None => ServicePort::Media.default_port(),
         Some(s) => match s.get_ref().parse::<PortSpec>() {
+            Ok(PortSpec::Range(lo, hi)) if lo > hi => {
+                return Err(ctx.err_at(
+                    s.span(),
+                    format!(
+                        "media: '{}' runs backwards; write the low port first: \"{hi}-{lo}\"",
+                        s.get_ref()
+                    ),
+                ))
+            }
             Ok(PortSpec::Range(lo, hi)) => PortSpec::Range(lo, hi),
             _ => {
                 return Err(ctx.err_at(
@@ -760,9 +802,19 @@ fn build(ctx: &Ctx<'_>, raw: TopologyFile) -> Result<Topology, TopologyError> {
         }
     }
 
+    let product = *raw.site.product.get_ref();
+    let xmpp = raw.features.xmpp.as_ref().is_some_and(|x| *x.get_ref());
+    if xmpp && product == Version::Sfb2019 {
+        let span = raw.features.xmpp.as_ref().map_or(0..0, |x| x.span());
+        return Err(ctx.err_at(
+            span,
+            "xmpp = true, but Skype for Business Server 2019 does not support XMPP federation \
+             (XMPP gateways and proxies were deprecated): set xmpp = false, or product = \"sfb2015\" if this Edge runs 2015",
+        ));
+    }
     let features = BTreeMap::from([
         (Feature::Federation, raw.features.federation),
-        (Feature::Xmpp, raw.features.xmpp),
+        (Feature::Xmpp, xmpp),
         (Feature::PublicIm, raw.features.public_im),
         (Feature::Cls, raw.features.cls),
         (Feature::LegacyInterop, raw.features.legacy_interop),
@@ -770,7 +822,7 @@ fn build(ctx: &Ctx<'_>, raw: TopologyFile) -> Result<Topology, TopologyError> {
     Ok(Topology {
         source: ctx.file.display().to_string(),
         name: raw.site.name,
-        product: raw.site.product,
+        product,
         scenario,
         capture_point: raw.site.capture_point,
         capture_interfaces: raw.site.capture_interfaces,

@@ -253,6 +253,9 @@ fn print_topology(file: &Path, t: &Topology) {
         let names: Vec<String> = roles.iter().map(|r| topology::role_label(*r)).collect();
         println!("  {ip:<40} {}", names.join(", "));
     }
+    for w in t.warnings() {
+        println!("warning: {w}");
+    }
 }
 
 /// `edgewise completions SHELL`: the script clap_complete generates from the command line.

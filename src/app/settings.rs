@@ -252,11 +252,11 @@ fn display_filter(read: &ReadArgs) -> Result<Option<Filter>, SettingsError> {
 fn flow_config(read: &ReadArgs) -> FlowConfig {
     let auto = FlowConfig::default();
     FlowConfig {
-        max_flows: read.max_flows.max(1),
+        max_flows: read.max_flows,
         threads: if read.threads == 0 {
             auto.threads
         } else {
-            read.threads.min(64)
+            read.threads
         },
         ..auto
     }
@@ -283,7 +283,13 @@ fn reading(read: &ReadArgs) -> Result<Reading, SettingsError> {
 /// The user's topology, or the bundled sample (with a note when `say_assumed`).
 fn site(path: Option<&Path>, say_assumed: bool) -> Result<Site, SettingsError> {
     let (topology, assumed) = match path {
-        Some(p) => (Topology::load(p).map_err(SettingsError::Topology)?, false),
+        Some(p) => {
+            let t = Topology::load(p).map_err(SettingsError::Topology)?;
+            for w in t.warnings() {
+                messages::error(&format_args!("warning: {w}"));
+            }
+            (t, false)
+        }
         None => {
             if say_assumed {
                 messages::bundled_topology();
