@@ -85,7 +85,7 @@ pub struct AuditArgs {
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// What makes the exit status 1.
-    #[arg(long, value_enum, default_value_t = FailOn::Violation)]
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
     /// Browse the audit in the terminal UI instead of writing the report.
     #[arg(long)]
@@ -112,15 +112,16 @@ pub enum LogFormat {
 /// `--fail-on`; maps to [`crate::audit::FailOn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailOn {
-    /// Any verdict that the matrix does not permit.
+    /// Any flow the matrix does not permit, or an error finding (the default: a broken
+    /// federation fails even when every flow is permitted).
+    Error,
+    /// As `error`, and warning findings too.
+    Warning,
+    /// Only flows the matrix does not permit; findings never fail.
     Violation,
     /// Only an internal NAT hairpin.
     Hairpin,
-    /// A finding of severity error.
-    Error,
-    /// A finding of severity warning or error.
-    Warning,
-    /// Never: exit 0 whatever the verdicts.
+    /// Never: exit 0 whatever the verdicts and findings (damaged input still exits 3).
     Never,
 }
 
@@ -234,18 +235,19 @@ pub struct ReadArgs {
     )]
     pub capture_filter: Option<String>,
     /// With -i: stop after this many seconds.
-    #[arg(long, value_name = "SECONDS", requires = "interface")]
+    #[arg(long, value_name = "SECONDS", requires = "interface", value_parser = at_least_one)]
     pub duration: Option<u64>,
     /// With -i: stop after this many packets.
-    #[arg(short = 'c', long, value_name = "N", requires = "interface")]
+    #[arg(short = 'c', long, value_name = "N", requires = "interface", value_parser = at_least_one)]
     pub count: Option<u64>,
-    /// Most flows held open at once; the least recently seen are finished beyond this.
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    /// Most flows held open at once (1 to 100,000,000); the least recently seen are finished
+    /// beyond this.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N", value_parser = max_flows)]
     pub max_flows: usize,
     /// Threads that read capture files (0: one per core, up to 8). With more than one the flow
     /// tables are sharded by address pair; the report is the same, except that each shard
     /// holds its share of --max-flows.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = threads)]
     pub threads: usize,
     /// Do not show a progress bar (it is shown only when standard error is a terminal).
     #[arg(short = 'q', long)]
@@ -333,4 +335,36 @@ pub enum ContainerFormat {
     Pcap,
     PcapNano,
     Pcapng,
+}
+
+/// A count or a time that must be positive: 0 would end the run before it starts.
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+/// `--max-flows`: 0 would finish every flow after each packet and split every connection;
+/// beyond 100 million the table alone outgrows any machine this runs on.
+fn max_flows(s: &str) -> Result<usize, String> {
+    const MOST: u64 = 100_000_000;
+    match at_least_one(s)? {
+        n if n > MOST => Err(format!(
+            "{n} is beyond reason: at most {MOST} flows are held open (each costs about 1 KB)"
+        )),
+        n => usize::try_from(n).map_err(|_| format!("{n} is too large for this machine")),
+    }
+}
+
+/// `--threads`: 0 means one per core.
+fn threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n <= 64 => Ok(n),
+        Ok(n) => Err(format!(
+            "{n} threads is beyond reason: use 0 (one per core) or at most 64"
+        )),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
 }
