@@ -47,7 +47,10 @@ fn sites() -> Vec<(&'static str, Topology)> {
             "sfb2019-single",
             parse(
                 "sfb2019",
-                &with_features.replace("product = \"sfb2015\"", "product = \"sfb2019\""),
+                &with_features
+                    .replace("product = \"sfb2015\"", "product = \"sfb2019\"")
+                    // 2019 has no XMPP federation; the topology refuses it.
+                    .replace("xmpp = true", "xmpp = false"),
             ),
         ),
         (
@@ -359,23 +362,42 @@ fn generated_scenarios_get_the_verdicts_they_were_built_for() {
                 .unwrap_or_else(|| panic!("{scenario}: no flow {init} -> {resp}"));
             assert_eq!(found.2, want, "{scenario}: {init} -> {resp}");
         }
+        // The default --fail-on counts error findings beside violations: the federation
+        // that fails with every flow permitted fails the audit too.
         let violations = json["audit"]["violations"].as_u64().expect("violations");
+        let errors = json["headline"]["errors"]
+            .as_u64()
+            .expect("headline errors");
         assert_eq!(
             code,
-            if violations > 0 { 1 } else { 0 },
+            if violations > 0 || errors > 0 { 1 } else { 0 },
             "{scenario}: exit status"
         );
+        let answer = json["headline"]["answer"].as_str().expect("answer");
+        assert_eq!(answer == "fail", code == 1, "{scenario}: {answer}");
     }
 }
 
 #[test]
-fn a_compliant_site_has_no_violation_and_exits_zero() {
+fn a_compliant_site_with_failing_federation_fails_only_on_its_findings() {
     let (json, code) = audit_json("audit-compliant.pcapng", &[]);
     assert_eq!(
         json["audit"]["violations"], 0,
         "{:#}",
         json["audit"]["by_verdict"]
     );
+    // Every flow is documented, but the capture keeps the failed federation attempts: the
+    // default fails on their error findings, `--fail-on violation` looks at the matrix only.
+    assert_eq!(code, 1);
+    assert_eq!(json["headline"]["answer"], "fail");
+    let failing: Vec<&str> = json["headline"]["failing_findings"]
+        .as_array()
+        .expect("failing_findings")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(failing.iter().any(|f| f.starts_with("F1 ")), "{failing:?}");
+    let (_, code) = audit_json("audit-compliant.pcapng", &["--fail-on", "violation"]);
     assert_eq!(code, 0);
     // Documented flows that never appeared are listed, and the exercised ones are not.
     let never: Vec<&str> = json["never_exercised"]

@@ -14,4 +14,5 @@ mod live;
 mod logs;
 mod oracles;
 mod robust;
+mod trust;
 mod tui;

@@ -36,6 +36,10 @@ pub struct InputReport {
     pub stop: Option<ReadStop>,
     /// The input could not be used at all.
     pub error: Option<String>,
+    /// Part of the input could not be used though the read went on to its end (a firewall
+    /// log's unparsable lines), in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost: Option<String>,
     pub container: ContainerNotes,
 }
 
@@ -83,7 +87,12 @@ impl Analysis {
         let unusable = self.inputs.iter().filter(|i| i.error.is_some()).count();
         if !self.inputs.is_empty() && unusable == self.inputs.len() {
             Completeness::Unusable
-        } else if unusable > 0 || self.inputs.iter().any(|i| i.stop.is_some()) {
+        } else if unusable > 0
+            || self
+                .inputs
+                .iter()
+                .any(|i| i.stop.is_some() || i.lost.is_some())
+        {
             Completeness::Partial
         } else {
             Completeness::Complete
@@ -179,6 +188,7 @@ impl LiveSession {
             packets: self.packets,
             stop: None,
             error: None,
+            lost: None,
             container: ContainerNotes::default(),
         };
         self.run.finish(vec![report])
@@ -349,6 +359,7 @@ impl Run {
                     packets: 0,
                     stop: None,
                     error: Some(problem.to_string()),
+                    lost: None,
                     container: ContainerNotes::default(),
                 }
             }
@@ -405,6 +416,7 @@ impl Run {
             packets: reader.records(),
             stop,
             error: None,
+            lost: None,
             container: reader.notes.clone(),
         }
     }

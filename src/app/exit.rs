@@ -1,12 +1,16 @@
 //! The exit status, decided in one place from what a run produced.
 //!
 //! - 0: the run completed and found nothing at or above `--fail-on`.
-//! - 1: the audit found something at or above `--fail-on` (this wins over 3: the finding is
-//!   what a pipeline acts on).
+//! - 1: the audit found something at or above `--fail-on` (by default a violation or an error
+//!   finding).
 //! - 2: unusable: bad arguments or configuration, no readable input, a firewall log without a
 //!   single usable line, or an error during the run.
 //! - 3: partial: a report was written, but some input was damaged or cut short (an input that
 //!   could not be read or stopped early, unparsable log lines).
+//!
+//! Damaged evidence wins over a failure (2, then 3, then 1), as grep and ripgrep let an error
+//! win over a match: a violation's status must never hide that part of the input was not
+//! read. The report's headline still says FAIL and why.
 
 use std::io;
 use std::process::ExitCode;
@@ -40,6 +44,22 @@ pub fn status(settings: &Settings, outcome: &Outcome) -> ExitCode {
 }
 
 fn audit_status(settings: &Settings, a: &Audited) -> ExitCode {
+    let damaged = match &a.log {
+        // A log none of whose lines (comments aside) could be used is no evidence at all.
+        Some(log) if log.summary.used == 0 && log.summary.lines > log.summary.comment => {
+            Some(UNUSABLE)
+        }
+        Some(log) if log.summary.unparsable_total() > 0 => Some(PARTIAL),
+        Some(_) => None,
+        None => match a.analysis.completeness() {
+            Completeness::Complete => None,
+            Completeness::Partial => Some(PARTIAL),
+            Completeness::Unusable => Some(UNUSABLE),
+        },
+    };
+    if let Some(code) = damaged {
+        return ExitCode::from(code);
+    }
     if let Settings::Audit(s) = settings {
         let fails = match &a.selection {
             Some(sel) => s.fail_on.fails_for(&a.analysis, &a.audit, sel),
@@ -49,16 +69,7 @@ fn audit_status(settings: &Settings, a: &Audited) -> ExitCode {
             return ExitCode::from(FINDINGS);
         }
     }
-    match &a.log {
-        // A log none of whose lines (comments aside) could be used is no evidence at all.
-        Some(log) if log.summary.used == 0 && log.summary.lines > log.summary.comment => {
-            ExitCode::from(UNUSABLE)
-        }
-        Some(log) if log.summary.unparsable_total() > 0 => ExitCode::from(PARTIAL),
-        Some(_) => ExitCode::SUCCESS,
-        None if a.analysis.completeness() == Completeness::Partial => ExitCode::from(PARTIAL),
-        None => ExitCode::SUCCESS,
-    }
+    ExitCode::SUCCESS
 }
 
 /// A usage or configuration error, reported.

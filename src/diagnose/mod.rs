@@ -10,6 +10,7 @@ pub mod calls;
 mod checks;
 pub mod firewall;
 mod payload;
+mod site;
 
 use serde::Serialize;
 
@@ -140,12 +141,22 @@ pub(crate) fn is_private(ip: std::net::IpAddr) -> bool {
     }
 }
 
+/// Findings about the topology itself (T) come first within a severity: every other finding
+/// rests on it.
+fn order(id: &'static str) -> (bool, &'static str) {
+    (!id.starts_with('T'), id)
+}
+
 /// Runs every check.
 pub fn diagnose(inputs: &Inputs<'_>) -> Diagnosis {
     let mut d = Diagnosis::default();
+    site::check(inputs, &mut d);
     checks::run_all(inputs, &mut d);
-    d.findings
-        .sort_by(|a, b| a.severity.cmp(&b.severity).then(a.id.cmp(b.id)));
+    d.findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(order(a.id).cmp(&order(b.id)))
+    });
     (d.calls, d.media_without_allocation) = calls::group(inputs);
     d
 }

@@ -231,6 +231,13 @@ pub fn analysis(name: &str, log: &ParsedLog) -> (Analysis, Vec<LogFlowInfo>) {
             packets: s.used,
             stop: None,
             error: None,
+            lost: (s.unparsable_total() > 0).then(|| {
+                format!(
+                    "{} of {} lines could not be parsed",
+                    s.unparsable_total(),
+                    s.lines
+                )
+            }),
             container: ContainerNotes::default(),
         }],
         interfaces: Vec::new(),

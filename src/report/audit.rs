@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{text, FlowRecord};
 use crate::analysis::Analysis;
-use crate::audit::{Audit, Tallies, Tally, TopologyUsed};
+use crate::audit::{Audit, Headline, Tallies, Tally, TopologyUsed};
 use crate::diagnose::Diagnosis;
 use crate::flow::Flow;
 use crate::judge::{interface_label, Coverage, Judgement};
@@ -36,6 +36,8 @@ struct NeverExercised<'a> {
 
 #[derive(Serialize)]
 struct AuditDocument<'a, E: Serialize> {
+    /// The answer first: PASS, FAIL or INCOMPLETE, and why.
+    headline: Headline,
     #[serde(flatten)]
     analysis: &'a Analysis,
     /// Fields a caller adds at top level (the firewall-log audit adds `log` and `log_flows`).
@@ -199,6 +201,7 @@ pub fn write_json_with<E: Serialize>(
 ) -> io::Result<()> {
     let shown = Shown::new(analysis, audit, selection);
     let doc = AuditDocument {
+        headline: Headline::of(analysis, audit, selection),
         analysis,
         extra,
         completeness: analysis.completeness(),
@@ -236,6 +239,7 @@ struct Tagged<'a, T: Serialize> {
 /// and calls (which came before it, one per line).
 #[derive(Serialize)]
 struct Summary<'a> {
+    headline: Headline,
     #[serde(flatten)]
     analysis: &'a Analysis,
     completeness: crate::analysis::Completeness,
@@ -281,6 +285,7 @@ pub fn write_jsonl(
         line(out, "call", c)?;
     }
     let summary = Summary {
+        headline: Headline::of(analysis, audit, selection),
         analysis,
         completeness: analysis.completeness(),
         audit: AuditSection {
@@ -437,6 +442,10 @@ pub(super) fn write_text_body(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let shown = Shown::new(analysis, audit, selection);
+    for line in Headline::of(analysis, audit, selection).lines() {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out)?;
     let t = &audit.topology;
     writeln!(
         out,
@@ -454,14 +463,9 @@ pub(super) fn write_text_body(
     )?;
     writeln!(
         out,
-        "{} documented rules apply to this site; {} flows are not permitted as captured.",
-        audit.applicable_rules, shown.tallies.violations
+        "{} documented rules apply to this site.",
+        audit.applicable_rules
     )?;
-    writeln!(out)?;
-    table(out, "Verdicts", &shown.tallies.by_verdict)?;
-    table(out, "Edge interfaces", &shown.tallies.by_interface)?;
-    table(out, "Edge services", &shown.tallies.by_service)?;
-    table(out, "Protocols", &shown.tallies.by_protocol)?;
     writeln!(out)?;
     let flows = &shown.flows;
     let violations: Vec<_> = flows
@@ -496,6 +500,11 @@ pub(super) fn write_text_body(
     }
     write_findings(&shown.diagnosis, out)?;
     write_calls(&shown.diagnosis, out)?;
+    writeln!(out)?;
+    table(out, "Verdicts", &shown.tallies.by_verdict)?;
+    table(out, "Edge interfaces", &shown.tallies.by_interface)?;
+    table(out, "Edge services", &shown.tallies.by_service)?;
+    table(out, "Protocols", &shown.tallies.by_protocol)?;
     let notes: Vec<(&Flow, &Judgement)> = flows
         .iter()
         .filter(|(_, j)| j.verdict == crate::judge::Verdict::PermittedWithNote)

@@ -15,6 +15,9 @@ use crate::matrix::Matrix;
 use crate::select::Selection;
 use crate::topology::Topology;
 
+mod headline;
+pub use headline::{Answer, Headline};
+
 /// Flows and bytes of one group.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Tally {
@@ -136,14 +139,14 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
 /// What makes `edgewise audit` exit with status 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOn {
+    /// Any violation or error finding.
+    Error,
+    /// Any violation, error or warning finding.
+    Warning,
     /// Any verdict that the matrix does not permit.
     Violation,
     /// Only an internal NAT hairpin.
     Hairpin,
-    /// A finding of severity error.
-    Error,
-    /// A finding of severity warning or error.
-    Warning,
     /// Never: exit 0 whatever the verdicts.
     Never,
 }
@@ -240,10 +243,12 @@ impl FailOn {
         match self {
             FailOn::Violation => violations > 0,
             FailOn::Hairpin => judgements.any(|j| j.verdict == Verdict::InternalHairpin),
-            FailOn::Error => d.count(crate::diagnose::Severity::Error) > 0,
-            FailOn::Warning => d
-                .worst()
-                .is_some_and(|s| s <= crate::diagnose::Severity::Warning),
+            FailOn::Error => violations > 0 || d.count(crate::diagnose::Severity::Error) > 0,
+            FailOn::Warning => {
+                violations > 0
+                    || d.worst()
+                        .is_some_and(|s| s <= crate::diagnose::Severity::Warning)
+            }
             FailOn::Never => false,
         }
     }

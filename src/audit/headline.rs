@@ -1,0 +1,178 @@
+//! The answer an audit gives in its first lines: PASS, FAIL or INCOMPLETE, and why.
+//!
+//! FAIL: a flow the documented matrix does not permit here, or an error finding (a broken
+//! federation fails even when every flow is permitted, and so does a capture that does not
+//! match the topology). INCOMPLETE: nothing failed, but part of the evidence was lost (an input
+//! damaged, cut short or unreadable, log lines that could not be parsed). PASS otherwise, with
+//! what could not be checked listed beside it. `--fail-on` changes the exit status only; the
+//! headline is the same for every level.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::analysis::Analysis;
+use crate::diagnose::{Diagnosis, Severity};
+use crate::judge::Verdict;
+use crate::select::Selection;
+
+use super::Audit;
+
+/// The answer in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Answer {
+    Pass,
+    Fail,
+    Incomplete,
+}
+
+impl Answer {
+    pub fn label(self) -> &'static str {
+        match self {
+            Answer::Pass => "PASS",
+            Answer::Fail => "FAIL",
+            Answer::Incomplete => "INCOMPLETE",
+        }
+    }
+}
+
+/// The first lines of every audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Headline {
+    pub answer: Answer,
+    /// Flows the matrix does not permit, by verdict label.
+    pub violations: BTreeMap<&'static str, u64>,
+    pub violations_total: u64,
+    pub errors: usize,
+    pub warnings: usize,
+    /// Why it fails: the error findings' ids and titles.
+    pub failing_findings: Vec<String>,
+    /// What could not be checked, in words: damaged inputs, skipped checks, flows outside the
+    /// topology, a topology not given.
+    pub unchecked: Vec<String>,
+}
+
+/// Error findings named in the headline; the rest are counted.
+const FAILING_SHOWN: usize = 5;
+
+impl Headline {
+    /// The headline of an audit, of the flows a display filter kept when one was given.
+    pub fn of(analysis: &Analysis, audit: &Audit, selection: Option<&Selection>) -> Headline {
+        let filtered;
+        let (tallies, diagnosis): (_, &Diagnosis) = match selection {
+            Some(sel) => {
+                filtered = sel.diagnosis(&audit.diagnosis);
+                (audit.tallies_for(analysis, sel), &filtered)
+            }
+            None => (audit.tallies(), &audit.diagnosis),
+        };
+        let mut violations = BTreeMap::new();
+        for v in Verdict::ALL.iter().filter(|v| v.is_violation()) {
+            if let Some(t) = tallies.by_verdict.get(v.label()) {
+                if t.flows > 0 {
+                    violations.insert(v.label(), t.flows);
+                }
+            }
+        }
+        let errors = diagnosis.count(Severity::Error);
+        let warnings = diagnosis.count(Severity::Warning);
+        let mut failing_findings: Vec<String> = diagnosis
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .take(FAILING_SHOWN)
+            .map(|f| format!("{} {}", f.id, f.title))
+            .collect();
+        if errors > FAILING_SHOWN {
+            failing_findings.push(format!("and {} more", errors - FAILING_SHOWN));
+        }
+
+        let mut unchecked = Vec::new();
+        let mut lost = false;
+        for i in &analysis.inputs {
+            if let Some(e) = &i.error {
+                unchecked.push(format!("{} could not be read: {e}", i.name));
+                lost = true;
+            } else if let Some(s) = &i.stop {
+                unchecked.push(format!("{} was read only in part: {s}", i.name));
+                lost = true;
+            }
+            if let Some(l) = &i.lost {
+                unchecked.push(format!("{}: {l}", i.name));
+                lost = true;
+            }
+        }
+        if audit.topology.assumed {
+            unchecked.push(
+                "no --topology given: the verdicts rest on an assumed site (see the first line)"
+                    .into(),
+            );
+        }
+        if let Some(t) = tallies.by_verdict.get(Verdict::UnknownEndpoint.label()) {
+            if t.flows > 0 {
+                unchecked.push(format!(
+                    "{} flow{} touch no address of the topology",
+                    t.flows,
+                    if t.flows == 1 { "" } else { "s" }
+                ));
+            }
+        }
+        if !diagnosis.skipped.is_empty() {
+            let ids: Vec<&str> = diagnosis.skipped.iter().map(|s| s.id).collect();
+            unchecked.push(format!(
+                "{} check{} skipped for want of a topology fact ({})",
+                ids.len(),
+                if ids.len() == 1 { "" } else { "s" },
+                ids.join(", ")
+            ));
+        }
+        let violations_total = violations.values().sum();
+        let answer = if violations_total > 0 || errors > 0 {
+            Answer::Fail
+        } else if lost {
+            Answer::Incomplete
+        } else {
+            Answer::Pass
+        };
+        Headline {
+            answer,
+            violations,
+            violations_total,
+            errors,
+            warnings,
+            failing_findings,
+            unchecked,
+        }
+    }
+
+    /// The headline in words: the answer and its counts, why it fails, what was not checked.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let counts = format!(
+            "{} violation{}, {} error finding{}, {} warning{}",
+            self.violations_total,
+            if self.violations_total == 1 { "" } else { "s" },
+            self.errors,
+            if self.errors == 1 { "" } else { "s" },
+            self.warnings,
+            if self.warnings == 1 { "" } else { "s" },
+        );
+        out.push(format!("{}: {counts}", self.answer.label()));
+        if !self.violations.is_empty() {
+            let by: Vec<String> = self
+                .violations
+                .iter()
+                .map(|(v, n)| format!("{n} {v}"))
+                .collect();
+            out.push(format!("  violations: {}", by.join(", ")));
+        }
+        for f in &self.failing_findings {
+            out.push(format!("  error: {f}"));
+        }
+        for u in &self.unchecked {
+            out.push(format!("  not checked: {u}"));
+        }
+        out
+    }
+}
