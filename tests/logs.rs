@@ -635,3 +635,56 @@ mod mutation {
         }
     }
 }
+
+/// Issue 11: an ASA line with an absurd year panicked on overflow in debug builds and wrapped
+/// to a garbage time in release. Each such line is now counted as `time_out_of_range`, the
+/// others are audited, and the run says it is partial.
+#[test]
+fn asa_absurd_years_are_counted_not_misdated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("asa.log");
+    let body = "for outside:198.51.100.10/5061 (198.51.100.10/5061) to inside:10.45.16.10/51700 (131.107.155.10/51700)";
+    let mut text = String::new();
+    // 9223372036854775807 overflowed the day arithmetic (a panic in debug builds, exit 101).
+    let years = [
+        "2024",
+        "99999",
+        "0",
+        "9223372036854775807",
+        "99999999999999999999999",
+        "1969",
+    ];
+    for (i, year) in years.iter().enumerate() {
+        text.push_str(&format!(
+            "Jan 15 {year} 10:00:0{i}: %ASA-6-302013: Built outbound TCP connection {} {body}\n",
+            100 + i
+        ));
+    }
+    std::fs::write(&log, text).expect("write");
+    let p = log.to_str().expect("path");
+    let out = run(&[
+        "audit",
+        "--log",
+        p,
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "partial: {stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["log"]["used"], 1);
+    assert_eq!(doc["log"]["unparsable"]["time_out_of_range"], 5);
+    // The one good line keeps its real time.
+    assert_eq!(doc["flows"].as_array().map(Vec::len), Some(1));
+    let first = doc["flows"][0]["first_ts"].as_str().unwrap_or("");
+    assert!(first.starts_with("2024-01-15T10:00:00"), "{first}");
+    let text = run(&["audit", "--log", p, "--fail-on", "never"]);
+    let report = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        report.contains("unparsable time_out_of_range: 5") && report.contains("Jan 15 99999"),
+        "{report}"
+    );
+}

@@ -23,27 +23,33 @@ use std::net::IpAddr;
 
 use super::{port, protocol_number, time, Action, Outcome, Record};
 
-/// Finds the time `Mon DD YYYY HH:MM:SS` among the words before the message.
-fn timestamp(prefix: &str, tz: i32) -> Option<i64> {
+/// Finds the time `Mon DD YYYY HH:MM:SS` among the words before the message. `Ok(None)` when
+/// the prefix has no such time (a syslog time without a year); an error when it has one that
+/// cannot be a time (year 0, year 99999, a 25th hour), so the line is counted, not misdated.
+fn timestamp(prefix: &str, tz: i32) -> Result<Option<i64>, time::TimeError> {
     let w: Vec<&str> = prefix
         .split_ascii_whitespace()
         .map(|s| s.trim_end_matches(':'))
+        // A syslog priority glued to the month: `<167>Jun`.
+        .map(
+            |s| match s.strip_prefix('<').and_then(|r| r.split_once('>')) {
+                Some((pri, rest)) if pri.bytes().all(|b| b.is_ascii_digit()) => rest,
+                _ => s,
+            },
+        )
         .collect();
     for i in 0..w.len().saturating_sub(3) {
         let Some(mo) = time::month(w[i]) else {
             continue;
         };
-        let (Ok(d), Ok(y)) = (w[i + 1].parse::<u32>(), w[i + 2].parse::<i64>()) else {
+        let (Ok(d), Some(y)) = (w[i + 1].parse::<u32>(), time::syslog_year(w[i + 2])) else {
             continue;
         };
-        if y < 1000 {
-            continue;
-        }
         if let Some((h, mi, s, ns)) = time::clock(w[i + 3]) {
-            return time::to_ns(y, mo, d, h, mi, s, ns, tz);
+            return time::to_ns(y, mo, d, h, mi, s, ns, tz).map(Some);
         }
     }
-    None
+    Ok(None)
 }
 
 enum Sock {
@@ -107,23 +113,14 @@ fn after<'a>(w: &[&'a str], key: &str) -> Option<&'a str> {
         .and_then(|i| w.get(i + 1).copied())
 }
 
-/// `h:mm:ss` to nanoseconds.
-fn duration(s: &str) -> Option<i64> {
-    let p: Vec<i64> = s
-        .split(':')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    match p.as_slice() {
-        [h, m, s] => Some((h * 3600 + m * 60 + s) * 1_000_000_000),
-        _ => None,
-    }
-}
-
 pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
     let Some(at) = line.find("%ASA-").or_else(|| line.find("%FTD-")) else {
         return Outcome::Skipped("not_asa");
     };
-    let ts = timestamp(&line[..at], tz);
+    let ts = match timestamp(&line[..at], tz) {
+        Ok(ts) => ts,
+        Err(e) => return Outcome::Unparsable(e.bucket()),
+    };
     let rest = &line[at + 5..];
     // `[facility-]sev-msgid[:]`
     let (tag, body) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -167,7 +164,13 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
             r.session = after(&w, "connection").and_then(|c| c.parse().ok());
             r.bytes = after(&w, "bytes").and_then(|b| b.parse().ok());
             r.bytes_total = true;
-            r.duration_ns = after(&w, "duration").and_then(duration);
+            r.duration_ns = match after(&w, "duration") {
+                Some(d) => match time::hms_to_ns(d) {
+                    Some(ns) => Some(ns),
+                    None => return Outcome::Unparsable("bad_duration"),
+                },
+                None => None,
+            };
             r
         }
         "106023" => {
@@ -256,7 +259,7 @@ mod tests {
         assert_eq!(r.src, (ip("10.123.3.42"), 4952));
         assert_eq!(r.dst, (ip("192.0.2.43"), 443));
         assert_eq!(r.session, Some(89_743_274));
-        assert_eq!(r.ts_ns, time::date_clock("2013-04-29", "12:59:50", 0));
+        assert_eq!(r.ts_ns, time::date_clock("2013-04-29", "12:59:50", 0).ok());
         assert!(r.tcp_opened);
     }
 

@@ -36,7 +36,7 @@ pub fn line_format(l: &str) -> Option<LogFormat> {
     // A Zeek TSV data line without a header: epoch time then tab-separated columns.
     let mut tabs = t.split('\t');
     if let (Some(ts), Some(_)) = (tabs.next(), tabs.next()) {
-        if super::time::epoch_secs(ts).is_some() && t.matches('\t').count() >= 10 {
+        if super::time::epoch_secs(ts).is_ok() && t.matches('\t').count() >= 10 {
             return Some(LogFormat::ZeekTsv);
         }
     }

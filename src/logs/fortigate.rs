@@ -56,8 +56,10 @@ pub fn pairs(line: &str) -> Result<Vec<(&str, &str)>, &'static str> {
     Ok(out)
 }
 
+/// `eventtime` in the unit its digit count implies; `None` (the date and time fields are used
+/// instead) when negative or beyond 64-bit nanoseconds.
 fn eventtime(s: &str) -> Option<i64> {
-    let n: i64 = s.parse().ok()?;
+    let n: i64 = s.parse().ok().filter(|n| *n >= 0)?;
     Some(match s.len() {
         0..=10 => n.checked_mul(1_000_000_000)?,
         11..=13 => n.checked_mul(1_000_000)?,
@@ -104,8 +106,8 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
         Some(t) => Some(t),
         None => match (get("date"), get("time")) {
             (Some(d), Some(t)) => match time::date_clock(d, t, tz) {
-                Some(ns) => Some(ns),
-                None => return Outcome::Unparsable("bad_timestamp"),
+                Ok(ns) => Some(ns),
+                Err(e) => return Outcome::Unparsable(e.bucket()),
             },
             _ => None,
         },
@@ -117,7 +119,13 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
     r.resp_bytes = n("rcvdbyte");
     r.packets = n("sentpkt");
     r.resp_packets = n("rcvdpkt");
-    r.duration_ns = n("duration").map(|s| s as i64 * 1_000_000_000);
+    r.duration_ns = match n("duration") {
+        Some(s) => match time::secs_to_ns(s) {
+            Some(ns) => Some(ns),
+            None => return Outcome::Unparsable("bad_duration"),
+        },
+        None => None,
+    };
     r.session = n("sessionid");
     r.rule = get("policyname")
         .map(str::to_string)

@@ -63,8 +63,8 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
     };
     let ts = match c[GENERATED].split_once(' ') {
         Some((d, t)) => match time::date_clock(d, t, tz) {
-            Some(ns) => Some(ns),
-            None => return Outcome::Unparsable("bad_timestamp"),
+            Ok(ns) => Some(ns),
+            Err(e) => return Outcome::Unparsable(e.bucket()),
         },
         None => return Outcome::Unparsable("bad_timestamp"),
     };
@@ -75,7 +75,13 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
     r.resp_bytes = n(BYTES_RCVD);
     r.packets = n(PKTS_SENT);
     r.resp_packets = n(PKTS_RCVD);
-    r.duration_ns = n(ELAPSED).map(|s| s as i64 * 1_000_000_000);
+    r.duration_ns = match n(ELAPSED) {
+        Some(s) => match time::secs_to_ns(s) {
+            Some(ns) => Some(ns),
+            None => return Outcome::Unparsable("bad_duration"),
+        },
+        None => None,
+    };
     r.rule = Some(c[RULE].to_string()).filter(|s| !s.is_empty());
     r.session = n(SESSION);
     r.tcp_opened = proto == 6 && action == Action::Allowed;

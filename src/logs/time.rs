@@ -1,14 +1,49 @@
 //! Civil dates and times of log lines to nanoseconds since the Unix epoch.
+//!
+//! Every value comes from an input line, so every step is bounded: a year outside [`YEARS`]
+//! or a duration beyond [`MAX_DURATION_NS`] is refused with a [`TimeError`] that names the
+//! line's bucket, never wrapped into a garbage time (nor, in debug builds, a panic).
+
+use std::ops::RangeInclusive;
+
+/// Years a log time may carry: from the Unix epoch to 2262, the last year that nanoseconds
+/// since 1970 reach in 64 bits. An earlier year is a clock that was never set or a damaged line.
+pub const YEARS: RangeInclusive<i64> = 1970..=2262;
+
+/// Longest session a line may report (ten years): beyond it the line is damaged.
+pub const MAX_DURATION_NS: i64 = 10 * 366 * 86_400 * 1_000_000_000;
+
+/// Why a line's time could not be used; each is its own unparsable bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeError {
+    /// Not a date or time: letters, month 13, hour 25.
+    Malformed,
+    /// Well formed, but outside [`YEARS`] (year 0, year 99999, an epoch in the far future).
+    OutOfRange,
+}
+
+impl TimeError {
+    /// The line's unparsable bucket.
+    pub fn bucket(self) -> &'static str {
+        match self {
+            TimeError::Malformed => "bad_timestamp",
+            TimeError::OutOfRange => "time_out_of_range",
+        }
+    }
+}
 
 /// Days from 1970-01-01 to the given proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+/// Callers bound the year ([`YEARS`]); the arithmetic saturates rather than overflow anyway.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let y = if m <= 2 { y.saturating_sub(1) } else { y };
+    let era = if y >= 0 { y } else { y.saturating_sub(399) } / 400;
     let yoe = y - era * 400;
     let m = i64::from(m);
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    era.saturating_mul(146_097)
+        .saturating_add(doe)
+        .saturating_sub(719_468)
 }
 
 /// A local wall-clock time to UTC nanoseconds, given the zone's offset east of UTC.
@@ -22,17 +57,28 @@ pub fn to_ns(
     s: u32,
     frac_ns: u32,
     tz: i32,
-) -> Option<i64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
+) -> Result<i64, TimeError> {
+    if !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 60
+        || frac_ns >= 1_000_000_000
+    {
+        return Err(TimeError::Malformed);
+    }
+    if !YEARS.contains(&y) {
+        return Err(TimeError::OutOfRange);
     }
     let secs = days_from_civil(y, mo, d) * 86_400
         + i64::from(h) * 3600
         + i64::from(mi) * 60
         + i64::from(s)
         - i64::from(tz);
-    secs.checked_mul(1_000_000_000)?
-        .checked_add(i64::from(frac_ns))
+    secs.checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(i64::from(frac_ns)))
+        .filter(|n| *n >= 0)
+        .ok_or(TimeError::OutOfRange)
 }
 
 fn num(s: &str) -> Option<u32> {
@@ -42,16 +88,35 @@ fn num(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
-/// `YYYY-MM-DD` or `YYYY/MM/DD`.
-pub fn date(s: &str) -> Option<(i64, u32, u32)> {
-    let mut it = s.split(['-', '/']);
-    let y = num(it.next()?)?;
-    let m = num(it.next()?)?;
-    let d = num(it.next()?)?;
-    if it.next().is_some() || y < 1000 {
+/// A year of digits: any count of digits is a year (to be refused by [`to_ns`] when absurd);
+/// more than a `u32` holds reads as `i64::MAX`, out of every range.
+fn year(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some((i64::from(y), m, d))
+    Some(s.parse::<i64>().unwrap_or(i64::MAX))
+}
+
+/// `YYYY-MM-DD` or `YYYY/MM/DD`: the shape only (a year of at least four digits); the range is
+/// [`to_ns`]'s to check.
+pub fn date(s: &str) -> Option<(i64, u32, u32)> {
+    let mut it = s.split(['-', '/']);
+    let y = it.next()?;
+    if y.len() < 4 {
+        return None;
+    }
+    let y = year(y)?;
+    let m = num(it.next()?)?;
+    let d = num(it.next()?)?;
+    if it.next().is_some() {
+        return None;
+    }
+    Some((y, m, d))
+}
+
+/// A year written in a syslog prefix (`Apr 29 2013 ...`), any number of digits.
+pub fn syslog_year(s: &str) -> Option<i64> {
+    year(s)
 }
 
 /// `HH:MM:SS[.fraction]`, the fraction as nanoseconds.
@@ -76,9 +141,9 @@ pub fn clock(s: &str) -> Option<(u32, u32, u32, u32)> {
 }
 
 /// A date and a clock in separate fields, in local time at `tz`.
-pub fn date_clock(d: &str, c: &str, tz: i32) -> Option<i64> {
-    let (y, mo, dd) = date(d)?;
-    let (h, mi, s, ns) = clock(c)?;
+pub fn date_clock(d: &str, c: &str, tz: i32) -> Result<i64, TimeError> {
+    let (y, mo, dd) = date(d).ok_or(TimeError::Malformed)?;
+    let (h, mi, s, ns) = clock(c).ok_or(TimeError::Malformed)?;
     to_ns(y, mo, dd, h, mi, s, ns, tz)
 }
 
@@ -91,24 +156,67 @@ pub fn month(s: &str) -> Option<u32> {
     M.iter().position(|m| *m == l).map(|i| i as u32 + 1)
 }
 
-/// Epoch seconds with an optional fraction (`1258531221.486539`) to nanoseconds.
-pub fn epoch_secs(s: &str) -> Option<i64> {
+/// Epoch seconds with an optional fraction (`1258531221.486539`) to nanoseconds; a time before
+/// 1970 or beyond 2262 is out of range.
+pub fn epoch_secs(s: &str) -> Result<i64, TimeError> {
     let (whole, frac) = match s.split_once('.') {
         Some((a, b)) => (a, b),
         None => (s, ""),
     };
-    let neg = whole.starts_with('-');
-    let w: i64 = whole.parse().ok()?;
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TimeError::Malformed);
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TimeError::Malformed);
+    }
+    if whole.starts_with('-') {
+        return Err(TimeError::OutOfRange);
+    }
+    let w: i64 = whole.parse().map_err(|_| TimeError::OutOfRange)?;
     let mut ns: i64 = 0;
     if !frac.is_empty() {
-        if !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
         let f = &frac[..frac.len().min(9)];
-        ns = f.parse::<i64>().ok()? * 10i64.pow(9 - f.len() as u32);
+        ns = f.parse::<i64>().map_err(|_| TimeError::Malformed)? * 10i64.pow(9 - f.len() as u32);
     }
-    let base = w.checked_mul(1_000_000_000)?;
-    Some(if neg { base - ns } else { base + ns })
+    w.checked_mul(1_000_000_000)
+        .and_then(|b| b.checked_add(ns))
+        .ok_or(TimeError::OutOfRange)
+}
+
+/// Whole seconds of a session's length to nanoseconds; `None` beyond [`MAX_DURATION_NS`].
+pub fn secs_to_ns(secs: u64) -> Option<i64> {
+    i64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)
+        .filter(|n| *n <= MAX_DURATION_NS)
+}
+
+/// Fractional seconds (Zeek's `duration`) to nanoseconds; `None` when negative, not a number,
+/// or beyond [`MAX_DURATION_NS`].
+pub fn float_secs_to_ns(secs: f64) -> Option<i64> {
+    let ns = secs * 1e9;
+    (ns.is_finite() && ns >= 0.0 && ns <= MAX_DURATION_NS as f64).then_some(ns as i64)
+}
+
+/// `h:mm:ss` (ASA teardowns) to nanoseconds; `None` when malformed or beyond
+/// [`MAX_DURATION_NS`].
+pub fn hms_to_ns(s: &str) -> Option<i64> {
+    let mut it = s.split(':');
+    let (h, m, sec) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() {
+        return None;
+    }
+    let n = |x: &str| -> Option<u64> {
+        (!x.is_empty() && x.len() <= 12 && x.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| x.parse().ok())
+            .flatten()
+    };
+    let (h, m, sec) = (n(h)?, n(m)?, n(sec)?);
+    if m > 59 || sec > 59 {
+        return None;
+    }
+    secs_to_ns(h.checked_mul(3600)?.checked_add(m * 60 + sec)?)
 }
 
 #[cfg(test)]
@@ -122,20 +230,58 @@ mod tests {
         // 2019-05-10 11:37:47 UTC is 1557488267.
         assert_eq!(
             date_clock("2019-05-10", "11:37:47", 0),
-            Some(1_557_488_267_000_000_000)
+            Ok(1_557_488_267_000_000_000)
         );
         // The same wall clock at +01:00 is an hour earlier in UTC.
         assert_eq!(
             date_clock("2019/05/10", "11:37:47", 3600),
-            Some(1_557_484_667_000_000_000)
+            Ok(1_557_484_667_000_000_000)
         );
         assert_eq!(
             epoch_secs("1258531221.486539"),
-            Some(1_258_531_221_486_539_000)
+            Ok(1_258_531_221_486_539_000)
         );
         assert_eq!(
-            clock("25:00:00").and_then(|(h, ..)| to_ns(2000, 1, 1, h, 0, 0, 0, 0)),
-            None
+            clock("25:00:00")
+                .ok_or(TimeError::Malformed)
+                .and_then(|(h, ..)| to_ns(2000, 1, 1, h, 0, 0, 0, 0)),
+            Err(TimeError::Malformed)
         );
+    }
+
+    #[test]
+    fn absurd_values_are_out_of_range_never_wrapped() {
+        for y in ["0000", "1969", "2263", "99999", "99999999999999999999999"] {
+            assert_eq!(
+                date_clock(&format!("{y}-01-01"), "00:00:00", 0),
+                Err(TimeError::OutOfRange),
+                "{y}"
+            );
+        }
+        assert!(date_clock("2262-04-11", "00:00:00", 0).is_ok());
+        // Extreme values straight into the arithmetic: no panic, no wrap.
+        assert_eq!(
+            days_from_civil(i64::MAX, 1, 1),
+            days_from_civil(i64::MAX, 1, 1)
+        );
+        assert_eq!(
+            to_ns(i64::MAX, 12, 31, 23, 59, 60, 999_999_999, -50_400),
+            Err(TimeError::OutOfRange)
+        );
+        assert_eq!(
+            epoch_secs("99999999999999999999"),
+            Err(TimeError::OutOfRange)
+        );
+        assert_eq!(epoch_secs("9999999999999"), Err(TimeError::OutOfRange));
+        assert_eq!(epoch_secs("-5"), Err(TimeError::OutOfRange));
+        assert_eq!(epoch_secs("12a"), Err(TimeError::Malformed));
+        assert_eq!(hms_to_ns("0:01:08"), Some(68_000_000_000));
+        assert_eq!(hms_to_ns("999999999999:00:00"), None);
+        assert_eq!(hms_to_ns("1:99:00"), None);
+        assert_eq!(secs_to_ns(u64::MAX), None);
+        assert_eq!(float_secs_to_ns(f64::NAN), None);
+        assert_eq!(float_secs_to_ns(-1.0), None);
+        assert_eq!(float_secs_to_ns(1e300), None);
+        assert_eq!(float_secs_to_ns(1.5), Some(1_500_000_000));
     }
 }

@@ -67,7 +67,8 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
     } else {
         InitiatorEvidence::FirstPacket
     };
-    let icmp = matches!(r.transport, 1 | 58).then_some((src.1 as u8, dst.1 as u8));
+    let byte = |p: u16| u8::try_from(p).unwrap_or(u8::MAX);
+    let icmp = matches!(r.transport, 1 | 58).then_some((byte(src.1), byte(dst.1)));
     Building {
         flow: Flow {
             id: 0,
@@ -111,19 +112,26 @@ fn add(b: &mut Building, r: &Record) {
     widen(&mut f.orig, r.ts_ns, r.line);
     if let (Some(t), Some(d)) = (r.ts_ns, r.duration_ns) {
         // A session's end (PAN-OS end, ASA teardown carry the session length).
+        // Parsers bound durations (time::MAX_DURATION_NS); saturate all the same.
         let start = if r.action == Action::Teardown {
-            t - d
+            t.saturating_sub(d)
         } else {
             t
         };
         widen(&mut f.orig, Some(start), r.line);
-        widen(&mut f.orig, Some(start + d), r.line);
+        widen(&mut f.orig, Some(start.saturating_add(d)), r.line);
     }
+    // Counts come from the lines: summed without overflow whatever they claim.
     let bytes = r.bytes.unwrap_or(0);
     // With only a total, the whole count goes to the originator: the split is unknown.
-    f.orig.wire_bytes += bytes;
-    f.orig.payload_bytes += if r.bytes_total { 0 } else { bytes };
-    f.orig.packets += r.packets.unwrap_or(u64::from(r.action != Action::Teardown));
+    f.orig.wire_bytes = f.orig.wire_bytes.saturating_add(bytes);
+    if !r.bytes_total {
+        f.orig.payload_bytes = f.orig.payload_bytes.saturating_add(bytes);
+    }
+    f.orig.packets = f
+        .orig
+        .packets
+        .saturating_add(r.packets.unwrap_or(u64::from(r.action != Action::Teardown)));
     if r.resp_bytes.is_some() || r.resp_packets.is_some() {
         b.info.response_known = true;
         let rp = r.resp_packets.unwrap_or(0);
@@ -134,9 +142,9 @@ fn add(b: &mut Building, r: &Record) {
             } else {
                 widen(&mut f.resp, r.ts_ns, r.line);
             }
-            f.resp.packets += rp.max(1);
-            f.resp.wire_bytes += rb;
-            f.resp.payload_bytes += rb;
+            f.resp.packets = f.resp.packets.saturating_add(rp.max(1));
+            f.resp.wire_bytes = f.resp.wire_bytes.saturating_add(rb);
+            f.resp.payload_bytes = f.resp.payload_bytes.saturating_add(rb);
         }
     }
     if r.action == Action::Denied {

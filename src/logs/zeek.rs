@@ -85,8 +85,17 @@ fn record(line_no: u64, c: Conn<'_>) -> Outcome {
     let (Some(op), Some(rp)) = (c.op.and_then(port), c.rp.and_then(port)) else {
         return Outcome::Unparsable("bad_port");
     };
-    let Some(ts) = c.ts.and_then(time::epoch_secs) else {
-        return Outcome::Unparsable("bad_timestamp");
+    let ts = match c.ts.map(time::epoch_secs) {
+        Some(Ok(ts)) => ts,
+        Some(Err(e)) => return Outcome::Unparsable(e.bucket()),
+        None => return Outcome::Unparsable("bad_timestamp"),
+    };
+    let duration_ns = match c.duration {
+        Some(d) => match time::float_secs_to_ns(d) {
+            Some(ns) => Some(ns),
+            None => return Outcome::Unparsable("bad_duration"),
+        },
+        None => None,
     };
     let mut r = Record::new(line_no, Action::Allowed, transport, (oh, op), (rh, rp));
     r.ts_ns = Some(ts);
@@ -94,7 +103,7 @@ fn record(line_no: u64, c: Conn<'_>) -> Outcome {
     r.resp_bytes = c.rb;
     r.packets = c.opk;
     r.resp_packets = c.rpk;
-    r.duration_ns = c.duration.map(|d| (d * 1e9) as i64);
+    r.duration_ns = duration_ns;
     r.tcp_opened = transport == 6 && c.history.is_some_and(|h| h.starts_with('S'));
     // The uid is not a number; the session join is by five-tuple for Zeek.
     let _ = c.uid;
@@ -201,7 +210,7 @@ pub fn parse_json(line_no: u64, line: &str) -> Outcome {
 fn iso_ts(s: &str) -> Option<i64> {
     let s = s.strip_suffix('Z').unwrap_or(s);
     let (d, t) = s.split_once('T')?;
-    time::date_clock(d, t, 0)
+    time::date_clock(d, t, 0).ok()
 }
 
 #[cfg(test)]
