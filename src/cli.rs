@@ -57,22 +57,19 @@ pub struct TuiArgs {
 pub struct AuditArgs {
     #[command(flatten)]
     pub read: ReadArgs,
-    /// Audit a firewall log instead of captures: Windows Firewall pfirewall.log, Cisco ASA/FTD
-    /// syslog, PAN-OS TRAFFIC CSV, FortiGate key=value or Zeek conn.log. Windows Firewall logs
-    /// neither dropped packets nor successful connections by default: enable both first.
+    /// Audit a firewall log instead of captures (`-r FILE` does the same, telling a log by its
+    /// content): Windows Firewall pfirewall.log, Cisco ASA/FTD syslog, PAN-OS TRAFFIC CSV,
+    /// FortiGate key=value or Zeek conn.log, gzip allowed. Windows Firewall logs neither dropped
+    /// packets nor successful connections by default: enable both first.
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     pub log: Option<PathBuf>,
-    /// The log's format; detected from its first lines when omitted.
-    #[arg(long, value_enum, value_name = "FORMAT", requires = "log")]
+    /// The log's format (with --log, or a log given to -r); detected from its first lines when
+    /// omitted.
+    #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
     /// UTC offset of the firewall's local time (+01:00, -05:30); logs carry local time without a
     /// zone. Default: the times are read as UTC, and the report says so.
-    #[arg(
-        long,
-        value_name = "+HH:MM",
-        requires = "log",
-        allow_hyphen_values = true
-    )]
+    #[arg(long, value_name = "+HH:MM", allow_hyphen_values = true)]
     pub tz_offset: Option<String>,
     /// The site's topology file (see `edgewise topology init`). Without it, the bundled sample
     /// topology is assumed, and the report says so.
@@ -207,11 +204,12 @@ pub enum TopologyCommand {
 #[derive(Debug, Args)]
 pub struct ReadArgs {
     /// Capture to read: a pcap or pcapng file (gzip allowed), a directory of them, or - for
-    /// standard input. Repeat -r for several.
+    /// standard input. Repeat -r for several. A firewall or flow log (pfirewall.log, ASA/FTD,
+    /// PAN-OS, FortiGate, Zeek conn.log) is told by its content and read on its own.
     #[arg(
         short = 'r',
         long = "read",
-        value_name = "CAPTURE",
+        value_name = "FILE",
         required_unless_present = "interface",
         num_args = 1..
     )]

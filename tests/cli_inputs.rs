@@ -57,12 +57,22 @@ fn netmon_and_etl_name_their_conversion() {
 
 #[test]
 fn bad_magic_shows_the_bytes_read() {
+    let dir = temp_file("notes.pcap", b"\xde\xad\xbe\xef\x00\x01binary");
+    let p = dir.path().join("notes.pcap");
+    let (code, err) = stderr_of(&["flows", "-r", p.to_str().expect("utf-8")]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("de ad be ef") && err.contains("notes.pcap"),
+        "{err}"
+    );
+    // Text is quoted as text, not as bytes.
     let dir = temp_file("notes.pcap", b"hello, this is text");
     let p = dir.path().join("notes.pcap");
     let (code, err) = stderr_of(&["flows", "-r", p.to_str().expect("utf-8")]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("68 65 6c 6c") && err.contains("notes.pcap"),
+        err.contains("notes.pcap: neither a capture nor a log")
+            && err.contains("\"hello, this is text\""),
         "{err}"
     );
 }
@@ -157,4 +167,186 @@ fn the_tui_refuses_options_it_cannot_honour() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("press /"), "{err}");
+}
+
+fn out_of(args: &[&str]) -> (i32, String, String) {
+    let out = run(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn log_sample(name: &str) -> String {
+    format!("{}/tests/data/logs/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Issue 11: an empty log was "Audit of 0 flows", exit 0.
+#[test]
+fn an_empty_log_is_refused_with_its_name() {
+    let dir = temp_file("fw.log", b"");
+    let p = dir.path().join("fw.log");
+    let p = p.to_str().expect("utf-8");
+    for args in [["audit", "--log", p], ["audit", "-r", p]] {
+        let (code, stdout, err) = out_of(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            err.contains("fw.log") && err.contains("empty file (0 bytes)"),
+            "{err}"
+        );
+    }
+}
+
+/// A log of headers only is no evidence either: exit 2 and what to enable.
+#[test]
+fn a_log_of_headers_only_says_to_enable_logging() {
+    let dir = temp_file(
+        "pfirewall.log",
+        b"#Version: 1.5\n#Software: Microsoft Windows Firewall\n#Time Format: Local\n#Fields: date time action protocol src-ip dst-ip src-port dst-port\n\n",
+    );
+    let p = dir.path().join("pfirewall.log");
+    let (code, stdout, err) = out_of(&["audit", "-r", p.to_str().expect("utf-8")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        err.contains("pfirewall.log: 5 lines, none of them traffic")
+            && err.contains("enable logging"),
+        "{err}"
+    );
+}
+
+/// Issue 11: a pcapng given to --log was "detected" as pfirewall and printed 1,457 lines of
+/// binary.
+#[test]
+fn a_capture_given_to_log_is_named_as_one() {
+    let (code, stdout, err) = out_of(&["audit", "--log", "captures/edge-sample.pcapng"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(stdout.is_empty(), "{} bytes on stdout", stdout.len());
+    assert!(
+        err.contains("captures/edge-sample.pcapng: this is a pcapng capture, not a firewall log")
+            && err.contains("give it to -r"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let dir = temp_file("fw.log", &[0x01, 0x02, 0x03, 0x04, 0x00, 0x9c, 0x7f, 0x00]);
+    let p = dir.path().join("fw.log");
+    let (code, _, err) = out_of(&["audit", "--log", p.to_str().expect("utf-8")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("fw.log: binary data (it starts 01 02 03 04"),
+        "{err}"
+    );
+}
+
+/// Issue 11: `--log-format asa` on a pfirewall log exited 2 with no message.
+#[test]
+fn a_log_in_another_format_than_named_says_what_it_looks_like() {
+    let p = log_sample("pfirewall.log");
+    let (code, stdout, err) = out_of(&["audit", "--log", &p, "--log-format", "asa"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        err.contains("pfirewall.log: none of its 8 lines is a Cisco ASA/FTD syslog traffic line")
+            && err.contains("7 not_asa")
+            && err.contains("look like a Windows Firewall pfirewall.log")
+            && err.contains("--log-format pfirewall"),
+        "{err}"
+    );
+}
+
+/// Issue 11: a pfirewall.log given to -r was told to run `editcap`. -r now reads captures and
+/// logs alike, by content; `flows` lists a log's flows; the TUI says where logs go.
+#[test]
+fn r_reads_a_log_by_its_content() {
+    let p = log_sample("pfirewall.log");
+    let (code, stdout, err) = out_of(&["audit", "-r", &p, "--format", "json"]);
+    assert!(!err.contains("editcap"), "{err}");
+    assert_eq!(code, 1, "T1: the sample's hosts are not the site's: {err}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(doc["log"]["format"], "pfirewall");
+    assert_eq!(doc["log"]["detected"], true);
+    assert_eq!(doc["log"]["used"], 3);
+    // The same as the explicit form.
+    let (_, explicit, _) = out_of(&["audit", "--log", &p, "--format", "json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&explicit).expect("json")["flows"],
+        doc["flows"]
+    );
+    let (code, stdout, err) = out_of(&["flows", "-r", &p, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(doc["flows"].as_array().map(Vec::len), Some(3));
+    let (code, _, err) = out_of(&["tui", "-r", &p]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the TUI browses captures") && err.contains("edgewise audit -r"),
+        "{err}"
+    );
+    // A gzip-compressed log (rotated logs often are) is read the same way.
+    let dir = tempfile::tempdir().expect("dir");
+    let gz = dir.path().join("asa.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&std::fs::read(log_sample("asa.log")).expect("read"))
+        .expect("gzip");
+    std::fs::write(&gz, enc.finish().expect("gzip")).expect("write");
+    let (_, stdout, err) = out_of(&[
+        "audit",
+        "-r",
+        gz.to_str().expect("utf-8"),
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect(&err);
+    assert_eq!(doc["log"]["format"], "asa");
+    assert_eq!(doc["log"]["used"], 5);
+}
+
+/// Text in no known format is said to be so, with its first line; --log-format names it.
+#[test]
+fn unknown_text_is_neither_a_capture_nor_a_log() {
+    let dir = temp_file("notes.txt", b"\nsomething else entirely\nmore\n");
+    let p = dir.path().join("notes.txt");
+    let p = p.to_str().expect("utf-8");
+    for args in [vec!["audit", "-r", p], vec!["audit", "--log", p]] {
+        let (code, _, err) = out_of(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(
+            err.contains("notes.txt: neither a capture nor a log")
+                && err.contains("first line: \"something else entirely\"")
+                && err.contains("--log-format FORMAT"),
+            "{err}"
+        );
+        assert!(!err.contains("editcap"), "{err}");
+    }
+    // Named, it is parsed as that format: nothing in it is, and the message says so.
+    let (code, _, err) = out_of(&["audit", "-r", p, "--log-format", "asa"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("none of its 3 lines is a Cisco ASA/FTD syslog traffic line")
+            && err.contains("2 not_asa"),
+        "{err}"
+    );
+}
+
+/// A run reads captures or one log; log options beside captures are refused, not ignored.
+#[test]
+fn logs_and_captures_are_not_mixed() {
+    let p = log_sample("asa.log");
+    let (code, _, err) = out_of(&["audit", "-r", "captures/edge-sample.pcapng", "-r", &p]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("asa.log: this is a Cisco ASA/FTD syslog, given to -r with other inputs"),
+        "{err}"
+    );
+    let (code, _, err) = out_of(&[
+        "audit",
+        "-r",
+        "captures/edge-sample.pcapng",
+        "--tz-offset",
+        "+01:00",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--tz-offset read firewall logs"), "{err}");
 }

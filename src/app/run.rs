@@ -78,9 +78,10 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
                 };
                 Outcome::Audit(Box::new(audit(analysis, s)))
             }
-            AuditInput::Log { path, options } => {
-                Outcome::Audit(Box::new(audit_log(path, *options, s)?))
-            }
+            AuditInput::Log { path, options } => match audit_log(path, *options, s)? {
+                Some(audited) => Outcome::Audit(Box::new(audited)),
+                None => Outcome::Unusable,
+            },
         },
         Settings::Tui(s) => browse(s)?,
         Settings::Generate(args) => Outcome::Generated(crate::generate_cmd::run(args)?),
@@ -111,6 +112,17 @@ fn read(reading: &Reading) -> Option<Analysis> {
                 None => &NoProgress,
             };
             read_files(inputs, reading.flow, progress)
+        }
+        Source::Log(path) => {
+            let parsed = match read_log(path, LogOptions::default()) {
+                Ok(Some(parsed)) => parsed,
+                Ok(None) => return None,
+                Err(e) => {
+                    messages::error(&format_args!("{e:#}"));
+                    return None;
+                }
+            };
+            logs::to_flow::analysis(&path.display().to_string(), &parsed).0
         }
     };
     messages::input_problems(&analysis);
@@ -147,20 +159,39 @@ pub fn audit_analysis(analysis: &Analysis, site: &Site) -> Audit {
     crate::audit::audit(analysis, &site.topology, site.matrix, site.assumed)
 }
 
+/// Parses a log; `None` (the reason said, naming the file and the fix) when no line of it can
+/// be used: an audit of nothing would read as a pass.
+fn read_log(
+    path: &std::path::Path,
+    options: LogOptions,
+) -> anyhow::Result<Option<logs::ParsedLog>> {
+    let parsed =
+        logs::parse_file(path, options).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if parsed.summary.used == 0 {
+        let content = logs::sniff::sniff(path).ok();
+        if let Some(why) = logs::sniff::unusable(path, &parsed.summary, content.as_ref()) {
+            messages::error(&why);
+        }
+        return Ok(None);
+    }
+    Ok(Some(parsed))
+}
+
 /// A firewall log, parsed, turned into flows, judged as captures are, with the findings only
-/// a log gives (FW1, FW2).
+/// a log gives (FW1, FW2). `None` when no line of it can be used.
 fn audit_log(
     path: &std::path::Path,
     options: LogOptions,
     s: &AuditSettings,
-) -> anyhow::Result<Audited> {
-    let parsed =
-        logs::parse_file(path, options).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+) -> anyhow::Result<Option<Audited>> {
+    let Some(parsed) = read_log(path, options)? else {
+        return Ok(None);
+    };
     let (analysis, info) = logs::to_flow::analysis(&path.display().to_string(), &parsed);
     let mut audit = audit_analysis(&analysis, &s.site);
     crate::diagnose::firewall::attach(&analysis, &mut audit, &info);
     let selection = select(s, &analysis, &audit);
-    Ok(Audited {
+    Ok(Some(Audited {
         analysis,
         audit,
         selection,
@@ -168,7 +199,7 @@ fn audit_log(
             summary: parsed.summary,
             info,
         }),
-    })
+    }))
 }
 
 /// `edgewise tui`: the same reading and audit as `audit`, on the TUI's loading thread.

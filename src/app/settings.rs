@@ -9,6 +9,7 @@ use crate::audit::FailOn;
 use crate::cli::{self, AuditFormat, Command, MatrixFormat, ReadArgs, SummaryFormat};
 use crate::flow::FlowConfig;
 use crate::live::LiveOptions;
+use crate::logs::sniff::{self, LogInputError, Route};
 use crate::logs::{LogFormat, LogOptions};
 use crate::matrix::{Matrix, MatrixError};
 use crate::report::Format;
@@ -30,6 +31,12 @@ pub enum SettingsError {
     Matrix(MatrixError),
     #[error("{0}")]
     Input(InputError),
+    #[error("{0}")]
+    Log(LogInputError),
+    #[error("--log-format and --tz-offset read firewall logs, and -r names captures here")]
+    LogOptionsWithCaptures,
+    #[error("{}: the TUI browses captures; audit a firewall log with `edgewise audit -r {}`", .0.display(), .0.display())]
+    TuiLog(PathBuf),
     #[error("--tz-offset: {0}")]
     TzOffset(String),
     #[error("--format parquet writes files: add -w FILE.parquet")]
@@ -51,6 +58,8 @@ pub enum SettingsError {
 pub enum Source {
     Files(Vec<InputSpec>),
     Live(LiveOptions),
+    /// The one file `-r` named is a firewall or flow log (told from its content).
+    Log(PathBuf),
 }
 
 /// How to read captures.
@@ -154,23 +163,17 @@ impl Settings {
             }
             Command::Audit(args) => {
                 let filter = display_filter(&args.read)?;
-                let site = site(args.topology.as_deref(), true)?;
-                let input = match args.log {
-                    Some(path) => {
-                        let tz_offset_s = match args.tz_offset.as_deref() {
-                            Some(s) => {
-                                crate::logs::parse_tz_offset(s).map_err(SettingsError::TzOffset)?
-                            }
-                            None => 0,
-                        };
-                        let options = LogOptions {
-                            format: args.log_format.map(log_format),
-                            tz_offset_s,
-                        };
-                        AuditInput::Log { path, options }
-                    }
-                    None => AuditInput::Captures(reading(&args.read)?),
+                let tz_offset_s = match args.tz_offset.as_deref() {
+                    Some(s) => crate::logs::parse_tz_offset(s).map_err(SettingsError::TzOffset)?,
+                    None => 0,
                 };
+                let options = LogOptions {
+                    format: args.log_format.map(log_format),
+                    tz_offset_s,
+                };
+                let input = audit_input(&args, options)?;
+                // After the inputs: a bad input is the one thing said, not a note beside it.
+                let site = site(args.topology.as_deref(), true)?;
                 // The TUI replaces the report of captures; a log's report is written anyway.
                 let writes_report = !args.tui || matches!(input, AuditInput::Log { .. });
                 if writes_report && args.format == AuditFormat::Parquet && args.output.is_none() {
@@ -202,6 +205,9 @@ impl Settings {
                 if inputs.iter().any(|i| matches!(i, InputSpec::Stdin)) {
                     // Standard input is the terminal's keyboard here.
                     return Err(SettingsError::TuiStdin);
+                }
+                if let Route::Log(path) = sniff::route(&inputs).map_err(SettingsError::Log)? {
+                    return Err(SettingsError::TuiLog(path));
                 }
                 Settings::Tui(Box::new(TuiSettings {
                     inputs,
@@ -262,7 +268,8 @@ fn flow_config(read: &ReadArgs) -> FlowConfig {
     }
 }
 
-/// The capture source: a live interface, or the files behind `-r` (checked to exist now).
+/// The source: a live interface, or the files behind `-r` (checked to exist now): captures,
+/// or one log, told apart by their content.
 fn reading(read: &ReadArgs) -> Result<Reading, SettingsError> {
     let source = match &read.interface {
         Some(interface) => Source::Live(LiveOptions {
@@ -271,13 +278,53 @@ fn reading(read: &ReadArgs) -> Result<Reading, SettingsError> {
             duration: read.duration,
             count: read.count,
         }),
-        None => Source::Files(input::expand(&read.inputs).map_err(SettingsError::Input)?),
+        None => {
+            let inputs = input::expand(&read.inputs).map_err(SettingsError::Input)?;
+            match sniff::route(&inputs).map_err(SettingsError::Log)? {
+                Route::Log(path) => Source::Log(path),
+                Route::Captures => Source::Files(inputs),
+            }
+        }
     };
     Ok(Reading {
         source,
         flow: flow_config(read),
         quiet: read.quiet,
     })
+}
+
+/// What `audit` reads: the log of `--log`, or what `-r` names: captures, or one log told by its
+/// content (or named by --log-format when its content matches no format's signature).
+fn audit_input(args: &cli::AuditArgs, options: LogOptions) -> Result<AuditInput, SettingsError> {
+    if let Some(path) = &args.log {
+        sniff::check_log(path, options.format).map_err(SettingsError::Log)?;
+        return Ok(AuditInput::Log {
+            path: path.clone(),
+            options,
+        });
+    }
+    let reading = match reading(&args.read) {
+        Err(SettingsError::Log(e))
+            if options.format.is_some()
+                && matches!(e.problem, sniff::LogProblem::Undetected(_)) =>
+        {
+            return Ok(AuditInput::Log {
+                path: e.path,
+                options,
+            })
+        }
+        r => r?,
+    };
+    if let Source::Log(path) = &reading.source {
+        return Ok(AuditInput::Log {
+            path: path.clone(),
+            options,
+        });
+    }
+    if args.log_format.is_some() || args.tz_offset.is_some() {
+        return Err(SettingsError::LogOptionsWithCaptures);
+    }
+    Ok(AuditInput::Captures(reading))
 }
 
 /// The user's topology, or the bundled sample (with a note when `say_assumed`).

@@ -43,9 +43,10 @@ pub fn line_format(l: &str) -> Option<LogFormat> {
     None
 }
 
-/// The most likely format of these lines; `pfirewall` when nothing matches (its parser then
-/// counts every line as unparsable, which the summary shows).
-pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> LogFormat {
+/// The most likely format of these lines; `None` when no line carries any format's signature
+/// (a capture, a log of another product): guessing would read every line as a bad line of the
+/// guessed format, or worse, print binary as if it were one.
+pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> Option<LogFormat> {
     const ORDER: [LogFormat; 6] = [
         LogFormat::Pfirewall,
         LogFormat::Asa,
@@ -67,7 +68,7 @@ pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> LogFormat {
         .iter()
         .zip(votes)
         .find(|(_, v)| *v == best && best > 0)
-        .map_or(LogFormat::Pfirewall, |(f, _)| *f)
+        .map(|(f, _)| *f)
 }
 
 #[cfg(test)]
@@ -78,22 +79,26 @@ mod tests {
     fn detects() {
         assert_eq!(
             detect(["#Version: 1.5", "#Software: Microsoft Windows Firewall"].into_iter()),
-            LogFormat::Pfirewall
+            Some(LogFormat::Pfirewall)
         );
         assert_eq!(
             detect(["Apr 29 2013 12:59:50: %ASA-6-302013: Built"].into_iter()),
-            LogFormat::Asa
+            Some(LogFormat::Asa)
         );
         assert_eq!(
             detect(
                 ["date=2019-05-10 time=11:37:47 logid=\"0000000013\" type=\"traffic\""].into_iter()
             ),
-            LogFormat::Fortigate
+            Some(LogFormat::Fortigate)
         );
-        assert_eq!(detect(["#separator \\x09"].into_iter()), LogFormat::ZeekTsv);
+        assert_eq!(
+            detect(["#separator \\x09"].into_iter()),
+            Some(LogFormat::ZeekTsv)
+        );
         assert_eq!(
             detect(["{\"ts\":1.0,\"id.orig_h\":\"1.2.3.4\"}"].into_iter()),
-            LogFormat::ZeekJson
+            Some(LogFormat::ZeekJson)
         );
+        assert_eq!(detect(["hello", "world"].into_iter()), None);
     }
 }

@@ -17,6 +17,7 @@ pub mod detect;
 pub mod fortigate;
 pub mod panos;
 pub mod pfirewall;
+pub mod sniff;
 pub mod time;
 pub mod to_flow;
 pub mod zeek;
@@ -58,6 +59,19 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
+    /// What the format is, in words for messages.
+    pub fn description(self) -> &'static str {
+        match self {
+            LogFormat::Pfirewall => "Windows Firewall pfirewall.log",
+            LogFormat::Asa => "Cisco ASA/FTD syslog",
+            LogFormat::Panos => "PAN-OS TRAFFIC log",
+            LogFormat::Fortigate => "FortiGate traffic log",
+            LogFormat::ZeekTsv => "Zeek conn.log (TSV)",
+            LogFormat::ZeekJson => "Zeek conn.log (JSON)",
+        }
+    }
+
+    /// The name `--log-format` takes.
     pub fn label(self) -> &'static str {
         match self {
             LogFormat::Pfirewall => "pfirewall",
@@ -407,25 +421,32 @@ impl Batch {
         String::from_utf8_lossy(&self.data[s..e])
     }
 
-    fn parse(&self, format: LogFormat, tz: i32) -> Vec<Outcome> {
+    /// Each line's outcome; without a format (none could be detected) every line that is not
+    /// empty is `unknown_format`.
+    fn parse(&self, format: Option<LogFormat>, tz: i32) -> Vec<Outcome> {
         (0..self.lines.len())
             .map(|i| {
                 let (no, s, e, too_long) = self.lines[i];
                 if too_long {
                     return Outcome::Unparsable("line_too_long");
                 }
-                match std::str::from_utf8(&self.data[s..e]) {
-                    Ok(t) => parse_line(format, &self.header, no, t, tz),
-                    Err(_) => Outcome::Unparsable("not_utf8"),
+                match (format, std::str::from_utf8(&self.data[s..e])) {
+                    (_, Err(_)) => Outcome::Unparsable("not_utf8"),
+                    (Some(f), Ok(t)) => parse_line(f, &self.header, no, t, tz),
+                    (None, Ok(t)) if t.trim().is_empty() => Outcome::Skipped("empty"),
+                    (None, Ok(_)) => Outcome::Unparsable("unknown_format"),
                 }
             })
             .collect()
     }
 }
 
-/// Parses a log file.
+/// Parses a log file, gzip-compressed or not (rotated logs are often kept as `.gz`).
 pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
-    let f = std::fs::File::open(path)?;
+    let mut f = BufReader::new(std::fs::File::open(path)?);
+    if f.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        return parse_reader(flate2::read::MultiGzDecoder::new(f), opts);
+    }
     parse_reader(f, opts)
 }
 
@@ -439,6 +460,8 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
     let mut header = Header::default();
     let mut line_no = 0u64;
     let mut format = opts.format;
+    // Detection has run on the first lines (whether or not it found a format).
+    let mut decided = format.is_some();
     summary.detected = format.is_none();
     let group = rayon::current_num_threads().max(1) * 2;
     let mut pending: Vec<Batch> = Vec::new();
@@ -457,7 +480,7 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
                     line_no += 1;
                     let end = batch.data.len();
                     batch.lines.push((line_no, start, end, too_long));
-                    if format.is_none() {
+                    if !decided {
                         let nonempty = batch
                             .lines
                             .iter()
@@ -465,7 +488,8 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
                             .take(DETECT_LINES + 1)
                             .count();
                         if nonempty > DETECT_LINES {
-                            format = Some(detect_from(&batch));
+                            format = detect_from(&batch);
+                            decided = true;
                         }
                     }
                     let first = batch.data.get(start).copied();
@@ -490,16 +514,21 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
             let next = Batch::new(Arc::new(header.clone()));
             pending.push(std::mem::replace(&mut batch, next));
         }
-        let Some(fmt) = format.or_else(|| pending.first().map(detect_from)) else {
+        if pending.is_empty() {
             break;
-        };
-        if format.is_none() {
-            format = Some(fmt);
         }
+        if !decided {
+            format = pending.first().and_then(detect_from);
+            decided = true;
+        }
+        let fmt = format;
         // Batches read before the format was known were cut without header tracking: replay
         // their header lines now (detection happens within the first batch, so this is cheap).
         let pending_now = std::mem::take(&mut pending);
-        let pending_now = rehead(fmt, pending_now, &mut header);
+        let pending_now = match fmt {
+            Some(f) => rehead(f, pending_now, &mut header),
+            None => pending_now,
+        };
         let outcomes: Vec<Vec<Outcome>> = pending_now
             .par_iter()
             .map(|b| b.parse(fmt, opts.tz_offset_s))
@@ -537,7 +566,8 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
             }
         }
         Some(_) => "UTC (epoch seconds in the log)".to_string(),
-        None => "no lines".to_string(),
+        None if line_no == 0 => "no lines".to_string(),
+        None => "unknown (the format could not be detected)".to_string(),
     };
     Ok(ParsedLog { summary, records })
 }
@@ -583,7 +613,7 @@ fn rehead(fmt: LogFormat, batches: Vec<Batch>, header: &mut Header) -> Vec<Batch
     out
 }
 
-fn detect_from(b: &Batch) -> LogFormat {
+fn detect_from(b: &Batch) -> Option<LogFormat> {
     let lines: Vec<std::borrow::Cow<'_, str>> = (0..b.lines.len())
         .map(|i| b.text(i))
         .filter(|t| !t.trim().is_empty())

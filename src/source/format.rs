@@ -43,7 +43,7 @@ pub enum Unreadable {
 impl fmt::Display for Unreadable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Unreadable::Empty => write!(f, "empty file (0 bytes): not a capture"),
+            Unreadable::Empty => write!(f, "empty file (0 bytes): neither a capture nor a log"),
             Unreadable::TooShort => write!(
                 f,
                 "file is shorter than any capture file header: not a capture, or cut short while copying"
