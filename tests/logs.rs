@@ -688,3 +688,387 @@ fn asa_absurd_years_are_counted_not_misdated() {
         "{report}"
     );
 }
+
+/// An audit of a log file (text written to a temporary file) against the bundled captures'
+/// topology, as JSON; the exit status and the document.
+fn audit_log_json(name: &str, text: &str) -> (i32, serde_json::Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join(name);
+    std::fs::write(&log, text).expect("write");
+    let topo = captures("topology.toml");
+    let out = run(&[
+        "audit",
+        "-r",
+        log.to_str().expect("path"),
+        "--topology",
+        topo.to_str().expect("path"),
+        "--format",
+        "json",
+    ]);
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), doc)
+}
+
+/// Each flow's `conn_state`, by `initiator -> responder`.
+fn states(doc: &serde_json::Value) -> BTreeMap<String, String> {
+    doc["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .map(|f| {
+            let ep = |e: &serde_json::Value| {
+                format!("{}:{}", e["ip"].as_str().unwrap_or("?"), e["port"])
+            };
+            (
+                format!("{} -> {}", ep(&f["initiator"]), ep(&f["responder"])),
+                f["conn_state"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn finding_ids(doc: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["id"].as_str().unwrap_or("?").to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn skipped_needs(doc: &serde_json::Value, id: &str) -> String {
+    doc["skipped_checks"]
+        .as_array()
+        .expect("skipped_checks")
+        .iter()
+        .find(|s| s["id"] == id)
+        .map(|s| s["needs"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn expect_states(doc: &serde_json::Value, want: &[(&str, &str)]) {
+    let got = states(doc);
+    for (flow, state) in want {
+        assert_eq!(
+            got.get(*flow).map(String::as_str),
+            Some(*state),
+            "{flow} in {got:#?}"
+        );
+    }
+}
+
+/// Issue 12: a 302014 "TCP FINs" with 10,567 bytes showed as S0, and a SYN Timeout towards a
+/// partner's 5061 raised no F1. Teardown reasons now give the capture path's states.
+#[test]
+fn asa_teardown_reasons_give_connection_states() {
+    let built = |id: u32, dir: &str, for_: &str, to: &str| {
+        format!("Jan 15 2024 10:00:{id:02}: %ASA-6-302013: Built {dir} TCP connection {id} for outside:{for_} ({for_}) to inside:{to} ({to})\n")
+    };
+    let down = |id: u32, for_: &str, to: &str, rest: &str| {
+        format!("Jan 15 2024 10:00:{:02}: %ASA-6-302014: Teardown TCP connection {id} for outside:{for_} to inside:{to} duration 0:00:30 {rest}\n", id + 30)
+    };
+    let mut log = String::new();
+    // Outbound federation to fabrikam, never answered.
+    log += &built(1, "outbound", "198.51.100.10/5061", "10.45.16.10/51700");
+    log += &down(
+        1,
+        "198.51.100.10/5061",
+        "10.45.16.10/51700",
+        "bytes 0 SYN Timeout",
+    );
+    // Outbound federation elsewhere, completed.
+    log += &built(2, "outbound", "198.51.100.20/5061", "10.45.16.10/51800");
+    log += &down(
+        2,
+        "198.51.100.20/5061",
+        "10.45.16.10/51800",
+        "bytes 10567 TCP FINs",
+    );
+    // Inbound federation refused by the Edge (a reset from the inside, nothing carried).
+    log += &built(3, "inbound", "198.51.100.10/60200", "10.45.16.10/5061");
+    log += &down(
+        3,
+        "198.51.100.10/60200",
+        "10.45.16.10/5061",
+        "bytes 0 TCP Reset-I",
+    );
+    // A remote user's TCP 443 to the A/V Edge, reset by the client after data.
+    log += &built(4, "inbound", "203.0.113.25/51250", "10.45.16.30/443");
+    log += &down(
+        4,
+        "203.0.113.25/51250",
+        "10.45.16.30/443",
+        "bytes 4400 TCP Reset-O",
+    );
+    // Built, with no teardown in the log: how it went is not recorded.
+    log += &built(5, "inbound", "203.0.113.26/51251", "10.45.16.30/443");
+    let (code, doc) = audit_log_json("asa.log", &log);
+    assert_eq!(code, 1, "F1 and F3 are errors");
+    expect_states(
+        &doc,
+        &[
+            ("10.45.16.10:51700 -> 198.51.100.10:5061", "S0"),
+            ("10.45.16.10:51800 -> 198.51.100.20:5061", "SF"),
+            ("198.51.100.10:60200 -> 10.45.16.10:5061", "REJ"),
+            ("203.0.113.25:51250 -> 10.45.16.30:443", "RSTO"),
+            ("203.0.113.26:51251 -> 10.45.16.30:443", "OTH"),
+        ],
+    );
+    assert_eq!(finding_ids(&doc), vec!["F1", "F3", "T2"]);
+    let f1 = &doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "F1")
+        .expect("F1")["title"];
+    assert!(f1.as_str().unwrap_or("").contains("fabrikam.com"), "{f1}");
+    let why = skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, I2, I5");
+    assert!(
+        why.contains("for 1 of 5 TCP flows") && why.contains("a Built line without its Teardown"),
+        "{why}"
+    );
+    // UDP answers are never told by an ASA log.
+    assert!(doc["log"]["facts"]["replies"]["not"].is_string());
+}
+
+/// A PAN-OS TRAFFIC line with the fields that matter set (the rest from the public sample).
+fn panos_line(fields: &[(usize, &str)]) -> String {
+    let sample = "Nov 30 16:09:08 PA-220 1,2018/11/30 16:09:07,012801096514,TRAFFIC,end,2049,2018/11/30 16:09:07,192.168.15.207,175.16.199.1,192.168.1.63,175.16.199.1,new_outbound_from_trust,,,apple-maps,vsys1,trust,untrust,ethernet1/2,ethernet1/1,send_to_mac,2018/11/30 16:09:07,22751,1,55113,443,16418,443,0x400053,tcp,allow,7734,1758,5976,36,2018/11/30 15:59:04,586,computer-and-internet-info,0,32091112,0x0,192.168.0.0-192.168.255.255,United States,0,16,20,tcp-fin,0,0,0,0,,PA-220,from-policy,,,0,,0,,N/A,0,0,0,0";
+    let mut c: Vec<&str> = sample.split(',').collect();
+    for (i, v) in fields {
+        c[*i] = v;
+    }
+    c.join(",")
+}
+
+/// PAN-OS session end reasons and deny actions give the same states.
+#[test]
+fn panos_end_reasons_give_connection_states() {
+    let conn = |sess: &str, src: &str, sp: &str, dst: &str, dp: &str, rest: &[(usize, &str)]| {
+        let mut f = vec![(22, sess), (7, src), (24, sp), (8, dst), (25, dp)];
+        f.extend_from_slice(rest);
+        panos_line(&f) + "\n"
+    };
+    let mut log = String::new();
+    // Outbound 5061 aged out with nothing received: unanswered.
+    log += &conn(
+        "1",
+        "10.45.16.10",
+        "51700",
+        "198.51.100.10",
+        "5061",
+        &[(44, "3"), (45, "0"), (46, "aged-out")],
+    );
+    // Inbound 5061 reset by the server with the reset as its only packet: refused.
+    log += &conn(
+        "2",
+        "198.51.100.10",
+        "60200",
+        "10.45.16.10",
+        "5061",
+        &[(44, "1"), (45, "1"), (46, "tcp-rst-from-server")],
+    );
+    // A completed session.
+    log += &conn(
+        "3",
+        "203.0.113.25",
+        "51250",
+        "10.45.16.30",
+        "443",
+        &[(46, "tcp-fin")],
+    );
+    // A session start: no outcome yet.
+    log += &conn(
+        "4",
+        "203.0.113.26",
+        "51251",
+        "10.45.16.30",
+        "443",
+        &[(4, "start"), (45, "0"), (46, "n/a")],
+    );
+    let (code, doc) = audit_log_json("panos.log", &log);
+    assert_eq!(code, 1);
+    expect_states(
+        &doc,
+        &[
+            ("10.45.16.10:51700 -> 198.51.100.10:5061", "S0"),
+            ("198.51.100.10:60200 -> 10.45.16.10:5061", "REJ"),
+            ("203.0.113.25:51250 -> 10.45.16.30:443", "SF"),
+            ("203.0.113.26:51251 -> 10.45.16.30:443", "OTH"),
+        ],
+    );
+    let ids = finding_ids(&doc);
+    assert!(
+        ids.contains(&"F1".to_string()) && ids.contains(&"F3".to_string()),
+        "{ids:?}"
+    );
+    assert!(
+        skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, I2, I5")
+            .contains("for 1 of 4 TCP flows"),
+        "{:#}",
+        doc["skipped_checks"]
+    );
+}
+
+/// FortiGate actions (and `status` of older versions) give the same states.
+#[test]
+fn fortigate_actions_give_connection_states() {
+    let line = |sess: u32,
+                key: &str,
+                act: &str,
+                src: &str,
+                sp: u16,
+                dst: &str,
+                dp: u16,
+                rcvd: u32| {
+        format!("date=2024-01-15 time=10:00:{sess:02} logid=\"0000000013\" type=\"traffic\" subtype=\"forward\" srcip={src} srcport={sp} dstip={dst} dstport={dp} sessionid={sess} proto=6 {key}=\"{act}\" policyid=1 duration=30 sentbyte=180 rcvdbyte={} sentpkt=3 rcvdpkt={rcvd}\n", rcvd * 60)
+    };
+    let mut log = String::new();
+    log += &line(
+        1,
+        "action",
+        "timeout",
+        "10.45.16.10",
+        51700,
+        "198.51.100.10",
+        5061,
+        0,
+    );
+    log += &line(
+        2,
+        "action",
+        "server-rst",
+        "198.51.100.10",
+        60200,
+        "10.45.16.10",
+        5061,
+        1,
+    );
+    log += &line(
+        3,
+        "status",
+        "close",
+        "203.0.113.25",
+        51250,
+        "10.45.16.30",
+        443,
+        12,
+    );
+    log += &line(
+        4,
+        "action",
+        "client-rst",
+        "203.0.113.26",
+        51251,
+        "10.45.16.30",
+        443,
+        8,
+    );
+    log += &line(
+        5,
+        "action",
+        "accept",
+        "203.0.113.27",
+        51252,
+        "10.45.16.30",
+        443,
+        8,
+    );
+    let (code, doc) = audit_log_json("fortigate.log", &log);
+    assert_eq!(code, 1);
+    expect_states(
+        &doc,
+        &[
+            ("10.45.16.10:51700 -> 198.51.100.10:5061", "S0"),
+            ("198.51.100.10:60200 -> 10.45.16.10:5061", "REJ"),
+            ("203.0.113.25:51250 -> 10.45.16.30:443", "SF"),
+            ("203.0.113.26:51251 -> 10.45.16.30:443", "RSTO"),
+            ("203.0.113.27:51252 -> 10.45.16.30:443", "OTH"),
+        ],
+    );
+    let ids = finding_ids(&doc);
+    assert!(
+        ids.contains(&"F1".to_string()) && ids.contains(&"F3".to_string()),
+        "{ids:?}"
+    );
+}
+
+/// Issue 12: a pfirewall.log ALLOW of outbound 5061 appeared in a call timeline as "federation
+/// signalling failed ... no answer", while the report said unanswered-traffic checks were
+/// skipped. An ALLOW tells no outcome: it is never a failure, never F1, and the skipped check
+/// says why; a dropped SYN still went unanswered.
+#[test]
+fn pfirewall_allow_is_never_a_failed_connection() {
+    let log = "#Version: 1.5\n#Software: Microsoft Windows Firewall\n#Time Format: Local\n#Fields: date time action protocol src-ip dst-ip src-port dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path\n\
+2024-01-01 10:00:00 ALLOW TCP 10.45.16.10 198.51.100.10 51700 5061 0 - - - - - - - SEND\n\
+2024-01-01 10:00:01 ALLOW UDP 203.0.113.44 10.45.16.30 50060 3478 0 - - - - - - - RECEIVE\n\
+2024-01-01 10:00:02 DROP TCP 198.51.100.10 10.45.16.10 60200 5061 52 S - - - - - - RECEIVE\n";
+    let (code, doc) = audit_log_json("pfirewall.log", log);
+    assert_eq!(code, 1, "F3 and FW1: the dropped inbound SYN");
+    let ids = finding_ids(&doc);
+    assert!(!ids.contains(&"F1".to_string()), "{ids:?}");
+    assert!(!ids.contains(&"A1".to_string()), "{ids:?}");
+    assert!(
+        ids.contains(&"F3".to_string()) && ids.contains(&"FW1".to_string()),
+        "{ids:?}"
+    );
+    expect_states(
+        &doc,
+        &[
+            ("10.45.16.10:51700 -> 198.51.100.10:5061", "OTH"),
+            ("198.51.100.10:60200 -> 10.45.16.10:5061", "S0"),
+        ],
+    );
+    let why = skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, I2, I5");
+    assert!(
+        why.contains("for 1 of 2 TCP flows")
+            && why.contains("allowed a connection (ALLOW), not whether it was answered"),
+        "{why}"
+    );
+    assert!(
+        skipped_needs(&doc, "A1, A3, A5, A7, D2, A11, N5").contains("for 1 of 1 datagram flows"),
+        "{:#}",
+        doc["skipped_checks"]
+    );
+    // The timeline: the allowed leg is not the failure, and says why.
+    let calls = doc["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    let summary = calls[0]["summary"].as_str().unwrap_or("");
+    assert!(
+        summary.contains("198.51.100.10:60200 -> 10.45.16.10:5061") && !summary.contains("51700"),
+        "{summary}"
+    );
+    let allowed = calls[0]["legs"]
+        .as_array()
+        .expect("legs")
+        .iter()
+        .find(|l| l["initiator"]["port"] == 51700)
+        .expect("the allowed leg");
+    assert_eq!(allowed["ok"], true);
+    assert_eq!(allowed["unrecorded"], true);
+    // And in words.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("pfirewall.log");
+    std::fs::write(&p, log).expect("write");
+    let topo = captures("topology.toml");
+    let out = run(&[
+        "audit",
+        "-r",
+        p.to_str().expect("path"),
+        "--topology",
+        topo.to_str().expect("path"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("? +  0.000 s signalling tcp 10.45.16.10:51700 -> 198.51.100.10:5061: allowed; the log does not record whether it was answered"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("10.45.16.10:51700 -> 198.51.100.10:5061, one-way")
+            && !text.contains("51700 -> 198.51.100.10:5061: one-way"),
+        "{text}"
+    );
+}

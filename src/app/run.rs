@@ -188,8 +188,15 @@ fn audit_log(
         return Ok(None);
     };
     let (analysis, info) = logs::to_flow::analysis(&path.display().to_string(), &parsed);
-    let mut audit = audit_analysis(&analysis, &s.site);
-    crate::diagnose::firewall::attach(&analysis, &mut audit, &info);
+    let unrecorded: Vec<bool> = info.iter().map(|x| !x.outcome_recorded).collect();
+    let mut audit = crate::audit::audit_with(
+        &analysis,
+        &s.site.topology,
+        s.site.matrix,
+        s.site.assumed,
+        &unrecorded,
+    );
+    crate::diagnose::firewall::attach(&analysis, &mut audit, &info, parsed.summary.format);
     let selection = select(s, &analysis, &audit);
     Ok(Some(Audited {
         analysis,

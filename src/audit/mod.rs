@@ -82,6 +82,18 @@ pub fn facts(f: &Flow, id: Option<&crate::identify::Identification>) -> FlowFact
 
 /// Judges every flow.
 pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed: bool) -> Audit {
+    audit_with(analysis, topology, matrix, assumed, &[])
+}
+
+/// Judges every flow of an input that did not record every flow's outcome (a firewall log):
+/// `unrecorded[i]` marks flow `i` (see [`crate::diagnose::Inputs::unrecorded`]).
+pub fn audit_with(
+    analysis: &Analysis,
+    topology: &Topology,
+    matrix: &Matrix,
+    assumed: bool,
+    unrecorded: &[bool],
+) -> Audit {
     let judge = Judge::new(topology, matrix);
     // Both cores: judging a flow reads only that flow (the judge's shared texts sit behind a
     // lock), and rayon keeps the order.
@@ -105,6 +117,7 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
         judgements: &judgements,
         topology,
         topology_assumed: assumed,
+        unrecorded,
     });
     Audit {
         topology: TopologyUsed {

@@ -70,6 +70,10 @@ pub struct Leg {
     /// Shared context rather than the call's own flow: a federation connection to the partner
     /// that was open during the call and may have carried its signalling.
     pub inferred: bool,
+    /// The input did not record how this flow went (a firewall log's allowed connection): it
+    /// is neither a failure nor an answer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unrecorded: bool,
     /// The leg's state in words ("established", "4 SYNs, no answer", "one-way: 120 packets").
     pub outcome: String,
 }
@@ -150,7 +154,8 @@ impl Call {
     }
 
     /// One line per leg, in time order: `x` marks the failed leg, `!` any other leg that
-    /// failed, `~` a shared connection shown as context.
+    /// failed, `?` one whose outcome the input did not record, `~` a shared connection shown
+    /// as context.
     pub fn leg_lines(&self) -> Vec<(bool, String)> {
         let mut lines: Vec<(bool, String)> = self
             .legs
@@ -161,6 +166,8 @@ impl Call {
                     "x"
                 } else if !l.ok {
                     "!"
+                } else if l.unrecorded {
+                    "?"
                 } else if l.inferred {
                     "~"
                 } else {
@@ -201,14 +208,26 @@ impl Call {
     }
 }
 
-fn outcome(f: &Flow) -> (bool, String) {
+/// A leg's state in words, and whether it went well; a flow whose outcome the input did not
+/// record is not a failure, and says so.
+fn outcome(f: &Flow, recorded: bool) -> (bool, String) {
+    if !recorded {
+        return (
+            true,
+            "allowed; the log does not record whether it was answered".into(),
+        );
+    }
     match f.handshake() {
         Some(Handshake::Established) => (true, format!("established ({})", f.conn_state())),
         Some(Handshake::SynUnanswered {
             syn_retransmissions,
         }) => (
             false,
-            format!("{} SYNs, no answer", syn_retransmissions + 1),
+            format!(
+                "{} SYN{}, no answer",
+                syn_retransmissions + 1,
+                if syn_retransmissions == 0 { "" } else { "s" }
+            ),
         ),
         Some(Handshake::RefusedByRst) => (false, "refused (reset)".into()),
         Some(Handshake::UnreachableByIcmp) => (false, "unreachable (ICMP)".into()),
@@ -224,9 +243,9 @@ fn outcome(f: &Flow) -> (bool, String) {
     }
 }
 
-fn leg(flows: &[Flow], i: usize, kind: LegKind, inferred: bool) -> Leg {
-    let f = &flows[i];
-    let (ok, outcome) = outcome(f);
+fn leg(inputs: &Inputs<'_>, i: usize, kind: LegKind, inferred: bool) -> Leg {
+    let f = &inputs.analysis.flows[i];
+    let (ok, outcome) = outcome(f, inputs.recorded(i));
     Leg {
         kind,
         flow: i,
@@ -241,6 +260,7 @@ fn leg(flows: &[Flow], i: usize, kind: LegKind, inferred: bool) -> Leg {
         end_ts_ns: f.last_ts_ns(),
         ok,
         inferred,
+        unrecorded: !inputs.recorded(i),
         outcome,
     }
 }
@@ -511,10 +531,10 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
             let af = &flows[sess.flow];
             from_internet |= is_internet(inputs, af.initiator.ip);
             client.get_or_insert(af.initiator);
-            legs.push(leg(flows, sess.flow, LegKind::Allocation, false));
+            legs.push(leg(inputs, sess.flow, LegKind::Allocation, false));
             relays.extend(&sess.relays);
             for &m in &sess.media {
-                legs.push(leg(flows, m, LegKind::Media, false));
+                legs.push(leg(inputs, m, LegKind::Media, false));
                 let mf = &flows[m];
                 let far = if site.is_av(mf.responder.ip) {
                     mf.initiator.ip
@@ -576,7 +596,7 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
             context
                 .iter()
                 .take(shown_context)
-                .map(|&c| leg(flows, c, LegKind::Signalling, true)),
+                .map(|&c| leg(inputs, c, LegKind::Signalling, true)),
         );
         legs.sort_by_key(|l| (l.start_ts_ns, l.flow));
         if legs.len() > LEGS_SHOWN {
@@ -613,11 +633,14 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
         let mut attempt: Vec<usize> = Vec::new();
         let mut attempt_end = i64::MIN;
         let flush = |attempt: &mut Vec<usize>, calls: &mut Vec<Call>| {
-            if attempt.iter().any(|&c| !outcome(&flows[c]).0) {
+            if attempt
+                .iter()
+                .any(|&c| !outcome(&flows[c], inputs.recorded(c)).0)
+            {
                 let legs: Vec<Leg> = attempt
                     .iter()
                     .take(LEGS_SHOWN)
-                    .map(|&c| leg(flows, c, LegKind::Signalling, false))
+                    .map(|&c| leg(inputs, c, LegKind::Signalling, false))
                     .collect();
                 let extra = attempt.len().saturating_sub(LEGS_SHOWN);
                 let partner = site
@@ -715,11 +738,19 @@ fn finish(
         None if kind == CallKind::SignallingAttempt => {
             format!("{} signalling connections", count(LegKind::Signalling))
         }
-        None => format!(
-            "{} allocation and {} media flows, all answered",
-            count(LegKind::Allocation),
-            count(LegKind::Media) + more_legs
-        ),
+        None => {
+            let unrecorded = legs.iter().filter(|l| l.unrecorded && !l.inferred).count();
+            let how = if unrecorded == 0 {
+                "all answered".to_string()
+            } else {
+                format!("{unrecorded} with no recorded outcome, none failed")
+            };
+            format!(
+                "{} allocation and {} media flows, {how}",
+                count(LegKind::Allocation),
+                count(LegKind::Media) + more_legs
+            )
+        }
     };
     let start_ts_ns = legs.iter().map(|l| l.start_ts_ns).min().unwrap_or(0);
     let end_ts_ns = legs

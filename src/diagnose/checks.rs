@@ -33,8 +33,12 @@ fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
-/// How a TCP connection attempt failed, in words, if it failed.
-fn tcp_failure(f: &Flow) -> Option<String> {
+/// P1: how a TCP connection attempt failed, in words, if it failed. A flow whose outcome the
+/// input did not record never failed.
+fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
+    if !inputs.recorded(i) {
+        return None;
+    }
     match f.handshake()? {
         Handshake::SynUnanswered {
             syn_retransmissions,
@@ -57,8 +61,10 @@ fn tcp_failure(f: &Flow) -> Option<String> {
     }
 }
 
-fn unanswered_udp(f: &Flow) -> Option<String> {
-    (f.protocol == 17 && !f.answered()).then(|| {
+/// P2: UDP the responder never answered, in words. A flow whose replies the input did not
+/// record was not unanswered.
+fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
+    (f.protocol == 17 && inputs.recorded(i) && !f.answered()).then(|| {
         format!(
             "{} datagram{} over {:.1} s, none answered",
             f.orig.packets,
@@ -215,12 +221,12 @@ fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let fed = service_port(inputs, ServicePort::AccessFederation).unwrap_or(5061);
     let access =
         |ip| has_role(inputs, ip, Role::EdgeAccess) || has_role(inputs, ip, Role::EdgeAccessVip);
-    let out = failing(inputs, |_, f| {
+    let out = failing(inputs, |i, f| {
         (f.protocol == 6
             && access(f.initiator.ip)
             && f.responder.port == 5061
             && is_internet(inputs, f.responder.ip))
-        .then(|| tcp_failure(f))
+        .then(|| tcp_failure(inputs, i, f))
         .flatten()
     });
     let (unanswered, refused): (Vec<Evidence>, Vec<Evidence>) = out.into_iter().partition(|e| {
@@ -270,12 +276,12 @@ fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ev,
         );
     }
-    let inbound = failing(inputs, |_, f| {
+    let inbound = failing(inputs, |i, f| {
         (f.protocol == 6
             && access(f.responder.ip)
             && f.responder.port == fed
             && is_internet(inputs, f.initiator.ip))
-        .then(|| tcp_failure(f))
+        .then(|| tcp_failure(inputs, i, f))
         .flatten()
     });
     if !inbound.is_empty() {
@@ -304,11 +310,15 @@ fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 
 fn dns_and_crl(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let edge = |ip| inputs.topology.is_edge(ip);
-    let dns = failing(inputs, |_, f| {
+    let dns = failing(inputs, |i, f| {
         if !(edge(f.initiator.ip) && f.responder.port == 53) {
             return None;
         }
-        unanswered_udp(f).or_else(|| (f.protocol == 6).then(|| tcp_failure(f)).flatten())
+        unanswered_udp(inputs, i, f).or_else(|| {
+            (f.protocol == 6)
+                .then(|| tcp_failure(inputs, i, f))
+                .flatten()
+        })
     });
     if !dns.is_empty() {
         push(
@@ -325,12 +335,12 @@ fn dns_and_crl(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             dns,
         );
     }
-    let crl = failing(inputs, |_, f| {
+    let crl = failing(inputs, |i, f| {
         (f.protocol == 6
             && has_role(inputs, f.initiator.ip, Role::EdgeAccess)
             && f.responder.port == 80
             && is_internet(inputs, f.responder.ip))
-        .then(|| tcp_failure(f))
+        .then(|| tcp_failure(inputs, i, f))
         .flatten()
     });
     if !crl.is_empty() {
@@ -358,9 +368,9 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let media_range = |p: u16| (50_000..=59_999).contains(&p);
     let flows = &inputs.analysis.flows;
 
-    let a1 = failing(inputs, |_, f| {
+    let a1 = failing(inputs, |i, f| {
         (av(f.responder.ip) && f.responder.port == turn_udp && is_internet(inputs, f.initiator.ip))
-            .then(|| unanswered_udp(f))
+            .then(|| unanswered_udp(inputs, i, f))
             .flatten()
     });
     // A7: the same remote got through on TCP 443 to the A/V Edge.
@@ -407,12 +417,12 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             fell_back,
         );
     }
-    let a2 = failing(inputs, |_, f| {
+    let a2 = failing(inputs, |i, f| {
         (f.protocol == 6
             && av(f.responder.ip)
             && f.responder.port == turn_tcp
             && is_internet(inputs, f.initiator.ip))
-        .then(|| tcp_failure(f))
+        .then(|| tcp_failure(inputs, i, f))
         .flatten()
     });
     if !a2.is_empty() {
@@ -430,9 +440,9 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             a2,
         );
     }
-    let a3 = failing(inputs, |_, f| {
+    let a3 = failing(inputs, |i, f| {
         (av(f.initiator.ip) && f.responder.port == 3478 && is_internet(inputs, f.responder.ip))
-            .then(|| unanswered_udp(f))
+            .then(|| unanswered_udp(inputs, i, f))
             .flatten()
     });
     if !a3.is_empty() {
@@ -451,12 +461,12 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             a3,
         );
     }
-    let a4 = failing(inputs, |_, f| {
+    let a4 = failing(inputs, |i, f| {
         (f.protocol == 6
             && av(f.initiator.ip)
             && media_range(f.responder.port)
             && is_internet(inputs, f.responder.ip))
-        .then(|| tcp_failure(f))
+        .then(|| tcp_failure(inputs, i, f))
         .flatten()
     });
     if !a4.is_empty() {
@@ -472,13 +482,13 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             a4,
         );
     }
-    let a5 = failing(inputs, |_, f| {
+    let a5 = failing(inputs, |i, f| {
         (f.protocol == 17
             && av(f.initiator.ip)
             && media_range(f.responder.port)
             && is_internet(inputs, f.responder.ip)
             && f.orig.packets >= 3)
-            .then(|| unanswered_udp(f))
+            .then(|| unanswered_udp(inputs, i, f))
             .flatten()
     });
     if !a5.is_empty() {
@@ -497,16 +507,16 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let internal_if = |ip| {
         has_role(inputs, ip, Role::EdgeInternal) || has_role(inputs, ip, Role::EdgeInternalVip)
     };
-    let a11 = failing(inputs, |_, f| {
+    let a11 = failing(inputs, |i, f| {
         if !(internal_if(f.responder.ip)
             && t.roles_of(f.initiator.ip).contains(&Role::InternalClient))
         {
             return None;
         }
         if f.responder.port == 3478 {
-            unanswered_udp(f)
+            unanswered_udp(inputs, i, f)
         } else if f.responder.port == 443 && f.protocol == 6 {
-            tcp_failure(f)
+            tcp_failure(inputs, i, f)
         } else {
             None
         }
@@ -591,9 +601,9 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         );
     }
     if t.roles.values().any(|r| r.contains(&Role::CmsFe)) {
-        let i2 = failing(inputs, |_, f| {
+        let i2 = failing(inputs, |i, f| {
             (internal_if(f.responder.ip) && f.responder.port == 4443 && f.protocol == 6)
-                .then(|| tcp_failure(f))
+                .then(|| tcp_failure(inputs, i, f))
                 .flatten()
         });
         if !i2.is_empty() {
@@ -683,11 +693,11 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             )
         })
     };
-    let i5 = failing(inputs, |_, f| {
+    let i5 = failing(inputs, |i, f| {
         let between = (internal_if(f.initiator.ip) && next_hop(f.responder.ip))
             || (next_hop(f.initiator.ip) && internal_if(f.responder.ip));
         (between && f.responder.port == 5061 && f.protocol == 6)
-            .then(|| tcp_failure(f))
+            .then(|| tcp_failure(inputs, i, f))
             .flatten()
     });
     if !i5.is_empty() {
@@ -873,7 +883,8 @@ fn vip_response_mismatch(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     };
     let mut ev = Vec::new();
     for (i, f) in flows.iter().enumerate() {
-        if !vip(f.responder.ip) || f.answered() {
+        // Only a recorded silence: a log that does not count replies proves none.
+        if !vip(f.responder.ip) || f.answered() || !inputs.recorded(i) {
             continue;
         }
         let client = (f.initiator.ip, f.initiator.port);

@@ -1,15 +1,16 @@
-//! Findings only a firewall log gives, attached to the audit's diagnosis, and the adjustments
-//! the flow checks need on log input (research/diagnostics.md section 10, firewall-log-only mode).
+//! Findings only a firewall log gives, attached to the audit's diagnosis, and what the log's
+//! format cannot support (research/diagnostics.md section 10, firewall-log-only mode).
 //!
 //! - FW1 (error): the firewall denied a flow the matrix documents for this site. Evidence: the
 //!   flow and its log lines, the rule that denied, the matrix rule that permits it.
 //! - FW2 (info): denied traffic the matrix does not document, counts only: that is the firewall
 //!   doing its job.
 //!
-//! The capture checks that conclude from a silent responder (D2, A1, A3, A5, A11...) cannot
-//! conclude on an allowed log flow whose format gives no per-direction counts (pfirewall, ASA):
-//! such evidence is removed and the limitation listed as a skipped check. Denied flows keep
-//! their evidence: the firewall's deny explains the silence.
+//! The flow checks ran on the log as on a capture, reading a connection's outcome from the
+//! state each line gave (`logs::state`) and never from a silence the log did not record (see
+//! `Inputs::unrecorded`). What they could not check is listed here as skipped, from the table
+//! of what each format tells (`logs::facts`): payload checks always, outcome checks for the
+//! flows whose lines did not say how they went.
 
 use std::collections::BTreeMap;
 
@@ -17,12 +18,9 @@ use super::{Confidence, Evidence, Finding, Severity, Skipped};
 use crate::analysis::Analysis;
 use crate::audit::Audit;
 use crate::judge::Verdict;
+use crate::logs::facts::{self, Fact, Tells};
 use crate::logs::to_flow::LogFlowInfo;
-
-/// Checks that read a responder's silence as a failure.
-const SILENCE_BASED: &[&str] = &[
-    "F1", "F2", "F3", "D2", "CRL1", "A1", "A2", "A3", "A4", "A5", "A7", "A11", "I2", "I5",
-];
+use crate::logs::LogFormat;
 
 const CITATION: &str = "research/diagnostics.md section 10 (firewall-log-only mode); the permitting matrix rule is named in each evidence (docs/MATRIX.md)";
 
@@ -52,36 +50,84 @@ fn evidence(analysis: &Analysis, idx: usize, info: &LogFlowInfo, detail: String)
     }
 }
 
-/// Adds FW1/FW2, drops silence-based evidence a log cannot support, lists what cannot run.
-pub fn attach(analysis: &Analysis, audit: &mut Audit, info: &[LogFlowInfo]) {
-    let d = &mut audit.diagnosis;
-    let unsupported = |i: usize| info.get(i).is_some_and(|x| !x.denied && !x.response_known);
-    for f in &mut d.findings {
-        if SILENCE_BASED.contains(&f.id) {
-            f.evidence.retain(|e| !unsupported(e.flow));
+/// The checks the log cannot support, with the reason: payload checks always; outcome checks
+/// when some flows of the kind they read (TCP for a connection's outcome, datagrams for
+/// replies) have none recorded, with the format's reason or the count of such flows.
+pub fn skipped(
+    analysis: &Analysis,
+    info: &[LogFlowInfo],
+    format: Option<LogFormat>,
+) -> Vec<Skipped> {
+    let unrecorded = |tcp: bool| {
+        analysis
+            .flows
+            .iter()
+            .zip(info)
+            .filter(|(f, x)| (f.protocol == 6) == tcp && !x.outcome_recorded)
+            .count()
+    };
+    let of_kind = |tcp: bool| {
+        analysis
+            .flows
+            .iter()
+            .filter(|f| (f.protocol == 6) == tcp)
+            .count()
+    };
+    let row = format.map(facts::of);
+    let mut out = Vec::new();
+    for n in &facts::NEEDING {
+        let (tcp, tells, what) = match n.fact {
+            Fact::Payload => {
+                out.push(Skipped {
+                    id: n.ids,
+                    title: n.title,
+                    needs: facts::NO_PAYLOAD.into(),
+                });
+                continue;
+            }
+            Fact::TcpOutcome => (
+                true,
+                row.map(|r| r.tcp_outcome),
+                "how each TCP connection ended",
+            ),
+            Fact::Replies => (
+                false,
+                row.map(|r| r.replies),
+                "what the responder sent back",
+            ),
+        };
+        let missing = unrecorded(tcp);
+        if missing == 0 {
+            continue;
         }
-    }
-    d.findings
-        .retain(|f| !f.evidence.is_empty() || !SILENCE_BASED.contains(&f.id));
-    if (0..info.len()).any(unsupported) {
-        d.skipped.push(Skipped {
-            id: "D2/A1/A3/A5/A11",
-            title: "Unanswered-traffic checks on allowed flows",
-            needs: "per-direction counts; this log format records the allowed session, not what the responder sent".into(),
+        let why = match tells {
+            Some(Tells::Not(why)) => why,
+            Some(Tells::By(_)) => row.map_or("", |r| r.partial),
+            None => "",
+        };
+        out.push(Skipped {
+            id: n.ids,
+            title: n.title,
+            needs: format!(
+                "{what}, for {missing} of {} {} flows: {why}; they are not read as failing",
+                of_kind(tcp),
+                if tcp { "TCP" } else { "datagram" },
+            ),
         });
     }
-    for (id, title) in [
-        ("F4-F10, F14", "TLS handshake and certificate checks"),
-        ("D1, D3-D5", "DNS answer checks"),
-        ("A8", "TURN Allocate rejected"),
-        ("N1, N5", "Relay address and load-balancer address checks"),
-    ] {
-        d.skipped.push(Skipped {
-            id,
-            title,
-            needs: "payloads, which a firewall log does not have".into(),
-        });
-    }
+    out
+}
+
+/// Adds FW1/FW2 and lists what the log cannot support.
+pub fn attach(
+    analysis: &Analysis,
+    audit: &mut Audit,
+    info: &[LogFlowInfo],
+    format: Option<LogFormat>,
+) {
+    let skipped = skipped(analysis, info, format);
+    let d = &mut audit.diagnosis;
+    d.skipped.extend(skipped);
 
     // FW1: one finding per matrix rule the denied flows fall under.
     let mut fw1: BTreeMap<String, (String, Vec<Evidence>)> = BTreeMap::new();

@@ -110,6 +110,17 @@ pub struct Inputs<'a> {
     pub topology: &'a Topology,
     /// The topology was assumed (no --topology): checks that need the site are skipped.
     pub topology_assumed: bool,
+    /// By flow index, the flows whose outcome the input did not record (a firewall log line
+    /// that says a connection was allowed, not how it went): no check or timeline reads their
+    /// silence as a failure. Empty for captures, which record every packet.
+    pub unrecorded: &'a [bool],
+}
+
+impl Inputs<'_> {
+    /// Whether the input recorded how flow `i` went (answered or not).
+    pub fn recorded(&self, i: usize) -> bool {
+        !self.unrecorded.get(i).copied().unwrap_or(false)
+    }
 }
 
 /// One flow as a finding's evidence, with the fields that decided in words.

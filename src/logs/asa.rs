@@ -13,6 +13,13 @@
 //! - 106015 `Deny TCP (no connection) from <ip>/<port> to <ip>/<port> flags ...` and 106001
 //!   `Inbound TCP connection denied from <ip>/<port> to <ip>/<port> flags ...`.
 //!
+//! How a TCP connection ended is the Teardown's reason ([`TEARDOWN_REASONS`]; Cisco's list for
+//! 302014): "TCP FINs" is a completed connection, "SYN Timeout" an unanswered SYN, "TCP
+//! Reset-O"/"-I" a reset from the lower-/higher-security side, or from the interface named by
+//! `from <interface>` in newer versions. A denied SYN (106001, 106023, 106100 denied) went
+//! unanswered. UDP teardowns count both directions' bytes together: a UDP session's answer is
+//! not told.
+//!
 //! Tolerated variants seen in public samples: `%ASA-session-5-106100`, no colon after the id,
 //! user names in parentheses after a socket. Sockets naming a host instead of an address
 //! (`dmz:OCSP_Server/5678`) cannot be placed: skipped as `host_name`.
@@ -21,7 +28,90 @@
 
 use std::net::IpAddr;
 
+use super::state::TcpEnd;
 use super::{port, protocol_number, time, Action, Outcome, Record};
+
+/// How a teardown reason says the connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Completed,
+    Unanswered,
+    Established,
+    /// A reset from the lower-security ("outside", the `for` socket's) side.
+    ResetOutside,
+    /// A reset from the higher-security ("inside", the `to` socket's) side.
+    ResetInside,
+    /// A reset whose side only `from <interface>` tells.
+    Reset,
+}
+
+/// 302014 teardown reasons that tell how the peers' connection ended. The others (Deny
+/// Terminate, Flow closed by inspection, IPS, TCP Reset-APPLIANCE, Failover, Xlate Clear,
+/// Invalid SYN, SYN Control...) are the firewall's own doing and tell nothing of the peers.
+const TEARDOWN_REASONS: &[(&str, Ended)] = &[
+    ("TCP FINs", Ended::Completed),
+    ("SYN Timeout", Ended::Unanswered),
+    ("TCP Reset-O", Ended::ResetOutside),
+    ("TCP Reset-I", Ended::ResetInside),
+    ("TCP Reset", Ended::Reset),
+    ("FIN Timeout", Ended::Established),
+    ("Conn-timeout", Ended::Established),
+    ("Idle Timeout", Ended::Established),
+    ("Flow timed out", Ended::Established),
+    ("Flow timed out with reset", Ended::Established),
+];
+
+/// The reason after `bytes N`, up to a user name in parentheses, and the interface of a
+/// trailing `from <interface>`.
+fn teardown_reason<'a>(w: &[&'a str]) -> (String, Option<&'a str>) {
+    let Some(at) = w.iter().position(|x| *x == "bytes") else {
+        return (String::new(), None);
+    };
+    let rest = w.get(at + 2..).unwrap_or(&[]);
+    let mut words = Vec::new();
+    let mut from = None;
+    for (i, x) in rest.iter().enumerate() {
+        if x.starts_with('(') {
+            break;
+        }
+        if *x == "from" {
+            from = rest.get(i + 1).copied();
+            break;
+        }
+        words.push(*x);
+    }
+    (words.join(" "), from)
+}
+
+/// How a 302014 teardown says the connection ended; `src_if`/`dst_if` are the interfaces of
+/// its `for` and `to` sockets (the record's source and destination).
+fn teardown_end(w: &[&str], bytes: Option<u64>, src_if: &str, dst_if: &str) -> Option<TcpEnd> {
+    let (reason, from) = teardown_reason(w);
+    let ended = TEARDOWN_REASONS
+        .iter()
+        .find(|(r, _)| r.eq_ignore_ascii_case(&reason))?
+        .1;
+    let established = bytes.is_some_and(|b| b > 0);
+    let by_src = match (ended, from) {
+        (Ended::Completed, _) => return Some(TcpEnd::Completed),
+        (Ended::Unanswered, _) => return Some(TcpEnd::Unanswered),
+        (Ended::Established, _) => return Some(TcpEnd::Established),
+        (_, Some(f)) if f.eq_ignore_ascii_case(src_if) => true,
+        (_, Some(f)) if f.eq_ignore_ascii_case(dst_if) => false,
+        (Ended::ResetOutside, _) => true,
+        (Ended::ResetInside, _) => false,
+        (Ended::Reset, _) => return None,
+    };
+    Some(TcpEnd::Reset {
+        by_src,
+        established,
+    })
+}
+
+/// The interface of `<if>:<ip>/<port>`.
+fn interface(s: &str) -> &str {
+    s.split_once(':').map_or("", |(i, _)| i)
+}
 
 /// Finds the time `Mon DD YYYY HH:MM:SS` among the words before the message. `Ok(None)` when
 /// the prefix has no such time (a syslog time without a year); an error when it has one that
@@ -159,11 +249,18 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
             };
             let f = sock!(socket(f, true, true));
             let t = sock!(socket(t, true, true));
+            let (src_if, dst_if) = (
+                interface(after(&w, "for").unwrap_or("")),
+                interface(after(&w, "to").unwrap_or("")),
+            );
             let mut r = Record::new(line_no, Action::Teardown, transport, f, t);
             r.oriented = false;
             r.session = after(&w, "connection").and_then(|c| c.parse().ok());
             r.bytes = after(&w, "bytes").and_then(|b| b.parse().ok());
             r.bytes_total = true;
+            if transport == 6 {
+                r.end = teardown_end(&w, r.bytes, src_if, dst_if);
+            }
             r.duration_ns = match after(&w, "duration") {
                 Some(d) => match time::hms_to_ns(d) {
                     Some(ns) => Some(ns),
@@ -186,6 +283,8 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
             let mut r = Record::new(line_no, Action::Denied, proto, src, dst);
             r.rule = after(&w, "access-group").map(|a| a.trim_matches('"').to_string());
             r.packets = Some(1);
+            // An access group is checked on a connection's first packet: a denied SYN.
+            r.end = (proto == 6).then_some(TcpEnd::Unanswered);
             r
         }
         "106100" => {
@@ -218,6 +317,7 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
             r.rule = Some((*acl).to_string());
             r.packets = after(&w, "hit-cnt").and_then(|h| h.parse().ok());
             r.tcp_opened = proto == 6 && *verb == "permitted";
+            r.end = (proto == 6 && action == Action::Denied).then_some(TcpEnd::Unanswered);
             r
         }
         "106015" | "106001" => {
@@ -228,8 +328,10 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
             let dst = sock!(socket(d, false, true));
             let mut r = Record::new(line_no, Action::Denied, 6, src, dst);
             r.packets = Some(1);
-            // 106015 is a packet outside any connection (not a SYN): the originator is uncertain.
+            // 106015 is a packet outside any connection (not a SYN): the originator is uncertain,
+            // and nothing was attempted. 106001 is a denied SYN.
             r.tcp_opened = id == "106001";
+            r.end = (id == "106001").then_some(TcpEnd::Unanswered);
             r
         }
         _ => return Outcome::Skipped("other_message_id"),
@@ -261,6 +363,43 @@ mod tests {
         assert_eq!(r.session, Some(89_743_274));
         assert_eq!(r.ts_ns, time::date_clock("2013-04-29", "12:59:50", 0).ok());
         assert!(r.tcp_opened);
+    }
+
+    #[test]
+    fn teardown_reasons_tell_how_it_ended() {
+        let t = |reason: &str| {
+            used(&format!("Jun 20 2018 12:00:50 : %ASA-6-302014: Teardown TCP connection 9 for outside:198.51.100.10/5061 to inside:10.45.16.10/51700 duration 0:00:30 bytes 0 {reason}")).end
+        };
+        assert_eq!(t("SYN Timeout"), Some(TcpEnd::Unanswered));
+        assert_eq!(t("TCP FINs"), Some(TcpEnd::Completed));
+        assert_eq!(t("TCP FINs from INSIDE"), Some(TcpEnd::Completed));
+        assert_eq!(
+            t("TCP Reset-O"),
+            Some(TcpEnd::Reset {
+                by_src: true,
+                established: false
+            })
+        );
+        assert_eq!(
+            t("TCP Reset-I (user1)"),
+            Some(TcpEnd::Reset {
+                by_src: false,
+                established: false
+            })
+        );
+        // The interface named overrides the side.
+        assert_eq!(
+            t("TCP Reset-I from outside"),
+            Some(TcpEnd::Reset {
+                by_src: true,
+                established: false
+            })
+        );
+        assert_eq!(t("TCP Reset"), None);
+        assert_eq!(t("TCP Reset-APPLIANCE"), None);
+        assert_eq!(t("Deny Terminate"), None);
+        assert_eq!(t(""), None);
+        assert_eq!(t("Conn-timeout"), Some(TcpEnd::Established));
     }
 
     #[test]

@@ -5,10 +5,61 @@
 //! `action=deny` (and `ip-conn`, `blocked`) is denied; `accept`, `close`, `timeout`,
 //! `server-rst`, `client-rst` are sessions the policy allowed. `eventtime` (UTC epoch, in s, ms,
 //! us or ns by FortiOS version) is preferred over `date`/`time` (device local time).
+//!
+//! How a TCP session ended is the action ([`ACTIONS`]; `status` in older FortiOS) with the
+//! packets received from the server (`rcvdpkt`).
 
 use std::net::IpAddr;
 
+use super::state::TcpEnd;
 use super::{port, protocol_number, time, Action, Outcome, Record};
+
+/// What an action says of the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Said {
+    Denied,
+    /// Allowed, with no word on how it ended (`accept`, `start`).
+    Allowed,
+    Closed,
+    ClientReset,
+    /// A reset from the server: a refusal when the reset is all it sent.
+    ServerReset,
+    /// Timed out: unanswered when the server sent nothing.
+    Timeout,
+}
+
+/// FortiGate actions (and older `status` values). Others (dns, tunnel-stats...) are not traffic
+/// decisions and are skipped.
+const ACTIONS: &[(&str, Said)] = &[
+    ("deny", Said::Denied),
+    ("ip-conn", Said::Denied),
+    ("blocked", Said::Denied),
+    ("accept", Said::Allowed),
+    ("start", Said::Allowed),
+    ("close", Said::Closed),
+    ("client-rst", Said::ClientReset),
+    ("server-rst", Said::ServerReset),
+    ("timeout", Said::Timeout),
+];
+
+/// How a TCP session ended, from what its action said and the packets the server sent.
+fn tcp_end(said: Said, rcvd: Option<u64>) -> Option<TcpEnd> {
+    Some(match said {
+        Said::Denied => TcpEnd::Unanswered,
+        Said::Allowed => return None,
+        Said::Closed => TcpEnd::Completed,
+        Said::ClientReset => TcpEnd::Reset {
+            by_src: true,
+            established: true,
+        },
+        Said::ServerReset => TcpEnd::Reset {
+            by_src: false,
+            established: rcvd? > 1,
+        },
+        Said::Timeout if rcvd? == 0 => TcpEnd::Unanswered,
+        Said::Timeout => TcpEnd::Established,
+    })
+}
 
 /// Splits `k=v k="quoted v"` into pairs.
 pub fn pairs(line: &str) -> Result<Vec<(&str, &str)>, &'static str> {
@@ -79,13 +130,17 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
         Some(_) => return Outcome::Skipped("other_log_type"),
         None => return Outcome::Unparsable("no_type"),
     }
-    let action = match get("action") {
-        Some("deny" | "ip-conn" | "blocked") => Action::Denied,
-        Some("accept" | "close" | "timeout" | "server-rst" | "client-rst" | "start") => {
-            Action::Allowed
-        }
-        Some(_) => return Outcome::Skipped("other_action"),
+    let said = match get("action").or_else(|| get("status")) {
+        Some(a) => match ACTIONS.iter().find(|(k, _)| *k == a) {
+            Some((_, said)) => *said,
+            None => return Outcome::Skipped("other_action"),
+        },
         None => return Outcome::Unparsable("no_action"),
+    };
+    let action = if said == Said::Denied {
+        Action::Denied
+    } else {
+        Action::Allowed
     };
     let Some(proto) = get("proto").and_then(protocol_number) else {
         return Outcome::Unparsable("bad_protocol");
@@ -131,6 +186,9 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
         .map(str::to_string)
         .or_else(|| get("policyid").map(|p| format!("policy {p}")));
     r.tcp_opened = proto == 6 && action == Action::Allowed;
+    if proto == 6 {
+        r.end = tcp_end(said, r.resp_packets);
+    }
     Outcome::Used(Box::new(r))
 }
 

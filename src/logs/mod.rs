@@ -14,10 +14,12 @@
 
 pub mod asa;
 pub mod detect;
+pub mod facts;
 pub mod fortigate;
 pub mod panos;
 pub mod pfirewall;
 pub mod sniff;
+pub mod state;
 pub mod time;
 pub mod to_flow;
 pub mod zeek;
@@ -136,6 +138,9 @@ pub struct Record {
     pub session: Option<u64>,
     /// The firewall built a TCP session for this (or saw the originator's SYN).
     pub tcp_opened: bool,
+    /// How the TCP session ended, when the line says (a teardown reason, a session end reason,
+    /// a denied SYN, Zeek's `conn_state`); `None` when it does not.
+    pub end: Option<state::TcpEnd>,
 }
 
 impl Record {
@@ -164,6 +169,7 @@ impl Record {
             rule: None,
             session: None,
             tcp_opened: false,
+            end: None,
         }
     }
 }
@@ -240,6 +246,8 @@ pub struct Summary {
     pub time_basis: String,
     /// Used lines without a usable time.
     pub no_timestamp: u64,
+    /// What the format tells of a connection and what it cannot ([`facts::FORMATS`]).
+    pub facts: Option<&'static facts::FormatFacts>,
 }
 
 impl Summary {
@@ -551,6 +559,7 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
     }
     summary.lines = line_no;
     summary.format = format;
+    summary.facts = format.map(facts::of);
     summary.time_basis = match format {
         Some(f) if f.local_time() => {
             let utc_header = format == Some(LogFormat::Pfirewall) && header.utc;

@@ -5,9 +5,13 @@
 //! Subtype `start`/`end` with action `allow` is an allowed session (`end` has the byte and
 //! packet counts per direction); subtype `deny`/`drop` or a deny/drop/reset action is denied.
 //! Times are the device's local "Generated Time".
+//!
+//! How a TCP session ended: the Session End Reason of an `end` line ([`END_REASONS`]) with the
+//! packets the responder sent, or the deny action ([`DENY_ACTIONS`]).
 
 use std::net::IpAddr;
 
+use super::state::TcpEnd;
 use super::{port, protocol_number, time, Action, Outcome, Record};
 
 const TYPE: usize = 3;
@@ -26,8 +30,66 @@ const BYTES_RCVD: usize = 33;
 const ELAPSED: usize = 36;
 const PKTS_SENT: usize = 44;
 const PKTS_RCVD: usize = 45;
+const END_REASON: usize = 46;
 /// Fewest columns a TRAFFIC line has (through Session End Reason).
 pub const MIN_COLUMNS: usize = 47;
+
+/// How a Session End Reason says an allowed session ended.
+#[derive(Debug, Clone, Copy)]
+enum Ended {
+    Completed,
+    ResetByClient,
+    /// A reset from the server: a refusal when the reset is all it sent.
+    ResetByServer,
+    /// Aged out: unanswered when the server sent nothing.
+    AgedOut,
+}
+
+/// Session End Reasons that tell how the peers' session ended; the others (threat,
+/// policy-deny, decrypt-*, resources-unavailable, tcp-reuse, decoder, unknown, n/a) are the
+/// firewall's doing or say nothing.
+const END_REASONS: &[(&str, Ended)] = &[
+    ("tcp-fin", Ended::Completed),
+    ("tcp-rst-from-client", Ended::ResetByClient),
+    ("tcp-rst-from-server", Ended::ResetByServer),
+    ("aged-out", Ended::AgedOut),
+];
+
+/// Deny actions and what the client saw.
+const DENY_ACTIONS: &[(&str, TcpEnd)] = &[
+    ("reset-client", TcpEnd::Refused),
+    ("reset-both", TcpEnd::Refused),
+    ("drop-icmp", TcpEnd::Unreachable),
+    ("reset-server", TcpEnd::Unanswered),
+    ("deny", TcpEnd::Unanswered),
+    ("drop", TcpEnd::Unanswered),
+];
+
+/// How a TCP session ended, from its line's action, subtype, end reason and received packets.
+fn tcp_end(denied: bool, action: &str, reason: &str, rcvd: Option<u64>) -> Option<TcpEnd> {
+    if denied {
+        return Some(
+            DENY_ACTIONS
+                .iter()
+                .find(|(a, _)| *a == action)
+                .map_or(TcpEnd::Unanswered, |(_, e)| e.clone()),
+        );
+    }
+    let ended = END_REASONS.iter().find(|(r, _)| *r == reason)?.1;
+    Some(match ended {
+        Ended::Completed => TcpEnd::Completed,
+        Ended::ResetByClient => TcpEnd::Reset {
+            by_src: true,
+            established: true,
+        },
+        Ended::ResetByServer => TcpEnd::Reset {
+            by_src: false,
+            established: rcvd? > 1,
+        },
+        Ended::AgedOut if rcvd? == 0 => TcpEnd::Unanswered,
+        Ended::AgedOut => TcpEnd::Established,
+    })
+}
 
 pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
     let c: Vec<&str> = line.split(',').collect();
@@ -85,6 +147,9 @@ pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
     r.rule = Some(c[RULE].to_string()).filter(|s| !s.is_empty());
     r.session = n(SESSION);
     r.tcp_opened = proto == 6 && action == Action::Allowed;
+    if proto == 6 && (denied || c[SUBTYPE] == "end") {
+        r.end = tcp_end(denied, c[ACTION], c[END_REASON], r.resp_packets);
+    }
     Outcome::Used(Box::new(r))
 }
 

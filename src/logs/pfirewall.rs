@@ -8,9 +8,12 @@
 //!
 //! `ALLOW` lines are connections Windows Filtering Platform let through (one line per
 //! connection, not per packet); `DROP` lines are dropped packets. `size` is the packet's size.
+//! An `ALLOW` says nothing of how the connection went (answered, refused, unanswered); a
+//! dropped TCP SYN went unanswered, as the peer saw it.
 
 use std::net::IpAddr;
 
+use super::state::TcpEnd;
 use super::{port, protocol_number, time, Action, Header, Outcome, Record};
 
 pub const DEFAULT_FIELDS: [&str; 17] = [
@@ -110,6 +113,10 @@ pub fn parse(h: &Header, line_no: u64, line: &str, tz: i32) -> Outcome {
         || get("tcpsyn").is_some_and(|s| s != "0");
     // An ALLOW line is a connection WFP authorized: the firewall built the session.
     r.tcp_opened = transport == 6 && (action == Action::Allowed || syn);
+    // A dropped TCP packet is a connection attempt left unanswered, unless its flags say it
+    // was not a SYN (a stray ACK or RST of a connection already gone).
+    let not_syn = get("tcpflags").is_some_and(|f| !f.contains('S'));
+    r.end = (transport == 6 && action == Action::Denied && !not_syn).then_some(TcpEnd::Unanswered);
     Outcome::Used(Box::new(r))
 }
 

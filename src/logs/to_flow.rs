@@ -16,16 +16,27 @@
 //!
 //! Frames: a flow's `first_frame`/`last_frame` are the first and last log line numbers, so every
 //! report that cites frames cites lines.
+//!
+//! Outcome: a TCP flow whose lines say how it ended (the last such line wins: a teardown after
+//! its Built) gets the capture path's [`crate::flow::TcpSummary`] ([`super::state`]); one whose
+//! lines do not gets Zeek's catch-all `OTH` with the handshake not seen, and is marked
+//! `outcome_recorded: false` so that no check or timeline reads it as unanswered. A datagram
+//! flow's outcome is recorded when the log counts what the responder sent, or when the firewall
+//! denied it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::state::TcpEnd;
 use super::{Action, ParsedLog, Record};
 use crate::accounting::Accounting;
 use crate::analysis::{Analysis, InputReport};
-use crate::flow::{DirStats, Endpoint, Flow, FlowCounts, FlowEnd, FlowKey, InitiatorEvidence};
+use crate::flow::tcp::Handshake;
+use crate::flow::{
+    DirStats, Endpoint, Flow, FlowCounts, FlowEnd, FlowKey, InitiatorEvidence, TcpSummary,
+};
 use crate::source::capture::ContainerNotes;
 
 /// Lines kept per flow as evidence (all are counted).
@@ -44,6 +55,9 @@ pub struct LogFlowInfo {
     /// The log tells what the responder sent (PAN-OS, FortiGate, Zeek); otherwise a silent
     /// responder proves nothing.
     pub response_known: bool,
+    /// The log tells how this flow went: a TCP flow's ending, a datagram flow's replies (or a
+    /// deny). When false, checks and timelines must not read its silence as a failure.
+    pub outcome_recorded: bool,
 }
 
 fn ep((ip, port): (IpAddr, u16)) -> Endpoint {
@@ -53,6 +67,8 @@ fn ep((ip, port): (IpAddr, u16)) -> Endpoint {
 struct Building {
     flow: Flow,
     info: LogFlowInfo,
+    /// The last ending a line stated, with that line's source socket (to place a reset).
+    end: Option<(TcpEnd, (IpAddr, u16))>,
 }
 
 fn dir(ts: Option<i64>, line: u64) -> DirStats {
@@ -95,7 +111,9 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
             lines: Vec::new(),
             line_count: 0,
             response_known: false,
+            outcome_recorded: false,
         },
+        end: None,
     }
 }
 
@@ -149,6 +167,9 @@ fn add(b: &mut Building, r: &Record) {
     }
     if r.action == Action::Denied {
         b.info.denied = true;
+    }
+    if let Some(end) = &r.end {
+        b.end = Some((end.clone(), r.src));
     }
     if r.transport == 6 && r.tcp_opened && r.action != Action::Denied {
         f.initiator_by = InitiatorEvidence::Syn;
@@ -208,10 +229,36 @@ pub fn flows(log: &ParsedLog) -> (Vec<Flow>, Vec<LogFlowInfo>) {
         b.flow.id = i as u64 + 1;
         // A session known only from its teardown still carried traffic.
         b.flow.orig.packets = b.flow.orig.packets.max(1);
+        settle(&mut b);
         flows.push(b.flow);
         info.push(b.info);
     }
     (flows, info)
+}
+
+/// The flow's outcome in the capture path's terms, and whether the log recorded it.
+fn settle(b: &mut Building) {
+    let f = &mut b.flow;
+    if f.protocol != 6 {
+        b.info.outcome_recorded = b.info.response_known || b.info.denied;
+        return;
+    }
+    let summary = match b.end.take() {
+        Some((end, src)) => {
+            b.info.outcome_recorded = true;
+            let src_is_orig = src == (f.initiator.ip, f.initiator.port);
+            end.summary(src_is_orig, f.orig.packets)
+        }
+        // Not "S0": nothing says the connection went unanswered.
+        None => TcpSummary {
+            conn_state: "OTH",
+            history: "".into(),
+            handshake: Handshake::NotSeen,
+            retransmissions: [0, 0],
+            gaps: [0, 0],
+        },
+    };
+    f.tcp = Some(Box::new(summary));
 }
 
 /// An [`Analysis`] of a log, as [`crate::audit::audit`] takes it. The line counts go into the

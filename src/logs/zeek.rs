@@ -3,11 +3,14 @@
 //! (research/ecosystem.md 1.3 and 2.1(h)).
 //!
 //! Zeek records what a sensor saw, not a firewall decision: every connection is `allowed`.
+//! A TCP connection's `conn_state` and `history` are Zeek's own words for how it went, the
+//! same ones the capture path computes: they are kept as they are ([`TcpEnd::Zeek`]).
 //! `orig_*`/`resp_*` counts give both directions, so one-way sessions stay visible. The
 //! originator is certain for TCP when the history starts with the originator's SYN (`S`).
 
 use std::net::IpAddr;
 
+use super::state::{zeek_state, TcpEnd};
 use super::{port, protocol_number, time, Action, Header, Outcome, Record};
 
 pub const DEFAULT_FIELDS: [&str; 20] = [
@@ -69,6 +72,7 @@ struct Conn<'a> {
     opk: Option<u64>,
     rpk: Option<u64>,
     history: Option<&'a str>,
+    conn_state: Option<&'a str>,
     uid: Option<&'a str>,
 }
 
@@ -104,7 +108,17 @@ fn record(line_no: u64, c: Conn<'_>) -> Outcome {
     r.packets = c.opk;
     r.resp_packets = c.rpk;
     r.duration_ns = duration_ns;
-    r.tcp_opened = transport == 6 && c.history.is_some_and(|h| h.starts_with('S'));
+    // The originator is certain when Zeek saw its SYN, or the responder's SYN-ACK (a history
+    // Zeek flipped, `^`).
+    r.tcp_opened = transport == 6
+        && c.history
+            .is_some_and(|h| h.starts_with('S') || (h.starts_with('^') && h.contains('h')));
+    if transport == 6 {
+        r.end = c.conn_state.and_then(zeek_state).map(|state| TcpEnd::Zeek {
+            state,
+            history: c.history.map(Into::into),
+        });
+    }
     // The uid is not a number; the session join is by five-tuple for Zeek.
     let _ = c.uid;
     Outcome::Used(Box::new(r))
@@ -149,6 +163,7 @@ pub fn parse_tsv(h: &Header, line_no: u64, line: &str) -> Outcome {
             opk: n("orig_pkts"),
             rpk: n("resp_pkts"),
             history: get("history"),
+            conn_state: get("conn_state"),
             uid: get("uid"),
         },
     )
@@ -177,13 +192,14 @@ pub fn parse_json(line_no: u64, line: &str) -> Outcome {
         }),
         _ => s("ts"),
     };
-    let (oh, op, rh, rp, proto, hist) = (
+    let (oh, op, rh, rp, proto, hist, state) = (
         s("id.orig_h"),
         s("id.orig_p"),
         s("id.resp_h"),
         s("id.resp_p"),
         s("proto"),
         s("history"),
+        s("conn_state"),
     );
     let n = |k: &str| o.get(k).and_then(serde_json::Value::as_u64);
     record(
@@ -201,6 +217,7 @@ pub fn parse_json(line_no: u64, line: &str) -> Outcome {
             opk: n("orig_pkts"),
             rpk: n("resp_pkts"),
             history: hist.as_deref(),
+            conn_state: state.as_deref(),
             uid: None,
         },
     )

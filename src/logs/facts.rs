@@ -1,0 +1,195 @@
+//! What each log format can and cannot tell about a connection, as data: where its lines give
+//! the firewall's decision, a TCP connection's outcome and the responder's replies, and which
+//! checks need which of these. The audit runs every check on the flows whose lines give what
+//! it needs, lists it as skipped (with the reason from this table) where they do not, and never
+//! reads a fact the log lacks as a failure: a Windows Firewall `ALLOW` of outbound 5061 is a
+//! connection let through, not a connection unanswered.
+//!
+//! The words each format uses for an outcome are mapped in the format's own table (ASA
+//! teardown reasons in `asa.rs`, PAN-OS session end reasons in `panos.rs`, FortiGate actions in
+//! `fortigate.rs`, Zeek's `conn_state` in `state.rs`).
+
+use serde::Serialize;
+
+use super::LogFormat;
+
+/// A fact about a connection, beyond its addresses, ports and transport, that a check needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fact {
+    /// How a TCP connection attempt ended: answered, refused or unanswered.
+    TcpOutcome,
+    /// Whether the responder answered datagrams (UDP): the packets it sent back.
+    Replies,
+    /// The bytes carried: TLS handshakes, STUN/TURN messages, DNS answers.
+    Payload,
+}
+
+/// Whether a format tells a fact: the fields it is read from, or why it cannot be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tells {
+    By(&'static str),
+    Not(&'static str),
+}
+
+impl Tells {
+    pub fn tells(self) -> bool {
+        matches!(self, Tells::By(_))
+    }
+}
+
+/// What one format tells.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FormatFacts {
+    pub format: LogFormat,
+    /// The firewall's decision: allowed or denied.
+    pub decision: Tells,
+    pub tcp_outcome: Tells,
+    pub replies: Tells,
+    /// Why one flow may still lack its outcome when the format can tell it.
+    pub partial: &'static str,
+}
+
+/// Every format, in the order of [`LogFormat`].
+pub const FORMATS: [FormatFacts; 6] = [
+    FormatFacts {
+        format: LogFormat::Pfirewall,
+        decision: Tells::By("action: ALLOW or DROP"),
+        tcp_outcome: Tells::Not(
+            "pfirewall.log records that Windows Firewall allowed a connection (ALLOW), not whether it was answered; \
+             only a dropped SYN (DROP) tells how an attempt ended",
+        ),
+        replies: Tells::Not(
+            "pfirewall.log has one line per allowed connection or dropped packet, and nothing of what the responder sent",
+        ),
+        partial: "an ALLOW line tells no outcome",
+    },
+    FormatFacts {
+        format: LogFormat::Asa,
+        decision: Tells::By("Built, Deny (106001, 106015, 106023), access-list permitted/denied (106100)"),
+        tcp_outcome: Tells::By(
+            "the reason of a 302014 Teardown: TCP FINs, TCP Reset-I/-O, SYN Timeout, FIN Timeout, idle timeouts; \
+             and a denied SYN",
+        ),
+        replies: Tells::Not(
+            "ASA teardowns count the bytes of both directions together, so a UDP session's answer is not told",
+        ),
+        partial: "a Built line without its Teardown, or a teardown reason that is the firewall's own (inspection, \
+                  failover, xlate clear)",
+    },
+    FormatFacts {
+        format: LogFormat::Panos,
+        decision: Tells::By("Action, and the deny and drop subtypes"),
+        tcp_outcome: Tells::By(
+            "Session End Reason (tcp-fin, tcp-rst-from-client, tcp-rst-from-server, aged-out) with Packets Received; \
+             the deny actions (reset-client, drop-icmp, drop)",
+        ),
+        replies: Tells::By("Packets Received"),
+        partial: "a session start line without its end, or an end reason about the firewall (threat, decrypt, \
+                  policy-deny)",
+    },
+    FormatFacts {
+        format: LogFormat::Fortigate,
+        decision: Tells::By("action (or status): accept, close, ..., deny"),
+        tcp_outcome: Tells::By("action (or status): close, client-rst, server-rst, timeout with rcvdpkt; deny"),
+        replies: Tells::By("rcvdpkt"),
+        partial: "an accept line without a close reason",
+    },
+    FormatFacts {
+        format: LogFormat::ZeekTsv,
+        decision: Tells::Not("Zeek is a sensor: it records what it saw and decides nothing"),
+        tcp_outcome: Tells::By("conn_state and history"),
+        replies: Tells::By("resp_pkts"),
+        partial: "a connection without conn_state",
+    },
+    FormatFacts {
+        format: LogFormat::ZeekJson,
+        decision: Tells::Not("Zeek is a sensor: it records what it saw and decides nothing"),
+        tcp_outcome: Tells::By("conn_state and history"),
+        replies: Tells::By("resp_pkts"),
+        partial: "a connection without conn_state",
+    },
+];
+
+/// What `format` tells.
+pub fn of(format: LogFormat) -> &'static FormatFacts {
+    FORMATS
+        .iter()
+        .find(|f| f.format == format)
+        .unwrap_or(&FORMATS[0])
+}
+
+/// Checks that need more than addresses, ports and the firewall's decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Needing {
+    pub fact: Fact,
+    pub ids: &'static str,
+    pub title: &'static str,
+}
+
+/// The checks by the fact they need. Verdicts, hairpins (A12), wrong sources (I1, I4, R1, N6)
+/// and the firewall's own findings (FW1, FW2) need none of these and run on every log.
+pub const NEEDING: [Needing; 7] = [
+    Needing {
+        fact: Fact::TcpOutcome,
+        ids: "F1-F3, D2, CRL1, A2, A4, A11, I2, I5",
+        title: "TCP connections unanswered or refused",
+    },
+    Needing {
+        fact: Fact::Replies,
+        ids: "A1, A3, A5, A7, D2, A11, N5",
+        title: "Datagrams the responder never answered",
+    },
+    Needing {
+        fact: Fact::Payload,
+        ids: "F4-F10, F14",
+        title: "TLS handshake and certificate checks",
+    },
+    Needing {
+        fact: Fact::Payload,
+        ids: "D1, D3-D5",
+        title: "DNS answer checks",
+    },
+    Needing {
+        fact: Fact::Payload,
+        ids: "A8, N1",
+        title: "TURN Allocate rejected, relay address checks",
+    },
+    Needing {
+        fact: Fact::Payload,
+        ids: "protocol-mismatch",
+        title: "Verdicts on the protocol a flow carries (another service's protocol on a documented port)",
+    },
+    Needing {
+        fact: Fact::Payload,
+        ids: "calls",
+        title: "Media legs of call timelines (joined through the TURN relay addresses)",
+    },
+];
+
+/// Why a log never gives [`Fact::Payload`].
+pub const NO_PAYLOAD: &str =
+    "payloads (TLS handshakes, STUN/TURN messages, DNS answers), which no firewall log or conn.log carries";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_has_its_row() {
+        for f in [
+            LogFormat::Pfirewall,
+            LogFormat::Asa,
+            LogFormat::Panos,
+            LogFormat::Fortigate,
+            LogFormat::ZeekTsv,
+            LogFormat::ZeekJson,
+        ] {
+            assert_eq!(of(f).format, f);
+        }
+        assert!(!of(LogFormat::Pfirewall).tcp_outcome.tells());
+        assert!(of(LogFormat::Asa).tcp_outcome.tells());
+        assert!(!of(LogFormat::Asa).replies.tells());
+    }
+}
