@@ -1072,3 +1072,244 @@ fn pfirewall_allow_is_never_a_failed_connection() {
         "{text}"
     );
 }
+
+mod round_trip {
+    //! Issue 12: edgewise's own `--format zeek` (and `zeek-json`) output of a capture, read
+    //! back as a log, gives the capture's verdicts and findings. The only differences allowed
+    //! are what conn.log cannot carry (payloads), and each must be listed as a skipped check
+    //! with that reason, never silently absent.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::{captures, verdicts_by_tuple, Tuple};
+    use crate::util::run;
+
+    /// Findings only payloads give, and the skipped-check group that must name them.
+    const PAYLOAD_ONLY: &[(&str, &str)] = &[
+        ("F4", "F4-F10, F14"),
+        ("F5", "F4-F10, F14"),
+        ("F6", "F4-F10, F14"),
+        ("F7", "F4-F10, F14"),
+        ("F8", "F4-F10, F14"),
+        ("F9", "F4-F10, F14"),
+        ("F10", "F4-F10, F14"),
+        ("F14", "F4-F10, F14"),
+        ("D1", "D1, D3-D5"),
+        ("D3", "D1, D3-D5"),
+        ("D4", "D1, D3-D5"),
+        ("D5", "D1, D3-D5"),
+        ("A8", "A8, N1"),
+        ("N1", "A8, N1"),
+    ];
+
+    fn audit_json(args: &[&str]) -> serde_json::Value {
+        let out = run(args);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+
+    /// (id, severity, title) -> the evidence's endpoints, per finding.
+    fn findings(doc: &serde_json::Value) -> BTreeMap<(String, String, String), BTreeSet<String>> {
+        let s = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+        doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                let ev = f["evidence"]
+                    .as_array()
+                    .expect("evidence")
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} {} -> {}",
+                            s(&e["transport"]),
+                            s(&e["initiator"]),
+                            s(&e["responder"])
+                        )
+                    })
+                    .collect();
+                ((s(&f["id"]), s(&f["severity"]), s(&f["title"])), ev)
+            })
+            .collect()
+    }
+
+    /// The reason a skipped group gives, if the log's report lists it as needing payloads.
+    fn skipped_for_payload(doc: &serde_json::Value, group: &str) -> bool {
+        doc["skipped_checks"]
+            .as_array()
+            .expect("skipped_checks")
+            .iter()
+            .any(|s| s["id"] == group && s["needs"].as_str().unwrap_or("").contains("payloads"))
+    }
+
+    fn check(name: &str) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pcap = captures(&format!("{name}.pcapng"));
+        let pcap = pcap.to_str().expect("path");
+        let topo = captures("topology.toml");
+        let topo = topo.to_str().expect("path");
+        let from_capture = audit_json(&[
+            "audit",
+            "-q",
+            "-r",
+            pcap,
+            "-t",
+            topo,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        // Both conn.log flavours, from both commands that write them.
+        let exports: [(&str, Vec<&str>); 2] = [
+            (
+                "flows.zeek",
+                vec!["flows", "-q", "-r", pcap, "--format", "zeek"],
+            ),
+            (
+                "audit.zeek.json",
+                vec![
+                    "audit",
+                    "-q",
+                    "-r",
+                    pcap,
+                    "-t",
+                    topo,
+                    "--format",
+                    "zeek-json",
+                    "--fail-on",
+                    "never",
+                ],
+            ),
+        ];
+        for (file, args) in exports {
+            let out = run(&args);
+            assert!(out.status.success(), "{args:?}");
+            let log = dir.path().join(file);
+            std::fs::write(&log, &out.stdout).expect("write");
+            let log = log.to_str().expect("path");
+            for flag in ["-r", "--log"] {
+                let from_log = audit_json(&[
+                    "audit",
+                    flag,
+                    log,
+                    "-t",
+                    topo,
+                    "--format",
+                    "json",
+                    "--fail-on",
+                    "never",
+                ]);
+                let what = format!("{name} via {file} ({flag})");
+                compare(&what, &from_capture, &from_log);
+            }
+        }
+    }
+
+    fn compare(what: &str, cap: &serde_json::Value, log: &serde_json::Value) {
+        assert_eq!(log["log"]["unparsable"], serde_json::json!({}), "{what}");
+        assert_eq!(
+            log["log"]["used"].as_u64(),
+            cap["flows"].as_array().map(|f| f.len() as u64),
+            "{what}: one line per flow"
+        );
+        // Verdicts, flow by flow.
+        let vc: BTreeMap<Tuple, String> = verdicts_by_tuple(cap);
+        let vl = verdicts_by_tuple(log);
+        assert_eq!(
+            vc.keys().collect::<Vec<_>>(),
+            vl.keys().collect::<Vec<_>>(),
+            "{what}: the same flows"
+        );
+        for (k, v) in &vc {
+            if v == "protocol-mismatch" {
+                // Only the payload shows another service's protocol: by its ports it is permitted.
+                assert_eq!(vl[k], "permitted", "{what}: {k:?}");
+                assert!(skipped_for_payload(log, "protocol-mismatch"), "{what}");
+                continue;
+            }
+            assert_eq!(&vl[k], v, "{what}: {k:?}");
+        }
+        // Findings: the same ids, severities, titles and evidence, but for payload-only ones,
+        // which must be listed as skipped.
+        let fc = findings(cap);
+        let fl = findings(log);
+        for (key, ev) in &fc {
+            if let Some((_, group)) = PAYLOAD_ONLY.iter().find(|(id, _)| *id == key.0) {
+                assert!(
+                    skipped_for_payload(log, group),
+                    "{what}: {} not listed",
+                    key.0
+                );
+                continue;
+            }
+            assert_eq!(
+                fl.get(key),
+                Some(ev),
+                "{what}: finding {key:?} in {:#?}",
+                fl.keys()
+            );
+        }
+        for key in fl.keys() {
+            assert!(fc.contains_key(key), "{what}: the log adds {key:?}");
+        }
+        assert_eq!(
+            log["headline"]["answer"], cap["headline"]["answer"],
+            "{what}: the headline"
+        );
+    }
+
+    #[test]
+    fn edge_sample() {
+        check("edge-sample");
+        // The refused inbound 5061 connection (REJ) was "answered: 1 / 1 packets" in the log's
+        // call timeline.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pcap = captures("edge-sample.pcapng");
+        let out = run(&[
+            "flows",
+            "-q",
+            "-r",
+            pcap.to_str().expect("path"),
+            "--format",
+            "zeek",
+        ]);
+        let log = dir.path().join("conn.log");
+        std::fs::write(&log, &out.stdout).expect("write");
+        let topo = captures("topology.toml");
+        let out = run(&[
+            "audit",
+            "-r",
+            log.to_str().expect("path"),
+            "-t",
+            topo.to_str().expect("path"),
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("198.51.100.10:60200 -> 10.45.16.10:5061: refused (reset)")
+                && !text.contains("answered: 1 / 1 packets"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn audit_violations() {
+        check("audit-violations");
+    }
+
+    #[test]
+    fn federation_failing() {
+        check("federation-failing");
+    }
+
+    #[test]
+    fn internal_hairpin() {
+        check("internal-hairpin");
+    }
+
+    #[test]
+    fn audit_compliant() {
+        check("audit-compliant");
+    }
+}
