@@ -1313,3 +1313,83 @@ mod round_trip {
         check("audit-compliant");
     }
 }
+
+/// Issue 11: every parser bounds the numbers it takes from a line. In each format, a line with
+/// an absurd time or duration is counted in its bucket (the run partial, exit 3), beside a good
+/// line that is audited; nothing panics, in this debug build either.
+#[test]
+fn absurd_numbers_in_every_format_are_counted() {
+    let zeek_header = format!(
+        "#separator \\x09\n#fields\t{}\n",
+        logs::zeek::DEFAULT_FIELDS.join("\t")
+    );
+    let zeek = |ts: &str, dur: &str| {
+        format!("{ts}\tC1\t10.45.16.10\t51700\t198.51.100.10\t5061\ttcp\t-\t{dur}\t0\t0\tS0\t-\t0\tS\t2\t104\t0\t0\t(empty)\n")
+    };
+    let forti = |dur: &str| {
+        format!("date=2024-01-15 time=10:00:00 logid=\"0000000013\" type=\"traffic\" subtype=\"forward\" srcip=10.45.16.10 srcport=51700 dstip=198.51.100.10 dstport=5061 sessionid=1 proto=6 action=\"timeout\" duration={dur} sentpkt=3 rcvdpkt=0\n")
+    };
+    let asa = |dur: &str| {
+        format!("Jan 15 2024 10:00:30: %ASA-6-302014: Teardown TCP connection 1 for outside:198.51.100.10/5061 to inside:10.45.16.10/51700 duration {dur} bytes 0 SYN Timeout\n")
+    };
+    let pf = |date: &str| {
+        format!("{date} 10:00:00 DROP TCP 198.51.100.10 10.45.16.10 60200 5061 52 S - - - - - - RECEIVE\n")
+    };
+    let cases: Vec<(&str, String, &str, u64)> = vec![
+        (
+            "pfirewall.log",
+            format!(
+                "#Fields: date time action protocol src-ip dst-ip src-port dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path\n{}{}{}",
+                pf("2024-01-15"),
+                pf("99999-01-15"),
+                pf("0000-01-15")
+            ),
+            "time_out_of_range",
+            2,
+        ),
+        (
+            "asa.log",
+            format!("{}{}", asa("0:00:30"), asa("99999999999:00:00")),
+            "bad_duration",
+            1,
+        ),
+        (
+            "panos.log",
+            format!(
+                "{}\n{}\n{}\n",
+                panos_line(&[(22, "1")]),
+                panos_line(&[(22, "2"), (36, "18446744073709551615")]),
+                panos_line(&[(22, "3"), (6, "0000/11/30 16:09:07")])
+            ),
+            "bad_duration",
+            1,
+        ),
+        (
+            "fortigate.log",
+            format!("{}{}", forti("30"), forti("99999999999999999")),
+            "bad_duration",
+            1,
+        ),
+        (
+            "conn.log",
+            format!(
+                "{zeek_header}{}{}{}",
+                zeek("1705312800.0", "7.0"),
+                zeek("1705312800.0", "1e300"),
+                zeek("99999999999999999999", "7.0")
+            ),
+            "bad_duration",
+            1,
+        ),
+    ];
+    for (name, text, bucket, n) in cases {
+        let (code, doc) = audit_log_json(name, &text);
+        assert_eq!(code, 3, "{name}: partial");
+        assert_eq!(doc["log"]["used"], 1, "{name}: {:#}", doc["log"]);
+        assert_eq!(
+            doc["log"]["unparsable"][bucket], n,
+            "{name}: {:#}",
+            doc["log"]
+        );
+    }
+}
