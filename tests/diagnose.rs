@@ -261,6 +261,43 @@ fn traffic_on_the_wrong_side_is_asymmetric_routing() {
 }
 
 #[test]
+fn the_pools_services_on_the_internal_interface_and_the_federation_source() {
+    // A13: the Front End's A/V authentication (5062) gets no answer.
+    let d =
+        diagnose(|s, _, int| unanswered_syn(s, int, "192.168.10.90:50100", "172.25.33.10:5062"));
+    assert_fires("A13", &d, Severity::Error);
+    // A14: PSOM/MTLS 8057 refused.
+    let d = diagnose(|s, _, int| refused(s, int, "192.168.10.91:50101", "172.25.33.10:8057"));
+    assert_fires("A14", &d, Severity::Error);
+    // A15: a conferencing server's STUN to the internal interface is never answered.
+    let d = diagnose(|s, _, int| udp(s, int, "192.168.10.90:50020", "172.25.33.10:3478", 2, false));
+    assert_fires("A15", &d, Severity::Error);
+    assert!(!ids(&d).contains(&"A11"), "{:?}", ids(&d));
+    // A client's failure is A11's, not A15's.
+    let d = diagnose(|s, _, int| udp(s, int, "192.168.20.55:50020", "172.25.33.10:3478", 2, false));
+    assert!(!ids(&d).contains(&"A15"), "{:?}", ids(&d));
+    // F11: federation leaving from the A/V Edge's address.
+    let d = diagnose(|s, ext, _| good_tcp(s, ext, "10.45.16.30:51500", "198.51.100.10:5061"));
+    assert_fires("F11", &d, Severity::Warning);
+    let f = d.findings.iter().find(|f| f.id == "F11").expect("F11");
+    assert!(
+        f.title.contains("A/V Edge address 10.45.16.30"),
+        "{}",
+        f.title
+    );
+    // The same flows answered, from the right address: nothing.
+    let d = diagnose(|s, ext, int| {
+        good_tcp(s, int, "192.168.10.90:50100", "172.25.33.10:5062");
+        good_tcp(s, int, "192.168.10.91:50101", "172.25.33.10:8057");
+        udp(s, int, "192.168.10.90:50020", "172.25.33.10:3478", 2, true);
+        good_tcp(s, ext, "10.45.16.10:51500", "198.51.100.10:5061");
+    });
+    for id in ["A13", "A14", "A15", "F11"] {
+        assert!(!ids(&d).contains(&id), "{id}: {:?}", ids(&d));
+    }
+}
+
+#[test]
 fn a_healthy_site_raises_nothing() {
     let d = diagnose_with(&with_sides(), |s, ext, int| {
         good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443");
@@ -397,6 +434,38 @@ mod payload {
         }
         c.close(s, Dir::Orig);
         c.finish(s, "SF", "x");
+    }
+
+    #[test]
+    fn federation_failing_again_and_again_is_a_retry_loop() {
+        let attempts = |n: u16| {
+            diagnose(move |s, ext, _| {
+                for k in 0..n {
+                    tls_exchange(
+                        s,
+                        ext,
+                        &format!("10.45.16.10:{}", 51500 + k),
+                        "198.51.100.10:5061",
+                        "sip.fabrikam.com",
+                        "sip.fabrikam.com",
+                        true,
+                        Some(Dir::Resp),
+                        true,
+                    );
+                }
+            })
+        };
+        let d = attempts(6);
+        assert_fires("F12", &d, Severity::Warning);
+        let f = d.findings.iter().find(|f| f.id == "F12").expect("F12");
+        assert!(
+            f.title.contains("fabrikam.com (198.51.100.10)"),
+            "{}",
+            f.title
+        );
+        assert_eq!(f.evidence.len(), 6);
+        // Four failures are not yet a loop.
+        assert!(!ids(&attempts(4)).contains(&"F12"));
     }
 
     #[test]

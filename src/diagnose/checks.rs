@@ -189,6 +189,23 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ),
     ("I4", "XMPP on a Skype for Business Server 2019 Edge"),
     ("I5", "Edge and next hop SIP/MTLS 5061 failing"),
+    (
+        "A13",
+        "A/V authentication (5062) from the pool to the Edge failing",
+    ),
+    (
+        "A14",
+        "Web conferencing (PSOM 8057) from the pool to the Edge failing",
+    ),
+    (
+        "A15",
+        "Conferencing and mediation servers cannot reach the Edge internal 3478/443",
+    ),
+    (
+        "F11",
+        "Outbound federation from another external address than the Access Edge's",
+    ),
+    ("F12", "Federation retry loop"),
 ];
 
 pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
@@ -209,6 +226,7 @@ pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     media(inputs, d);
     internal(inputs, d);
     nat(inputs, d);
+    super::services::run(inputs, d);
 }
 
 fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {

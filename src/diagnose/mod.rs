@@ -10,6 +10,7 @@ pub mod calls;
 mod checks;
 pub mod firewall;
 mod payload;
+mod services;
 mod site;
 
 use serde::Serialize;
