@@ -7,6 +7,7 @@ mod audit;
 mod busy;
 mod cli_inputs;
 mod diagnose;
+mod docs;
 mod ecosystem;
 mod generated;
 mod identify;
