@@ -206,6 +206,26 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "Outbound federation from another external address than the Access Edge's",
     ),
     ("F12", "Federation retry loop"),
+    (
+        "N4",
+        "The load balancer translates the sources of traffic to the Edge (SNAT)",
+    ),
+    (
+        "N5",
+        "Answers to requests sent to a load balancer VIP come from a node's own address",
+    ),
+    (
+        "N6",
+        "NAT between the internal subnets and the Edge internal interface",
+    ),
+    (
+        "R1",
+        "The Edge reaches the Internet through its internal interface",
+    ),
+    (
+        "R2",
+        "Traffic crosses the Edge on the wrong side (asymmetric routing)",
+    ),
 ];
 
 pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
@@ -683,7 +703,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             "I4",
             Severity::Warning,
             Confidence::High,
-            format!("XMPP traffic on a {:?} Edge, which has no XMPP gateway", t.product).to_lowercase().replace("xmpp", "XMPP"),
+            format!("XMPP traffic on a {} Edge, which has no XMPP gateway", t.product.product_name()),
             "XMPP federation (5269 external, 23456 internal) was removed in Skype for Business Server 2019; these flows \
              cannot be served by this Edge."
                 .into(),

@@ -357,7 +357,7 @@ fn retry_loop(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             format!("Federation with {name} is stuck in a retry loop"),
             format!(
                 "{n} connections on TCP 5061 with {name} failed during the TLS handshake within {span_s:.0} s: the \
-                 Edges keep reconnecting and failing. The TLS findings (F4-F9) name the cause when the handshake shows it."
+                 Edges keep reconnecting and failing. The TLS findings (F4-F8) name the cause when the handshake shows it."
             ),
             "Fix the underlying TLS failure (certificate trust, names, versions) listed in the other federation findings; \
              Test-CsFederatedPartner and the Edge's SIPStack log show the reason for each attempt.",
