@@ -6,6 +6,7 @@ mod analytics;
 mod audit;
 mod busy;
 mod cli_inputs;
+mod damage;
 mod diagnose;
 mod docs;
 mod ecosystem;
