@@ -437,6 +437,78 @@ mod payload {
     }
 
     #[test]
+    fn one_services_traffic_at_another_services_address_is_misdirected() {
+        // SIP/TLS for the Access Edge's name, sent to the A/V Edge's 443.
+        let d = diagnose(|s, ext, _| {
+            let mut c = TcpConv::new(
+                s,
+                ext,
+                sa("203.0.113.25:51234"),
+                sa("10.45.16.30:443"),
+                40.0,
+            );
+            c.handshake(s);
+            let random = s.rng.array32();
+            c.data(s, Dir::Orig, &client_hello("sip.contoso.com", &random, &[]));
+            c.close(s, Dir::Orig);
+            c.finish(s, "SF", "x");
+        });
+        assert_fires("M1", &d, Severity::Error);
+        let f = d.findings.iter().find(|f| f.id == "M1").expect("M1");
+        assert_eq!(
+            f.title,
+            "Traffic for the Access Edge reaches the A/V Edge at 10.45.16.30:443"
+        );
+        assert!(
+            f.explanation
+                .contains("The Access Edge is at 131.107.155.10 (public; 10.45.16.10 behind NAT)"),
+            "{}",
+            f.explanation
+        );
+        // MS-TURN over pseudo-TLS, sent to the Access Edge's 443.
+        let d = diagnose(|s, ext, _| {
+            let mut c = TcpConv::new(
+                s,
+                ext,
+                sa("203.0.113.26:51240"),
+                sa("10.45.16.10:443"),
+                40.0,
+            );
+            c.handshake(s);
+            let random = s.rng.array32();
+            c.data(s, Dir::Orig, &pseudo_tls_client_hello(&random));
+            let random = s.rng.array32();
+            c.data(s, Dir::Resp, &pseudo_tls_server_hello(&random));
+            let tx = txid(&mut s.rng);
+            let req = msturn_allocate_request(&mut s.rng, tx, false);
+            c.data(s, Dir::Orig, &msturn_tcp_frame(&req));
+            c.close(s, Dir::Orig);
+            c.finish(s, "SF", "x");
+        });
+        let f = d.findings.iter().find(|f| f.id == "M1").expect("M1");
+        assert_eq!(
+            f.title,
+            "Traffic for the A/V Edge reaches the Access Edge at 10.45.16.10:443"
+        );
+        // The Access Edge's name at the Access Edge: nothing.
+        let d = diagnose(|s, ext, _| {
+            let mut c = TcpConv::new(
+                s,
+                ext,
+                sa("203.0.113.25:51234"),
+                sa("10.45.16.10:443"),
+                40.0,
+            );
+            c.handshake(s);
+            let random = s.rng.array32();
+            c.data(s, Dir::Orig, &client_hello("sip.contoso.com", &random, &[]));
+            c.close(s, Dir::Orig);
+            c.finish(s, "SF", "x");
+        });
+        assert!(!ids(&d).contains(&"M1"), "{:?}", ids(&d));
+    }
+
+    #[test]
     fn federation_failing_again_and_again_is_a_retry_loop() {
         let attempts = |n: u16| {
             diagnose(move |s, ext, _| {

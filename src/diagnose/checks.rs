@@ -207,6 +207,10 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ),
     ("F12", "Federation retry loop"),
     (
+        "M1",
+        "Traffic for one Edge service reaches another service's address",
+    ),
+    (
         "N4",
         "The load balancer translates the sources of traffic to the Edge (SNAT)",
     ),
@@ -247,6 +251,7 @@ pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     internal(inputs, d);
     nat(inputs, d);
     super::services::run(inputs, d);
+    super::misdirected::run(inputs, d);
 }
 
 fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {

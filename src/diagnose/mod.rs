@@ -9,6 +9,7 @@
 pub mod calls;
 mod checks;
 pub mod firewall;
+mod misdirected;
 mod payload;
 mod services;
 mod site;
