@@ -105,11 +105,13 @@ fn expected(t: &Topology, s: Service) -> String {
     out.join(", ")
 }
 
+/// The flows of one cause: how the payload said what it wanted, the evidence kept, and the count.
+type Cause = (String, Vec<Evidence>, u64);
+
 pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let t = inputs.topology;
-    // (address reached, service wanted) -> (how the payload said so, evidence)
-    let mut causes: BTreeMap<(IpAddr, u16, Service), (String, Vec<Evidence>, u64)> =
-        BTreeMap::new();
+    // (address reached, port, service wanted) -> its flows
+    let mut causes: BTreeMap<(IpAddr, u16, Service), Cause> = BTreeMap::new();
     for (i, f) in inputs.analysis.flows.iter().enumerate() {
         let at = Service::at(t, f.responder.ip);
         if at.is_empty() {
