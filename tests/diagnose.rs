@@ -20,15 +20,24 @@ const S: i64 = 1_000_000_000;
 
 /// Builds a capture on the sample site's two Edge interfaces and diagnoses it.
 fn diagnose_with(topology: &str, build: impl FnOnce(&mut Sim, u32, u32)) -> Diagnosis {
+    diagnose_named(topology, ["ext", "int"], build)
+}
+
+/// As [`diagnose_with`], with the capture's two interfaces named as given.
+fn diagnose_named(
+    topology: &str,
+    names: [&str; 2],
+    build: impl FnOnce(&mut Sim, u32, u32),
+) -> Diagnosis {
     let mut sim = Sim::new(7);
     let ext = sim.add_interface(
-        "ext",
+        names[0],
         LINKTYPE_ETHERNET,
         262_144,
         Link::eth(EDGE_EXT_MAC, EXT_GW_MAC),
     );
     let int = sim.add_interface(
-        "int",
+        names[1],
         LINKTYPE_ETHERNET,
         262_144,
         Link::eth(EDGE_INT_MAC, INT_GW_MAC),
@@ -252,8 +261,20 @@ fn traffic_on_the_wrong_side_is_asymmetric_routing() {
         good_tcp(s, int, "192.168.10.90:49880", "172.25.33.10:5061")
     });
     assert!(problems(&d).is_empty(), "{:?}", ids(&d));
-    // Without the interface sides, the check says what it needs.
+    // Without the sides in the topology, the capture's own interface names tell them.
     let d = diagnose(|s, ext, _| good_tcp(s, ext, "192.168.10.90:49880", "172.25.33.10:5061"));
+    assert_fires("R2", &d, Severity::Error);
+    let r2 = d.findings.iter().find(|f| f.id == "R2").expect("R2");
+    assert!(
+        r2.explanation.contains("read from their names"),
+        "{}",
+        r2.explanation
+    );
+    // Names that say nothing of a side: the check says what it needs.
+    let d = diagnose_named(SAMPLE, ["eth0", "eth1"], |s, ext, _| {
+        good_tcp(s, ext, "192.168.10.90:49880", "172.25.33.10:5061")
+    });
+    assert!(!ids(&d).contains(&"R2"), "{:?}", ids(&d));
     assert!(d
         .skipped
         .iter()

@@ -822,24 +822,76 @@ fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 /// R2: traffic seen on the wrong side of the Edge: a flow with an internal host on the capture
 /// interface of the external side (or an Internet flow on the internal side), which is how
 /// replies that leave by another path than the requests came in show up.
+/// The Edge side a capture interface's own name says it saw (`ext`, `outside`, `dmz`...;
+/// `int`, `inside`, `lan`...), or its file's name when the interface has none. A name with
+/// words of both sides, or of neither, says nothing.
+fn side_from_name(name: &str) -> Option<crate::topology::EdgeSide> {
+    use crate::topology::EdgeSide;
+    const EXTERNAL: &[&str] = &[
+        "ext",
+        "external",
+        "outside",
+        "dmz",
+        "perimeter",
+        "public",
+        "wan",
+        "internet",
+    ];
+    const INTERNAL: &[&str] = &["int", "internal", "inside", "lan", "corp", "corpnet"];
+    let lower = name.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let ext = words.iter().any(|w| EXTERNAL.contains(w));
+    let int = words.iter().any(|w| INTERNAL.contains(w));
+    match (ext, int) {
+        (true, false) => Some(EdgeSide::External),
+        (false, true) => Some(EdgeSide::Internal),
+        _ => None,
+    }
+}
+
 fn wrong_side(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     use crate::topology::EdgeSide;
     let t = inputs.topology;
-    if t.capture_interfaces.is_empty() {
+    let a = inputs.analysis;
+    // Each interface's name and side: from the topology when it lists them, else from the
+    // capture's own names (pcapng interface names, or the file name).
+    let named_by_topology = !t.capture_interfaces.is_empty();
+    let sides: Vec<Option<(String, EdgeSide)>> = a
+        .interfaces
+        .iter()
+        .map(|e| {
+            if named_by_topology {
+                let n = e.name.as_ref()?;
+                return t.capture_interfaces.get(n).map(|s| (n.clone(), *s));
+            }
+            let file = a.inputs.get(e.input).map(|i| {
+                std::path::Path::new(&i.name)
+                    .file_stem()
+                    .map_or(i.name.clone(), |s| s.to_string_lossy().into_owned())
+            });
+            e.name
+                .as_deref()
+                .and_then(|n| side_from_name(n).map(|s| (n.to_string(), s)))
+                .or_else(|| {
+                    let f = file?;
+                    side_from_name(&f).map(|s| (f, s))
+                })
+        })
+        .collect();
+    if sides.iter().all(Option::is_none) {
         d.skipped.push(Skipped {
             id: "R2",
             title: "Replies leaving by another path than requests came in",
-            needs: "[site] capture_interfaces: which Edge side each capture interface saw".into(),
+            needs: "[site] capture_interfaces (which Edge side each capture interface saw), or capture interfaces \
+                    or files named for their side (ext/int, outside/inside)"
+                .into(),
         });
         return;
     }
-    let a = inputs.analysis;
-    let side_of = |idx: usize| {
-        a.interfaces
-            .get(idx)
-            .and_then(|e| e.name.as_ref())
-            .and_then(|n| t.capture_interfaces.get(n).map(|s| (n.clone(), *s)))
-    };
+    let side_of = |idx: usize| sides.get(idx).cloned().flatten();
     let ev = failing(inputs, |_, f| {
         let (e_int, e_ext) = (
             |ip| has_role(inputs, ip, Role::EdgeInternal),
@@ -884,10 +936,17 @@ fn wrong_side(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             Severity::Error,
             Confidence::Medium,
             "Traffic crosses the Edge on the wrong side (asymmetric routing)".into(),
-            "Packets between the Edge and internal hosts appear on the external network adapter (or Internet \
-             traffic on the internal one): replies leave by another path than the requests came in, usually \
-             because the routes to the internal subnets are missing and the default gateway carries them."
-                .into(),
+            format!(
+                "Packets between the Edge and internal hosts appear on the external network adapter (or Internet \
+                 traffic on the internal one): replies leave by another path than the requests came in, usually \
+                 because the routes to the internal subnets are missing and the default gateway carries them.{}",
+                if named_by_topology {
+                    ""
+                } else {
+                    " The sides of the capture interfaces were read from their names; list them in [site] \
+                     capture_interfaces if a name misleads."
+                }
+            ),
             "Add persistent routes for every internal subnet through the internal adapter; keep the default \
              gateway on the external adapter only.",
             "000, Edge Server environmental requirements (routing of the two network adapters)",
