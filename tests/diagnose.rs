@@ -20,15 +20,24 @@ const S: i64 = 1_000_000_000;
 
 /// Builds a capture on the sample site's two Edge interfaces and diagnoses it.
 fn diagnose_with(topology: &str, build: impl FnOnce(&mut Sim, u32, u32)) -> Diagnosis {
+    diagnose_named(topology, ["ext", "int"], build)
+}
+
+/// As [`diagnose_with`], with the capture's two interfaces named as given.
+fn diagnose_named(
+    topology: &str,
+    names: [&str; 2],
+    build: impl FnOnce(&mut Sim, u32, u32),
+) -> Diagnosis {
     let mut sim = Sim::new(7);
     let ext = sim.add_interface(
-        "ext",
+        names[0],
         LINKTYPE_ETHERNET,
         262_144,
         Link::eth(EDGE_EXT_MAC, EXT_GW_MAC),
     );
     let int = sim.add_interface(
-        "int",
+        names[1],
         LINKTYPE_ETHERNET,
         262_144,
         Link::eth(EDGE_INT_MAC, INT_GW_MAC),
@@ -252,12 +261,61 @@ fn traffic_on_the_wrong_side_is_asymmetric_routing() {
         good_tcp(s, int, "192.168.10.90:49880", "172.25.33.10:5061")
     });
     assert!(problems(&d).is_empty(), "{:?}", ids(&d));
-    // Without the interface sides, the check says what it needs.
+    // Without the sides in the topology, the capture's own interface names tell them.
     let d = diagnose(|s, ext, _| good_tcp(s, ext, "192.168.10.90:49880", "172.25.33.10:5061"));
+    assert_fires("R2", &d, Severity::Error);
+    let r2 = d.findings.iter().find(|f| f.id == "R2").expect("R2");
+    assert!(
+        r2.explanation.contains("read from their names"),
+        "{}",
+        r2.explanation
+    );
+    // Names that say nothing of a side: the check says what it needs.
+    let d = diagnose_named(SAMPLE, ["eth0", "eth1"], |s, ext, _| {
+        good_tcp(s, ext, "192.168.10.90:49880", "172.25.33.10:5061")
+    });
+    assert!(!ids(&d).contains(&"R2"), "{:?}", ids(&d));
     assert!(d
         .skipped
         .iter()
         .any(|k| k.id == "R2" && k.needs.contains("capture_interfaces")));
+}
+
+#[test]
+fn the_pools_services_on_the_internal_interface_and_the_federation_source() {
+    // A13: the Front End's A/V authentication (5062) gets no answer.
+    let d =
+        diagnose(|s, _, int| unanswered_syn(s, int, "192.168.10.90:50100", "172.25.33.10:5062"));
+    assert_fires("A13", &d, Severity::Error);
+    // A14: PSOM/MTLS 8057 refused.
+    let d = diagnose(|s, _, int| refused(s, int, "192.168.10.91:50101", "172.25.33.10:8057"));
+    assert_fires("A14", &d, Severity::Error);
+    // A15: a conferencing server's STUN to the internal interface is never answered.
+    let d = diagnose(|s, _, int| udp(s, int, "192.168.10.90:50020", "172.25.33.10:3478", 2, false));
+    assert_fires("A15", &d, Severity::Error);
+    assert!(!ids(&d).contains(&"A11"), "{:?}", ids(&d));
+    // A client's failure is A11's, not A15's.
+    let d = diagnose(|s, _, int| udp(s, int, "192.168.20.55:50020", "172.25.33.10:3478", 2, false));
+    assert!(!ids(&d).contains(&"A15"), "{:?}", ids(&d));
+    // F11: federation leaving from the A/V Edge's address.
+    let d = diagnose(|s, ext, _| good_tcp(s, ext, "10.45.16.30:51500", "198.51.100.10:5061"));
+    assert_fires("F11", &d, Severity::Warning);
+    let f = d.findings.iter().find(|f| f.id == "F11").expect("F11");
+    assert!(
+        f.title.contains("A/V Edge address 10.45.16.30"),
+        "{}",
+        f.title
+    );
+    // The same flows answered, from the right address: nothing.
+    let d = diagnose(|s, ext, int| {
+        good_tcp(s, int, "192.168.10.90:50100", "172.25.33.10:5062");
+        good_tcp(s, int, "192.168.10.91:50101", "172.25.33.10:8057");
+        udp(s, int, "192.168.10.90:50020", "172.25.33.10:3478", 2, true);
+        good_tcp(s, ext, "10.45.16.10:51500", "198.51.100.10:5061");
+    });
+    for id in ["A13", "A14", "A15", "F11"] {
+        assert!(!ids(&d).contains(&id), "{id}: {:?}", ids(&d));
+    }
 }
 
 #[test]
@@ -397,6 +455,110 @@ mod payload {
         }
         c.close(s, Dir::Orig);
         c.finish(s, "SF", "x");
+    }
+
+    #[test]
+    fn one_services_traffic_at_another_services_address_is_misdirected() {
+        // SIP/TLS for the Access Edge's name, sent to the A/V Edge's 443.
+        let d = diagnose(|s, ext, _| {
+            let mut c = TcpConv::new(
+                s,
+                ext,
+                sa("203.0.113.25:51234"),
+                sa("10.45.16.30:443"),
+                40.0,
+            );
+            c.handshake(s);
+            let random = s.rng.array32();
+            c.data(s, Dir::Orig, &client_hello("sip.contoso.com", &random, &[]));
+            c.close(s, Dir::Orig);
+            c.finish(s, "SF", "x");
+        });
+        assert_fires("M1", &d, Severity::Error);
+        let f = d.findings.iter().find(|f| f.id == "M1").expect("M1");
+        assert_eq!(
+            f.title,
+            "Traffic for the Access Edge reaches the A/V Edge at 10.45.16.30:443"
+        );
+        assert!(
+            f.explanation
+                .contains("The Access Edge is at 131.107.155.10 (public; 10.45.16.10 behind NAT)"),
+            "{}",
+            f.explanation
+        );
+        // MS-TURN over pseudo-TLS, sent to the Access Edge's 443.
+        let d = diagnose(|s, ext, _| {
+            let mut c = TcpConv::new(
+                s,
+                ext,
+                sa("203.0.113.26:51240"),
+                sa("10.45.16.10:443"),
+                40.0,
+            );
+            c.handshake(s);
+            let random = s.rng.array32();
+            c.data(s, Dir::Orig, &pseudo_tls_client_hello(&random));
+            let random = s.rng.array32();
+            c.data(s, Dir::Resp, &pseudo_tls_server_hello(&random));
+            let tx = txid(&mut s.rng);
+            let req = msturn_allocate_request(&mut s.rng, tx, false);
+            c.data(s, Dir::Orig, &msturn_tcp_frame(&req));
+            c.close(s, Dir::Orig);
+            c.finish(s, "SF", "x");
+        });
+        let f = d.findings.iter().find(|f| f.id == "M1").expect("M1");
+        assert_eq!(
+            f.title,
+            "Traffic for the A/V Edge reaches the Access Edge at 10.45.16.10:443"
+        );
+        // The Access Edge's name at the Access Edge: nothing.
+        let d = diagnose(|s, ext, _| {
+            let mut c = TcpConv::new(
+                s,
+                ext,
+                sa("203.0.113.25:51234"),
+                sa("10.45.16.10:443"),
+                40.0,
+            );
+            c.handshake(s);
+            let random = s.rng.array32();
+            c.data(s, Dir::Orig, &client_hello("sip.contoso.com", &random, &[]));
+            c.close(s, Dir::Orig);
+            c.finish(s, "SF", "x");
+        });
+        assert!(!ids(&d).contains(&"M1"), "{:?}", ids(&d));
+    }
+
+    #[test]
+    fn federation_failing_again_and_again_is_a_retry_loop() {
+        let attempts = |n: u16| {
+            diagnose(move |s, ext, _| {
+                for k in 0..n {
+                    tls_exchange(
+                        s,
+                        ext,
+                        &format!("10.45.16.10:{}", 51500 + k),
+                        "198.51.100.10:5061",
+                        "sip.fabrikam.com",
+                        "sip.fabrikam.com",
+                        true,
+                        Some(Dir::Resp),
+                        true,
+                    );
+                }
+            })
+        };
+        let d = attempts(6);
+        assert_fires("F12", &d, Severity::Warning);
+        let f = d.findings.iter().find(|f| f.id == "F12").expect("F12");
+        assert!(
+            f.title.contains("fabrikam.com (198.51.100.10)"),
+            "{}",
+            f.title
+        );
+        assert_eq!(f.evidence.len(), 6);
+        // Four failures are not yet a loop.
+        assert!(!ids(&attempts(4)).contains(&"F12"));
     }
 
     #[test]

@@ -210,6 +210,13 @@ struct Finished {
 }
 
 impl FlowSink for Finished {
+    fn reserve(&mut self, additional: usize) {
+        if self.keep.is_none() {
+            self.flows.reserve_exact(additional);
+            self.ids.reserve_exact(additional);
+        }
+    }
+
     fn finish(&mut self, open: OpenFlow) {
         let id = identify(&open);
         self.flows.push_back(open.close());
@@ -260,6 +267,10 @@ impl Run {
                 "{failed} flow-table thread(s) failed: their packets are missing from the flows"
             ));
         }
+        // Room for exactly every shard's flows: doubling a table of hundreds of thousands of
+        // records would leave a third of it unused.
+        let total: usize = results.iter().map(|r| r.finished.flows.len()).sum();
+        self.flows.reserve(total);
         for r in results {
             let mut finished = r.finished;
             self.flows.flows.append(&mut finished.flows);

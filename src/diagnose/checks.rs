@@ -195,6 +195,47 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ),
     ("I4", "XMPP on a Skype for Business Server 2019 Edge"),
     ("I5", "Edge and next hop SIP/MTLS 5061 failing"),
+    (
+        "A13",
+        "A/V authentication (5062) from the pool to the Edge failing",
+    ),
+    (
+        "A14",
+        "Web conferencing (PSOM 8057) from the pool to the Edge failing",
+    ),
+    (
+        "A15",
+        "Conferencing and mediation servers cannot reach the Edge internal 3478/443",
+    ),
+    (
+        "F11",
+        "Outbound federation from another external address than the Access Edge's",
+    ),
+    ("F12", "Federation retry loop"),
+    (
+        "M1",
+        "Traffic for one Edge service reaches another service's address",
+    ),
+    (
+        "N4",
+        "The load balancer translates the sources of traffic to the Edge (SNAT)",
+    ),
+    (
+        "N5",
+        "Answers to requests sent to a load balancer VIP come from a node's own address",
+    ),
+    (
+        "N6",
+        "NAT between the internal subnets and the Edge internal interface",
+    ),
+    (
+        "R1",
+        "The Edge reaches the Internet through its internal interface",
+    ),
+    (
+        "R2",
+        "Traffic crosses the Edge on the wrong side (asymmetric routing)",
+    ),
 ];
 
 pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
@@ -215,6 +256,8 @@ pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     media(inputs, d);
     internal(inputs, d);
     nat(inputs, d);
+    super::services::run(inputs, d);
+    super::misdirected::run(inputs, d);
 }
 
 fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
@@ -675,7 +718,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             "I4",
             Severity::Warning,
             Confidence::High,
-            format!("XMPP traffic on a {:?} Edge, which has no XMPP gateway", t.product).to_lowercase().replace("xmpp", "XMPP"),
+            format!("XMPP traffic on a {} Edge, which has no XMPP gateway", t.product.product_name()),
             "XMPP federation (5269 external, 23456 internal) was removed in Skype for Business Server 2019; these flows \
              cannot be served by this Edge."
                 .into(),
@@ -789,24 +832,76 @@ fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 /// R2: traffic seen on the wrong side of the Edge: a flow with an internal host on the capture
 /// interface of the external side (or an Internet flow on the internal side), which is how
 /// replies that leave by another path than the requests came in show up.
+/// The Edge side a capture interface's own name says it saw (`ext`, `outside`, `dmz`...;
+/// `int`, `inside`, `lan`...), or its file's name when the interface has none. A name with
+/// words of both sides, or of neither, says nothing.
+fn side_from_name(name: &str) -> Option<crate::topology::EdgeSide> {
+    use crate::topology::EdgeSide;
+    const EXTERNAL: &[&str] = &[
+        "ext",
+        "external",
+        "outside",
+        "dmz",
+        "perimeter",
+        "public",
+        "wan",
+        "internet",
+    ];
+    const INTERNAL: &[&str] = &["int", "internal", "inside", "lan", "corp", "corpnet"];
+    let lower = name.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let ext = words.iter().any(|w| EXTERNAL.contains(w));
+    let int = words.iter().any(|w| INTERNAL.contains(w));
+    match (ext, int) {
+        (true, false) => Some(EdgeSide::External),
+        (false, true) => Some(EdgeSide::Internal),
+        _ => None,
+    }
+}
+
 fn wrong_side(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     use crate::topology::EdgeSide;
     let t = inputs.topology;
-    if t.capture_interfaces.is_empty() {
+    let a = inputs.analysis;
+    // Each interface's name and side: from the topology when it lists them, else from the
+    // capture's own names (pcapng interface names, or the file name).
+    let named_by_topology = !t.capture_interfaces.is_empty();
+    let sides: Vec<Option<(String, EdgeSide)>> = a
+        .interfaces
+        .iter()
+        .map(|e| {
+            if named_by_topology {
+                let n = e.name.as_ref()?;
+                return t.capture_interfaces.get(n).map(|s| (n.clone(), *s));
+            }
+            let file = a.inputs.get(e.input).map(|i| {
+                std::path::Path::new(&i.name)
+                    .file_stem()
+                    .map_or(i.name.clone(), |s| s.to_string_lossy().into_owned())
+            });
+            e.name
+                .as_deref()
+                .and_then(|n| side_from_name(n).map(|s| (n.to_string(), s)))
+                .or_else(|| {
+                    let f = file?;
+                    side_from_name(&f).map(|s| (f, s))
+                })
+        })
+        .collect();
+    if sides.iter().all(Option::is_none) {
         d.skipped.push(Skipped {
             id: "R2",
             title: "Replies leaving by another path than requests came in",
-            needs: "[site] capture_interfaces: which Edge side each capture interface saw".into(),
+            needs: "[site] capture_interfaces (which Edge side each capture interface saw), or capture interfaces \
+                    or files named for their side (ext/int, outside/inside)"
+                .into(),
         });
         return;
     }
-    let a = inputs.analysis;
-    let side_of = |idx: usize| {
-        a.interfaces
-            .get(idx)
-            .and_then(|e| e.name.as_ref())
-            .and_then(|n| t.capture_interfaces.get(n).map(|s| (n.clone(), *s)))
-    };
+    let side_of = |idx: usize| sides.get(idx).cloned().flatten();
     let ev = failing(inputs, |_, f| {
         let (e_int, e_ext) = (
             |ip| has_role(inputs, ip, Role::EdgeInternal),
@@ -851,10 +946,17 @@ fn wrong_side(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             Severity::Error,
             Confidence::Medium,
             "Traffic crosses the Edge on the wrong side (asymmetric routing)".into(),
-            "Packets between the Edge and internal hosts appear on the external network adapter (or Internet \
-             traffic on the internal one): replies leave by another path than the requests came in, usually \
-             because the routes to the internal subnets are missing and the default gateway carries them."
-                .into(),
+            format!(
+                "Packets between the Edge and internal hosts appear on the external network adapter (or Internet \
+                 traffic on the internal one): replies leave by another path than the requests came in, usually \
+                 because the routes to the internal subnets are missing and the default gateway carries them.{}",
+                if named_by_topology {
+                    ""
+                } else {
+                    " The sides of the capture interfaces were read from their names; list them in [site] \
+                     capture_interfaces if a name misleads."
+                }
+            ),
             "Add persistent routes for every internal subnet through the internal adapter; keep the default \
              gateway on the external adapter only.",
             "000, Edge Server environmental requirements (routing of the two network adapters)",

@@ -9,7 +9,9 @@
 pub mod calls;
 mod checks;
 pub mod firewall;
+mod misdirected;
 mod payload;
+mod services;
 mod site;
 
 use serde::Serialize;

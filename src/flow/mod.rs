@@ -453,6 +453,10 @@ impl OpenFlow {
 /// keeps what it needs.
 pub trait FlowSink {
     fn finish(&mut self, flow: OpenFlow);
+    /// `additional` flows are about to finish at once (the end of a capture): a sink that
+    /// keeps them can make room for exactly that many, rather than doubling a table of
+    /// hundreds of thousands of records.
+    fn reserve(&mut self, _additional: usize) {}
 }
 
 /// Collects finished flows as records.
@@ -1045,6 +1049,7 @@ impl FlowTable {
             })
             .collect();
         keys.sort_unstable();
+        sink.reserve(keys.len());
         for (_, k, idle) in keys {
             let end = if idle {
                 FlowEnd::IdleTimeout

@@ -128,23 +128,23 @@ pub struct Needing {
     pub title: &'static str,
 }
 
-/// The checks by the fact they need. Verdicts, hairpins (A12), wrong sources (I1, I4, R1, N6)
-/// and the firewall's own findings (FW1, FW2) need none of these and run on every log.
+/// The checks by the fact they need. Verdicts, hairpins (A12), sources and sides (F11, I1, I4,
+/// R1, N6) and the firewall's own findings (FW1, FW2) need none of these and run on every log.
 pub const NEEDING: [Needing; 7] = [
     Needing {
         fact: Fact::TcpOutcome,
-        ids: "F1-F3, D2, CRL1, A2, A4, A11, I2, I5",
+        ids: "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5",
         title: "TCP connections unanswered or refused",
     },
     Needing {
         fact: Fact::Replies,
-        ids: "A1, A3, A5, A7, D2, A11, N5",
+        ids: "A1, A3, A5, A7, A15, D2, A11, N5",
         title: "Datagrams the responder never answered",
     },
     Needing {
         fact: Fact::Payload,
-        ids: "F4-F10, F14",
-        title: "TLS handshake and certificate checks",
+        ids: "F4-F10, F12, F14",
+        title: "TLS handshake, certificate and retry-loop checks",
     },
     Needing {
         fact: Fact::Payload,
@@ -158,8 +158,8 @@ pub const NEEDING: [Needing; 7] = [
     },
     Needing {
         fact: Fact::Payload,
-        ids: "protocol-mismatch",
-        title: "Verdicts on the protocol a flow carries (another service's protocol on a documented port)",
+        ids: "M1, protocol-mismatch",
+        title: "Which service a flow's payload belongs to (another service's traffic at an address or on a port)",
     },
     Needing {
         fact: Fact::Payload,

@@ -66,6 +66,18 @@ pub enum Version {
     Sfb2019,
 }
 
+impl Version {
+    /// The product as Microsoft names it.
+    pub fn product_name(self) -> &'static str {
+        match self {
+            Version::Lync2010 => "Lync Server 2010",
+            Version::Lync2013 => "Lync Server 2013",
+            Version::Sfb2015 => "Skype for Business Server 2015",
+            Version::Sfb2019 => "Skype for Business Server 2019",
+        }
+    }
+}
+
 /// Deployment scenario a rule applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
