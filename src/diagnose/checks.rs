@@ -297,7 +297,7 @@ fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             "Check our external firewall's log for outbound TCP 5061 from the Access Edge first; if the packets leave \
              our firewall, ask the partner to check theirs, and verify their _sipfederationtls._tcp SRV target. \
              Test-CsFederatedPartner reproduces the test from the Edge.",
-            "000, Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061 outbound)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061 outbound)",
             ev,
         );
     }
@@ -315,7 +315,7 @@ fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ),
             "Verify the partner's SRV target and port; if the reset comes from a firewall (ours or theirs), open TCP 5061 \
              there.",
-            "000, Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061)",
             ev,
         );
     }
@@ -345,7 +345,7 @@ fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ),
             "Open TCP 5061 inbound to the Access Edge (its public address when NATed) on the external firewall, and \
              check that the Access Edge service listens on it.",
-            "000, Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061 inbound)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061 inbound)",
             inbound,
         );
     }
@@ -374,7 +374,7 @@ fn dns_and_crl(inputs: &Inputs<'_>, d: &mut Diagnosis) {
              certificate revocation downloads fail."
                 .into(),
             "Allow UDP and TCP 53 outbound from the Access Edge to its DNS servers (perimeter or external DNS).",
-            "000, Port and firewall planning > External port firewall summary table (Access/DNS 53)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (Access/DNS 53)",
             dns,
         );
     }
@@ -397,7 +397,7 @@ fn dns_and_crl(inputs: &Inputs<'_>, d: &mut Diagnosis) {
              with partners and clients while revocation checks time out."
                 .into(),
             "Allow TCP 80 outbound from the Access Edge to any address (certificate revocation and CRL retrieval).",
-            "000, Port and firewall planning > External port firewall summary table (Access/HTTP 80)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (Access/HTTP 80)",
             crl,
         );
     }
@@ -441,7 +441,7 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Allow UDP 3478 inbound to the A/V Edge (its public address when NATed) on the external firewall, and check \
              that the A/V Edge service is running.",
-            "000, Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN UDP 3478)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN UDP 3478)",
             blocked,
         );
     }
@@ -456,7 +456,7 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
              video then run over TCP, with worse quality under loss."
                 .into(),
             "Open UDP 3478 inbound to the A/V Edge; UDP is the preferred media transport.",
-            "000, Port and firewall planning (UDP preferred for A/V; TCP is the fallback)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning (UDP preferred for A/V; TCP is the fallback)",
             fell_back,
         );
     }
@@ -479,7 +479,7 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
              the only one for desktop sharing and file transfer."
                 .into(),
             "Allow TCP 443 inbound to the A/V Edge (its public address when NATed).",
-            "000, Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN TCP 443)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN TCP 443)",
             a2,
         );
     }
@@ -500,7 +500,7 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Allow UDP 3478 outbound from the A/V Edge to any address; if it leaves our firewall, the partner Edge may \
              block it.",
-            "000, Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN UDP 3478 outbound)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (A/V/STUN.MSTURN UDP 3478 outbound)",
             a3,
         );
     }
@@ -521,7 +521,7 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             "Outbound TCP 50000-59999 from the A/V Edge is blocked (desktop sharing and file transfer with federated users)".into(),
             "TCP connections from the A/V Edge to the media range of other Edges failed.".into(),
             "Allow TCP 50000-59999 outbound from the A/V Edge to any address.",
-            "000, Port and firewall planning > External port firewall summary table (A/V/RTP TCP 50000-59999)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (A/V/RTP TCP 50000-59999)",
             a4,
         );
     }
@@ -543,7 +543,7 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             "Outbound UDP 50000-59999 from the A/V Edge gets no answer".into(),
             "The A/V Edge relayed UDP media to remote media ports and nothing came back.".into(),
             "Allow UDP 50000-59999 outbound from the A/V Edge; check the remote side's firewall.",
-            "000, Port and firewall planning > External port firewall summary table (A/V/RTP UDP 50000-59999)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (A/V/RTP UDP 50000-59999)",
             a5,
         );
     }
@@ -577,7 +577,7 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Add persistent routes on the Edge for the client subnets via the internal interface, and allow UDP 3478 and \
              TCP 443 from the client subnets to the Edge internal interface.",
-            "000, Port and firewall planning > Internal port firewall summary table (STUN/MSTURN 3478, 443)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (STUN/MSTURN 3478, 443)",
             a11,
         );
     }
@@ -603,7 +603,7 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Make internal clients and servers use the Edge internal interface (internal DNS for the Edge pool FQDN, \
              routes), and block internal subnets from the Edge's external addresses.",
-            "004, Understanding Lync Edge Server Ports (no NAT on the internal side); 000, NAT requirements",
+            "Jeff Schertz, \"Understanding Lync Edge Server Ports\" (no NAT on the internal side); Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > NAT requirements",
             hairpin,
         );
     }
@@ -639,7 +639,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Check the clients' DNS (lyncdiscoverinternal, _sipinternaltls) and sign-in settings; block 5061 from the \
              client subnets to the Edge.",
-            "000, Port and firewall planning > Internal port firewall summary table (SIP/MTLS 5061 from Director/Front End)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (SIP/MTLS 5061 from Director/Front End)",
             i1,
         );
     }
@@ -661,7 +661,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                     .into(),
                 "Allow TCP 4443 from the CMS Front End to the Edge internal interface; Get-CsManagementStoreReplicationStatus \
                  shows the replica's state.",
-                "000, Port and firewall planning > Internal port firewall summary table (HTTPS 4443)",
+                "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (HTTPS 4443)",
                 i2,
             );
         } else {
@@ -694,7 +694,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                         secs(span) / 60.0
                     ),
                     "Run Get-CsManagementStoreReplicationStatus; allow TCP 4443 from the CMS Front End to the Edge.",
-                    "000, Port and firewall planning > Internal port firewall summary table (HTTPS 4443)",
+                    "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (HTTPS 4443)",
                     Vec::new(),
                 );
             }
@@ -723,7 +723,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
              cannot be served by this Edge."
                 .into(),
             "Remove the XMPP federation partners' DNS records pointing here, or close 5269/23456.",
-            "000, Port and firewall planning (XMPP rows apply to Skype for Business Server 2015 only)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning (XMPP rows apply to Skype for Business Server 2015 only)",
             i4,
         );
     }
@@ -755,7 +755,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Allow TCP 5061 both ways between the Edge internal interface and the next-hop pool; check the Edge's \
              routes and the next hop's certificate trust.",
-            "000, Port and firewall planning > Internal port firewall summary table (SIP/MTLS 5061)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (SIP/MTLS 5061)",
             i5,
         );
     }
@@ -818,7 +818,7 @@ fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ),
             "Configure the external firewall's NAT as symmetric NAT that does not change incoming source addresses \
              (destination NAT only for inbound traffic).",
-            "000, Edge Server environmental requirements (symmetric NAT; do not change incoming source addresses; \
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Edge Server environmental requirements (symmetric NAT; do not change incoming source addresses; \
              no SNAT on A/V with hardware load balancers)",
             ev,
         );
@@ -959,7 +959,7 @@ fn wrong_side(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ),
             "Add persistent routes for every internal subnet through the internal adapter; keep the default \
              gateway on the external adapter only.",
-            "000, Edge Server environmental requirements (routing of the two network adapters)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Edge Server environmental requirements (routing of the two network adapters)",
             ev,
         );
     }
@@ -1033,7 +1033,7 @@ fn vip_response_mismatch(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Route the Edge nodes' external traffic through the load balancer (default gateway on the HLB, or \
              return routing through it), as the load balancer requirements describe.",
-            "001, Hardware load balancer requirements; 000, Hardware load balancers for Edge",
+            "Microsoft, \"Port summary - Scaled consolidated edge with hardware load balancers in Lync Server 2013\" > Hardware load balancer requirements; Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Hardware load balancers for Edge",
             ev,
         );
     }
@@ -1076,7 +1076,7 @@ fn internal_side_nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Remove the NAT between the internal subnets and the Edge internal interface, and route the internal \
              subnets to it directly.",
-            "004, Understanding Lync Edge Server Ports (no NAT between the internal interface and internal subnets)",
+            "Jeff Schertz, \"Understanding Lync Edge Server Ports\" (no NAT between the internal interface and internal subnets)",
             ev,
         );
     }
@@ -1110,7 +1110,7 @@ fn internal_default_route(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
             "Put the default gateway on the external network adapter only, and reach the internal subnets through \
              persistent static routes on the internal adapter.",
-            "000, Edge Server environmental requirements (default gateway on the external interface)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Edge Server environmental requirements (default gateway on the external interface)",
             ev,
         );
     }

@@ -22,7 +22,7 @@ use crate::logs::facts::{self, Fact, Tells};
 use crate::logs::to_flow::LogFlowInfo;
 use crate::logs::LogFormat;
 
-const CITATION: &str = "research/diagnostics.md section 10 (firewall-log-only mode); the permitting matrix rule is named in each evidence (docs/MATRIX.md)";
+const CITATION: &str = "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning (the rule that permits each flow is named in its evidence)";
 
 fn lines_text(info: &LogFlowInfo) -> String {
     let shown: Vec<String> = info.lines.iter().map(u64::to_string).collect();

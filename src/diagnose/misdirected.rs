@@ -169,7 +169,7 @@ pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                  one of them points at the {there} instead.",
                 wanted.name()
             ),
-            citation: "000, Port and firewall planning > External port firewall summary table (one address and port per Edge service)",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (one address and port per Edge service)",
             evidence: ev,
         });
     }

@@ -146,7 +146,7 @@ fn federation_tls(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             fix: "Check that our Access Edge certificate is issued by a public CA the partner trusts, with the full chain \
                   installed and sip.<our domain> as subject/SAN; ask the partner which alert they log."
                 .into(),
-            citation: "000, Certificate planning (external Access Edge certificate); diagnostic rulebook F4",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Certificate planning (external Access Edge certificate)",
             evidence: they_rejected,
         });
     }
@@ -162,7 +162,7 @@ fn federation_tls(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             fix: "Import the partner's root and intermediate CAs into the Edge's trusted stores if they are private, \
                   and check the partner's certificate names against its SRV target."
                 .into(),
-            citation: "000, Certificate planning; diagnostic rulebook F5",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Certificate planning",
             evidence: we_rejected,
         });
     }
@@ -178,7 +178,7 @@ fn federation_tls(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             fix: "Make sure the connecting server has a certificate with client authentication use bound to the Edge or \
                   pool service; if the CertificateRequest's CA list is large, check it is not truncated."
                 .into(),
-            citation: "000, Port and firewall planning (SIP/MTLS 5061); diagnostic rulebook F6",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning (SIP/MTLS 5061)",
             evidence: no_client_cert,
         });
     }
@@ -194,7 +194,7 @@ fn federation_tls(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             fix: "Reissue the certificate with the Access Edge's external FQDN (the SRV target) as subject or SAN, or \
                   correct the SRV record."
                 .into(),
-            citation: "000, Certificate planning (Access Edge SAN); diagnostic rulebook F7",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Certificate planning (Access Edge SAN)",
             evidence: names,
         });
     }
@@ -207,7 +207,7 @@ fn federation_tls(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             explanation: "A certificate in the chain had expired when the capture was taken; the other side refuses it."
                 .into(),
             fix: "Renew the certificate and assign it to the Edge (Set-CsCertificate), then restart the Edge services.".into(),
-            citation: "000, Certificate planning; diagnostic rulebook F8",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Certificate planning",
             evidence: expired,
         });
     }
@@ -297,7 +297,7 @@ fn turn(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             fix: "Check the A/V Authentication service on the Edge and 5062 from the pool, the time sync of the Edge and \
                   the clients, and the A/V Edge configuration."
                 .into(),
-            citation: "000, Port and firewall planning (A/V authentication 5062); diagnostic rulebook A8",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning (A/V authentication 5062)",
             evidence: rejected,
         });
     }
@@ -314,7 +314,7 @@ fn turn(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             fix: "In Topology Builder, set 'The external IP address of this Edge pool is translated by NAT' and enter the \
                   A/V Edge's public address; publish the topology and restart the Edge."
                 .into(),
-            citation: "000, Edge Server environmental requirements (NAT; A/V Edge public address); diagnostic rulebook N1",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Edge Server environmental requirements (NAT; A/V Edge public address)",
             evidence: bad_relay,
         });
     }
@@ -369,7 +369,7 @@ fn partner_srv(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             fix: "The partner must publish _sipfederationtls._tcp.<domain> (port 5061, target its Access Edge FQDN), or \
                   add the partner to the allowed domains with its Edge FQDN."
                 .into(),
-            citation: "000, DNS requirements (_sipfederationtls._tcp); diagnostic rulebook D1",
+            citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > DNS requirements (_sipfederationtls._tcp)",
             evidence: missing,
         });
     }

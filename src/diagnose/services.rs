@@ -192,7 +192,7 @@ fn internal_services(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ),
             "Allow TCP 5062 from every Front End and SBA to the Edge internal interface on the internal firewall, and \
              check that the Edge trusts the pool's certificate (MTLS).",
-            "000, Port and firewall planning > Internal port firewall summary table (SIP/MTLS 5062)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (SIP/MTLS 5062)",
             mras,
         ));
     }
@@ -211,7 +211,7 @@ fn internal_services(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 servers(&psom)
             ),
             "Allow TCP 8057 from every Front End to the Edge internal interface on the internal firewall.",
-            "000, Port and firewall planning > Internal port firewall summary table (PSOM/MTLS 8057)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (PSOM/MTLS 8057)",
             psom,
         ));
     }
@@ -231,7 +231,7 @@ fn internal_services(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 servers(&relay)
             ),
             "Allow UDP 3478 and TCP 443 from the Front End, Mediation and SBA servers to the Edge internal interface.",
-            "000, Port and firewall planning > Internal port firewall summary table (STUN/MSTURN UDP 3478, TCP 443)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (STUN/MSTURN UDP 3478, TCP 443)",
             relay,
         ));
     }
@@ -289,7 +289,7 @@ fn federation_source(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ),
             "Make the Access Edge address the primary address of the external interface (the one the default route \
              uses), or widen the firewall rules to the address in use.",
-            "000, Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061, DNS 53, HTTP 80 outbound)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061, DNS 53, HTTP 80 outbound)",
             ev,
         ));
     }
@@ -366,7 +366,7 @@ fn retry_loop(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ),
             "Fix the underlying TLS failure (certificate trust, names, versions) listed in the other federation findings; \
              Test-CsFederatedPartner and the Edge's SIPStack log show the reason for each attempt.",
-            "000, Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061)",
+            "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > External port firewall summary table (Access/SIP(MTLS) 5061)",
             ev,
         ));
     }
