@@ -64,10 +64,10 @@ pub fn infer(analysis: &Analysis, source: &str) -> Result<Inference, InferError>
     }
     if !edge.has_signature {
         return Err(InferError::NoEdge(format!(
-            "{} flows, but no Skype for Business Edge traffic: addresses answer some of the Edge's ports \
+            "{}, but no Skype for Business Edge traffic: addresses answer some of the Edge's ports \
              ({}), yet none with anything specific to an Edge (SIP/MTLS 5061, MS-TURN, the internal \
              interface's 5062/8057/4443, SIP names)",
-            analysis.flows.len(),
+            flows(analysis),
             edge.addresses_described()
         )));
     }
@@ -104,18 +104,24 @@ fn no_edge_reason(analysis: &Analysis, scored: &evidence::Scored) -> String {
     let seen = scored.addresses();
     if seen == 0 {
         format!(
-            "{} flows, none on the documented Edge ports (443, 3478, 5061, 5062, 8057, 4443, 5269, \
+            "{}, none on the documented Edge ports (443, 3478, 5061, 5062, 8057, 4443, 5269, \
              50000-59999): no Skype for Business Edge Server traffic",
-            analysis.flows.len()
+            flows(analysis)
         )
     } else {
         format!(
-            "{} flows; {seen} address{} answer{} an Edge port, but none looks like an Edge Server service",
-            analysis.flows.len(),
+            "{}; {seen} address{} answer{} an Edge port, but none looks like an Edge Server service",
+            flows(analysis),
             if seen == 1 { "" } else { "es" },
             if seen == 1 { "s" } else { "" }
         )
     }
+}
+
+/// "1 flow", "24 flows".
+fn flows(analysis: &Analysis) -> String {
+    let n = analysis.flows.len();
+    format!("{n} flow{}", plural(n))
 }
 
 /// The side of the Edge each capture interface saw, from its name ("ext", "Internal", "outside"...).
