@@ -64,6 +64,15 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        (Settings::TopologyInfer { output, .. }, Outcome::Inferred { inference, .. }) => {
+            match output {
+                Some(path) => std::fs::write(path, &inference.text)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?,
+                None => with_output(None, |w| w.write_all(inference.text.as_bytes()))?,
+            }
+            messages::inferred(&inference.summary, output.as_deref());
+            Ok(())
+        }
         (Settings::TopologyCheck { file, topology }, _) => {
             print_topology(file, topology);
             Ok(())
@@ -109,7 +118,7 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
             &analysis,
             Some(&audit),
             selection,
-            &s.site.topology.name,
+            &audit.topology.name,
             path,
             &companion(path, ".findings.parquet"),
         ),
@@ -165,7 +174,7 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
                 &a.analysis,
                 Some(&a.audit),
                 selection,
-                &s.site.topology.name,
+                &a.audit.topology.name,
                 path,
                 &companion(path, ".findings.parquet"),
             )?;

@@ -34,6 +34,18 @@ impl Tally {
     }
 }
 
+/// Where the topology an audit used came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// The user's file (--topology).
+    File,
+    /// No --topology and no Edge in the capture: the bundled sample stands in.
+    BundledSample,
+    /// No --topology: the site was inferred from the capture (`edgewise topology infer`).
+    Inferred,
+}
+
 /// How the topology came to be used.
 #[derive(Debug, Clone, Serialize)]
 pub struct TopologyUsed {
@@ -43,6 +55,8 @@ pub struct TopologyUsed {
     pub scenario: String,
     /// No --topology was given: the bundled sample was assumed.
     pub assumed: bool,
+    /// Where the topology came from; `inferred` when the capture itself stood in for it.
+    pub origin: Origin,
 }
 
 /// The audit of one run.
@@ -80,8 +94,25 @@ pub fn facts(f: &Flow, id: Option<&crate::identify::Identification>) -> FlowFact
     }
 }
 
-/// Judges every flow.
+/// Judges every flow; `assumed` says the bundled sample stands in for the user's topology.
 pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed: bool) -> Audit {
+    let origin = if assumed {
+        Origin::BundledSample
+    } else {
+        Origin::File
+    };
+    audit_from(analysis, topology, matrix, origin)
+}
+
+/// Judges every flow for a topology of the given origin. The checks that need the user's site
+/// are skipped only for the bundled sample: an inferred site is this capture's own.
+pub fn audit_from(
+    analysis: &Analysis,
+    topology: &Topology,
+    matrix: &Matrix,
+    origin: Origin,
+) -> Audit {
+    let assumed = origin == Origin::BundledSample;
     let judge = Judge::new(topology, matrix);
     // Both cores: judging a flow reads only that flow (the judge's shared texts sit behind a
     // lock), and rayon keeps the order.
@@ -113,6 +144,7 @@ pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed:
             product: format!("{:?}", topology.product).to_lowercase(),
             scenario: format!("{:?}", topology.scenario).to_lowercase(),
             assumed,
+            origin,
         },
         judgements,
         by_interface,
