@@ -59,10 +59,7 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
                 messages::wrote_topology(path);
                 Ok(())
             }
-            None => {
-                print!("{}", topology::SAMPLE);
-                Ok(())
-            }
+            None => with_output(None, |w| w.write_all(topology::SAMPLE.as_bytes())),
         },
         (Settings::TopologyInfer { output, .. }, Outcome::Inferred { inference, .. }) => {
             match output {
@@ -74,8 +71,7 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
             Ok(())
         }
         (Settings::TopologyCheck { file, topology }, _) => {
-            print_topology(file, topology);
-            Ok(())
+            with_output(None, |w| print_topology(file, topology, w))
         }
         (
             Settings::Summary {
@@ -248,8 +244,9 @@ fn with_output(
 }
 
 /// `topology check`: what edgewise understood of the file.
-fn print_topology(file: &Path, t: &Topology) {
-    println!(
+fn print_topology(file: &Path, t: &Topology, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        w,
         "{}: site '{}', {:?}, {:?}, {} Edge server(s), {} addresses with roles",
         file.display(),
         t.name,
@@ -257,14 +254,15 @@ fn print_topology(file: &Path, t: &Topology) {
         t.scenario,
         t.edges.len(),
         t.roles.len()
-    );
+    )?;
     for (ip, roles) in &t.roles {
         let names: Vec<String> = roles.iter().map(|r| topology::role_label(*r)).collect();
-        println!("  {ip:<40} {}", names.join(", "));
+        writeln!(w, "  {ip:<40} {}", names.join(", "))?;
     }
-    for w in t.warnings() {
-        println!("warning: {w}");
+    for warning in t.warnings() {
+        writeln!(w, "warning: {warning}")?;
     }
+    Ok(())
 }
 
 /// `edgewise completions SHELL`: the script clap_complete generates from the command line.
