@@ -214,11 +214,34 @@ pub(crate) struct Scored {
     srv_targets: FxHashMap<String, String>,
     /// Address -> partner domain, from DNS answers.
     pub dns_partner: FxHashMap<IpAddr, String>,
+    /// Flows answered on an Edge port from public and from private peers, by address (only
+    /// for flows whose capture interface says no side).
+    listeners: FxHashMap<IpAddr, (u32, u32)>,
 }
 
 /// Reads every flow once.
 pub(crate) fn gather(analysis: &Analysis, sides: &InterfaceSides) -> Scored {
     let mut s = Scored::default();
+    // Without interface names a private address is taken for an internal host, except the
+    // Edge's own external addresses behind NAT: those answer the Edge ports mostly to
+    // public peers, and what they open (federation) is outbound from the Edge.
+    for f in &analysis.flows {
+        let port = f.responder.port;
+        let edge_port = matches!(port, 443 | 3478 | 5061 | 5269) || (50000..=59999).contains(&port);
+        if !edge_port || sides.of_flow(f.interfaces).is_some() {
+            continue;
+        }
+        let ip = f.responder.ip;
+        if !s.listeners.contains_key(&ip) && s.listeners.len() >= MAX_ADDRESSES {
+            continue;
+        }
+        let e = s.listeners.entry(ip).or_default();
+        if is_private(f.initiator.ip) {
+            e.1 = e.1.saturating_add(1);
+        } else {
+            e.0 = e.0.saturating_add(1);
+        }
+    }
     for (i, f) in analysis.flows.iter().enumerate() {
         s.flow(
             f,
@@ -334,6 +357,17 @@ impl Scored {
         self.candidates.len()
     }
 
+    /// Whether an end of a flow sits on the internal side (see [`internal_side`]); a private
+    /// address that answers the Edge ports mostly to public peers is the Edge's own, behind NAT.
+    pub fn inside(&self, ip: IpAddr, side: Option<EdgeSide>) -> bool {
+        internal_side(ip, side)
+            && (side.is_some()
+                || self
+                    .listeners
+                    .get(&ip)
+                    .is_none_or(|(public, private)| public <= private))
+    }
+
     fn at(&mut self, ip: IpAddr) -> Option<&mut Candidate> {
         if !self.candidates.contains_key(&ip) && self.candidates.len() >= MAX_ADDRESSES {
             self.dropped = self.dropped.saturating_add(1);
@@ -363,7 +397,7 @@ impl Scored {
         let port = f.responder.port;
         // A TLS name only a corporate network uses puts that end on the internal side.
         let ini_internal =
-            internal_side(ini, side) || seen.client_name().is_some_and(is_internal_name);
+            self.inside(ini, side) || seen.client_name().is_some_and(is_internal_name);
         let res_private = is_private(res);
         // The peer reached the responder from inside towards a private address: the internal
         // interface, or a hairpin to the Edge's private external address.
@@ -383,7 +417,7 @@ impl Scored {
             }
         }
         // Federation opened by the initiator: our Access Edge, or a partner's.
-        if tcp && port == 5061 && !internal_side(res, side) && !ini_internal {
+        if tcp && port == 5061 && !self.inside(res, side) && !ini_internal {
             if let Some(c) = self.at(ini) {
                 c.ev[Service::Access.index()].add(2, res, port, "federation 5061");
                 c.fed_points = c.fed_points.saturating_add(2);

@@ -11,9 +11,7 @@ use ipnet::IpNet;
 use rustc_hash::FxHashMap;
 
 use super::evidence::{partner_domain, Scored, Seen};
-use super::{
-    first_label, internal_side, is_internal_name, plural, Capped, ChosenEdge, InterfaceSides, Names,
-};
+use super::{first_label, is_internal_name, plural, Capped, ChosenEdge, InterfaceSides, Names};
 use crate::analysis::Analysis;
 
 /// Hosts placed; the traffic of further hosts is counted, not kept.
@@ -185,7 +183,7 @@ pub(crate) fn place(
             }
         } else if all.contains(&res) && !internal.contains(&res) && !all.contains(&ini) {
             let from_inside =
-                internal_side(ini, side) || seen.client_name().is_some_and(is_internal_name);
+                scored.inside(ini, side) || seen.client_name().is_some_and(is_internal_name);
             if from_inside {
                 let relevant = matches!((tcp, port), (true, 443 | 5061) | (_, 3478)) || media;
                 if !relevant {
@@ -222,7 +220,7 @@ pub(crate) fn place(
             && !all.contains(&res)
             && tcp
             && port == 5061
-            && !internal_side(res, side)
+            && !scored.inside(res, side)
         {
             if let Some(p) = slot(&mut partners, res, PARTNERS_KEPT, &mut out.dropped) {
                 p.flows = p.flows.saturating_add(1);

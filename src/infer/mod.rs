@@ -437,6 +437,17 @@ impl ChosenEdge {
         v.join(", ")
     }
 
+    /// Whether a second server is only the other address family: at most one IPv4 and one
+    /// IPv6 address per role, as one dual-stack server shows.
+    pub fn dual_stack_only(&self) -> bool {
+        [&self.internal, &self.access, &self.webconf, &self.av]
+            .iter()
+            .all(|l| {
+                l.iter().filter(|c| c.ip.is_ipv4()).count() <= 1
+                    && l.iter().filter(|c| c.ip.is_ipv6()).count() <= 1
+            })
+    }
+
     /// The Edge servers of the pool (at least one once anything was chosen).
     pub fn servers(&self) -> usize {
         [

@@ -234,7 +234,14 @@ fn site_section(out: &mut Out, site: &Site) {
         );
     }
     let n = site.edge.servers();
-    if n > 1 {
+    if n == 2 && site.edge.dual_stack_only() {
+        out.line(
+            "scenario = \"scaled-dns\"",
+            "IPv4 and IPv6 addresses seen for the same roles: one dual-stack server (the file holds one \
+             address per service, so each family has its own [[edge]] table; set single and keep one if \
+             you audit one family), or a pool of two; low",
+        );
+    } else if n > 1 {
         out.line(
             "scenario = \"scaled-dns\"",
             &format!(
