@@ -10,6 +10,7 @@ mod diagnose;
 mod ecosystem;
 mod generated;
 mod identify;
+mod infer;
 mod live;
 mod logs;
 mod oracles;
