@@ -603,11 +603,7 @@ mod tests {
     fn quoted_values_and_comments_survive_any_name() {
         // Interface names come from the capture file: anything can be in them.
         let name = "ext\"\\\n[site]\u{7}";
-        let text = format!(
-            "key = {}   # {}\n",
-            quote(name),
-            clean("why\nthis = 1")
-        );
+        let text = format!("key = {}   # {}\n", quote(name), clean("why\nthis = 1"));
         let v: toml::Table = toml::from_str(&text).expect("valid TOML");
         assert_eq!(v["key"].as_str(), Some(name));
         assert_eq!(v.len(), 1);
