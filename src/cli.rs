@@ -198,6 +198,24 @@ pub enum TopologyCommand {
         /// The topology file.
         file: PathBuf,
     },
+    /// Write a starting topology inferred from captures: the Edge's addresses by role, the
+    /// Front End pool, client and server subnets, federation partners, each line commented
+    /// with what it was inferred from and how sure.
+    Infer {
+        /// Capture to read (pcap or pcapng, gzip allowed), a directory of them, or - for
+        /// standard input. Repeat for several.
+        #[arg(short = 'r', long = "read", value_name = "CAPTURE", required = true, num_args = 1..)]
+        inputs: Vec<String>,
+        /// File to write; standard output if omitted.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+        /// Do not show a progress bar.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
 }
 
 /// Reading captures.

@@ -51,6 +51,7 @@ pub mod flow;
 pub mod generate;
 pub mod generate_cmd;
 pub mod identify;
+pub mod infer;
 pub mod judge;
 pub mod live;
 pub mod logs;

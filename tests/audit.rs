@@ -423,13 +423,36 @@ fn fail_on_never_and_partial_reads_set_the_exit_status() {
 }
 
 #[test]
-fn without_a_topology_the_assumption_is_said() {
+fn without_a_topology_the_inferred_site_is_said() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cap = root.join("captures/audit-compliant.pcapng");
     let out = run(&["audit", "-q", "-r", cap.to_str().expect("utf-8")]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("assuming the bundled sample topology"),
+        err.contains("no --topology given: using the site inferred from the capture")
+            && err.contains("172.25.33.10")
+            && !err.contains("bundled sample"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("not checked: no --topology given: the site was inferred from the capture")
+            && text.contains("<inferred from"),
+        "{text}"
+    );
+}
+
+#[test]
+fn without_a_topology_and_without_an_edge_the_assumption_is_said() {
+    // tcp-states.pcapng has TLS on 443 and nothing an Edge alone carries: nothing to infer
+    // from, so the bundled sample stands in, as before.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cap = root.join("captures/tcp-states.pcapng");
+    let out = run(&["audit", "-q", "-r", cap.to_str().expect("utf-8")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no site could be inferred from the input")
+            && err.contains("assuming the bundled sample topology"),
         "{err}"
     );
     let text = String::from_utf8_lossy(&out.stdout);

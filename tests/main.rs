@@ -12,6 +12,7 @@ mod docs;
 mod ecosystem;
 mod generated;
 mod identify;
+mod infer;
 mod live;
 mod logs;
 mod oracles;

@@ -40,6 +40,11 @@ pub fn status(settings: &Settings, outcome: &Outcome) -> ExitCode {
         Outcome::Unusable => ExitCode::from(UNUSABLE),
         Outcome::Browsed | Outcome::Print => ExitCode::SUCCESS,
         Outcome::Generated(code) => *code,
+        Outcome::Inferred { completeness, .. } => match completeness {
+            Completeness::Complete => ExitCode::SUCCESS,
+            Completeness::Partial => ExitCode::from(PARTIAL),
+            Completeness::Unusable => ExitCode::from(UNUSABLE),
+        },
     }
 }
 

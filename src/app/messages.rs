@@ -21,6 +21,27 @@ pub fn bundled_topology() {
     );
 }
 
+/// Said when the capture stands in for the topology the user did not give.
+pub fn inferred_topology(summary: &str) {
+    error(&format_args!(
+        "no --topology given: using the site inferred from the capture ({summary}); write it with \
+         `edgewise topology infer -r CAPTURE -o site.toml`, check it, and audit with --topology"
+    ));
+}
+
+/// What `topology infer` found, and what the user does next.
+pub fn inferred(summary: &str, path: Option<&Path>) {
+    match path {
+        Some(p) => eprintln!(
+            "wrote {}: {summary}; check each line (its comment says how sure), replace the placeholders",
+            p.display()
+        ),
+        None => error(&format_args!(
+            "inferred {summary}; check each line (its comment says how sure), replace the placeholders"
+        )),
+    }
+}
+
 /// How much of the run the display filter shows (unless --quiet).
 pub fn filter_kept(s: &Selection, quiet: bool) {
     if !quiet {

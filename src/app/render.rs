@@ -59,14 +59,19 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
                 messages::wrote_topology(path);
                 Ok(())
             }
-            None => {
-                print!("{}", topology::SAMPLE);
-                Ok(())
-            }
+            None => with_output(None, |w| w.write_all(topology::SAMPLE.as_bytes())),
         },
-        (Settings::TopologyCheck { file, topology }, _) => {
-            print_topology(file, topology);
+        (Settings::TopologyInfer { output, .. }, Outcome::Inferred { inference, .. }) => {
+            match output {
+                Some(path) => std::fs::write(path, &inference.text)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?,
+                None => with_output(None, |w| w.write_all(inference.text.as_bytes()))?,
+            }
+            messages::inferred(&inference.summary, output.as_deref());
             Ok(())
+        }
+        (Settings::TopologyCheck { file, topology }, _) => {
+            with_output(None, |w| print_topology(file, topology, w))
         }
         (
             Settings::Summary {
@@ -109,7 +114,7 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
             &analysis,
             Some(&audit),
             selection,
-            &s.site.topology.name,
+            &audit.topology.name,
             path,
             &companion(path, ".findings.parquet"),
         ),
@@ -165,7 +170,7 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
                 &a.analysis,
                 Some(&a.audit),
                 selection,
-                &s.site.topology.name,
+                &a.audit.topology.name,
                 path,
                 &companion(path, ".findings.parquet"),
             )?;
@@ -239,8 +244,9 @@ fn with_output(
 }
 
 /// `topology check`: what edgewise understood of the file.
-fn print_topology(file: &Path, t: &Topology) {
-    println!(
+fn print_topology(file: &Path, t: &Topology, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        w,
         "{}: site '{}', {:?}, {:?}, {} Edge server(s), {} addresses with roles",
         file.display(),
         t.name,
@@ -248,14 +254,15 @@ fn print_topology(file: &Path, t: &Topology) {
         t.scenario,
         t.edges.len(),
         t.roles.len()
-    );
+    )?;
     for (ip, roles) in &t.roles {
         let names: Vec<String> = roles.iter().map(|r| topology::role_label(*r)).collect();
-        println!("  {ip:<40} {}", names.join(", "));
+        writeln!(w, "  {ip:<40} {}", names.join(", "))?;
     }
-    for w in t.warnings() {
-        println!("warning: {w}");
+    for warning in t.warnings() {
+        writeln!(w, "warning: {warning}")?;
     }
+    Ok(())
 }
 
 /// `edgewise completions SHELL`: the script clap_complete generates from the command line.

@@ -36,6 +36,11 @@ pub enum Outcome {
     Print,
     /// `generate`, which chose its own exit status.
     Generated(ExitCode),
+    /// `topology infer`: the site the captures show, and how completely they were read.
+    Inferred {
+        inference: Box<crate::infer::Inference>,
+        completeness: Completeness,
+    },
 }
 
 /// An audit, ready to render.
@@ -85,6 +90,23 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         },
         Settings::Tui(s) => browse(s)?,
         Settings::Generate(args) => Outcome::Generated(crate::generate_cmd::run(args)?),
+        Settings::TopologyInfer { reading, .. } => {
+            let Some(analysis) = read(reading) else {
+                return Ok(Outcome::Unusable);
+            };
+            let inference = infer(&analysis).map_err(|e| match e {
+                crate::infer::InferError::NoEdge(why) => anyhow::anyhow!(
+                    "{}: nothing to infer a topology from: {why}; write one by hand with \
+                     `edgewise topology init -o site.toml`",
+                    input_names(&analysis)
+                ),
+                other => anyhow::anyhow!("{other}"),
+            })?;
+            Outcome::Inferred {
+                inference: Box::new(inference),
+                completeness: analysis.completeness(),
+            }
+        }
         Settings::Matrix { .. }
         | Settings::TopologyInit { .. }
         | Settings::TopologyCheck { .. }
@@ -154,8 +176,33 @@ fn select(s: &AuditSettings, analysis: &Analysis, audit: &Audit) -> Option<Selec
     Some(selection)
 }
 
-/// The audit of one analysis for a site.
+/// The audit of one analysis for a site. Without a topology from the user, the site the
+/// traffic shows stands in, and the bundled sample only when it shows no Edge.
 pub fn audit_analysis(analysis: &Analysis, site: &Site) -> Audit {
+    if site.infer {
+        match infer(analysis) {
+            Ok(inferred) => {
+                if site.say {
+                    messages::inferred_topology(&inferred.summary);
+                }
+                return crate::audit::audit_from(
+                    analysis,
+                    &inferred.topology,
+                    site.matrix,
+                    crate::audit::Origin::Inferred,
+                    &[],
+                );
+            }
+            Err(e) => {
+                if site.say {
+                    messages::error(&format_args!(
+                        "no site could be inferred from the input: {e}"
+                    ));
+                    messages::bundled_topology();
+                }
+            }
+        }
+    }
     crate::audit::audit(analysis, &site.topology, site.matrix, site.assumed)
 }
 
@@ -175,6 +222,28 @@ fn read_log(
         return Ok(None);
     }
     Ok(Some(parsed))
+}
+
+/// The site an analysis shows, named after its inputs.
+fn infer(analysis: &Analysis) -> Result<crate::infer::Inference, crate::infer::InferError> {
+    crate::infer::infer(
+        analysis,
+        &format!("<inferred from {}>", input_names(analysis)),
+    )
+}
+
+/// The inputs of a run in a few words.
+fn input_names(analysis: &Analysis) -> String {
+    match analysis.inputs.as_slice() {
+        [] => "the input".into(),
+        [one] => one.name.clone(),
+        many if many.len() <= 3 => many
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        many => format!("{} inputs", many.len()),
+    }
 }
 
 /// A firewall log, parsed, turned into flows, judged as captures are, with the findings only

@@ -76,6 +76,11 @@ pub struct Site {
     pub topology: Topology,
     /// The bundled sample stands in for a topology the user did not give.
     pub assumed: bool,
+    /// No --topology for a run that reads traffic: the site is inferred from it when it shows
+    /// an Edge, and `topology` (the bundled sample) is the fallback.
+    pub infer: bool,
+    /// Say on standard error which site stands in (not under the TUI, which owns the screen).
+    pub say: bool,
     pub matrix: &'static Matrix,
 }
 
@@ -128,6 +133,11 @@ pub enum Settings {
         file: PathBuf,
         topology: Box<Topology>,
     },
+    /// `topology infer`: read the captures, write the site they show.
+    TopologyInfer {
+        reading: Reading,
+        output: Option<PathBuf>,
+    },
     Summary {
         files: Vec<PathBuf>,
         by: Vec<String>,
@@ -173,7 +183,7 @@ impl Settings {
                 };
                 let input = audit_input(&args, options)?;
                 // After the inputs: a bad input is the one thing said, not a note beside it.
-                let site = site(args.topology.as_deref(), true)?;
+                let site = site(args.topology.as_deref(), Stand::Infer { say: true })?;
                 // The TUI replaces the report of captures; a log's report is written anyway.
                 let writes_report = !args.tui || matches!(input, AuditInput::Log { .. });
                 if writes_report && args.format == AuditFormat::Parquet && args.output.is_none() {
@@ -200,7 +210,7 @@ impl Settings {
                     return Err(SettingsError::TuiLive);
                 }
                 // The UI takes the screen at once: the bundled-topology note would be lost.
-                let site = site(args.topology.as_deref(), false)?;
+                let site = site(args.topology.as_deref(), Stand::Infer { say: false })?;
                 let inputs = input::expand(&args.read.inputs).map_err(SettingsError::Input)?;
                 if inputs.iter().any(|i| matches!(i, InputSpec::Stdin)) {
                     // Standard input is the terminal's keyboard here.
@@ -216,7 +226,7 @@ impl Settings {
                 }))
             }
             Command::Matrix(args) => Settings::Matrix {
-                site: Box::new(site(args.topology.as_deref(), true)?),
+                site: Box::new(site(args.topology.as_deref(), Stand::Bundled)?),
                 format: args.format,
             },
             Command::Topology(cli::TopologyCommand::Init { output, force }) => {
@@ -232,6 +242,27 @@ impl Settings {
                 Settings::TopologyCheck {
                     file,
                     topology: Box::new(topology),
+                }
+            }
+            Command::Topology(cli::TopologyCommand::Infer {
+                inputs,
+                output,
+                force,
+                quiet,
+            }) => {
+                if let Some(path) = &output {
+                    if path.exists() && !force {
+                        return Err(SettingsError::TopologyExists(path.clone()));
+                    }
+                }
+                let source = Source::Files(input::expand(&inputs).map_err(SettingsError::Input)?);
+                Settings::TopologyInfer {
+                    reading: Reading {
+                        source,
+                        flow: FlowConfig::default(),
+                        quiet,
+                    },
+                    output,
                 }
             }
             Command::Summary(args) => Settings::Summary {
@@ -327,8 +358,17 @@ fn audit_input(args: &cli::AuditArgs, options: LogOptions) -> Result<AuditInput,
     Ok(AuditInput::Captures(reading))
 }
 
-/// The user's topology, or the bundled sample (with a note when `say_assumed`).
-fn site(path: Option<&Path>, say_assumed: bool) -> Result<Site, SettingsError> {
+/// What stands in for a topology the user did not give.
+#[derive(Clone, Copy)]
+enum Stand {
+    /// The bundled sample, said now (`matrix` reads no traffic).
+    Bundled,
+    /// The site inferred from the traffic once read, said then when `say`.
+    Infer { say: bool },
+}
+
+/// The user's topology, or what stands in for it.
+fn site(path: Option<&Path>, stand: Stand) -> Result<Site, SettingsError> {
     let (topology, assumed) = match path {
         Some(p) => {
             let t = Topology::load(p).map_err(SettingsError::Topology)?;
@@ -338,7 +378,7 @@ fn site(path: Option<&Path>, say_assumed: bool) -> Result<Site, SettingsError> {
             (t, false)
         }
         None => {
-            if say_assumed {
+            if matches!(stand, Stand::Bundled) {
                 messages::bundled_topology();
             }
             let t = Topology::parse(topology::SAMPLE, Path::new("<bundled sample topology>"))
@@ -350,6 +390,8 @@ fn site(path: Option<&Path>, say_assumed: bool) -> Result<Site, SettingsError> {
     Ok(Site {
         topology,
         assumed,
+        infer: assumed && matches!(stand, Stand::Infer { .. }),
+        say: !matches!(stand, Stand::Infer { say: false }),
         matrix,
     })
 }

@@ -103,11 +103,17 @@ impl Headline {
                 lost = true;
             }
         }
-        if audit.topology.assumed {
-            unchecked.push(
+        match audit.topology.origin {
+            super::Origin::BundledSample => unchecked.push(
                 "no --topology given: the verdicts rest on an assumed site (see the first line)"
                     .into(),
-            );
+            ),
+            super::Origin::Inferred => unchecked.push(
+                "no --topology given: the site was inferred from the capture (write it with \
+                 `edgewise topology infer -r CAPTURE -o site.toml`, check it, and audit with --topology)"
+                    .into(),
+            ),
+            super::Origin::File => {}
         }
         if let Some(t) = tallies.by_verdict.get(Verdict::UnknownEndpoint.label()) {
             if t.flows > 0 {

@@ -34,6 +34,29 @@ impl Tally {
     }
 }
 
+/// Where the topology an audit used came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// The user's file (--topology).
+    File,
+    /// No --topology and no Edge in the capture: the bundled sample stands in.
+    BundledSample,
+    /// No --topology: the site was inferred from the capture (`edgewise topology infer`).
+    Inferred,
+}
+
+impl Origin {
+    /// A given file, or the bundled sample when `assumed`.
+    pub fn of(assumed: bool) -> Origin {
+        if assumed {
+            Origin::BundledSample
+        } else {
+            Origin::File
+        }
+    }
+}
+
 /// How the topology came to be used.
 #[derive(Debug, Clone, Serialize)]
 pub struct TopologyUsed {
@@ -43,6 +66,8 @@ pub struct TopologyUsed {
     pub scenario: String,
     /// No --topology was given: the bundled sample was assumed.
     pub assumed: bool,
+    /// Where the topology came from; `inferred` when the capture itself stood in for it.
+    pub origin: Origin,
 }
 
 /// The audit of one run.
@@ -80,9 +105,9 @@ pub fn facts(f: &Flow, id: Option<&crate::identify::Identification>) -> FlowFact
     }
 }
 
-/// Judges every flow.
+/// Judges every flow; `assumed` says the bundled sample stands in for the user's topology.
 pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed: bool) -> Audit {
-    audit_with(analysis, topology, matrix, assumed, &[])
+    audit_from(analysis, topology, matrix, Origin::of(assumed), &[])
 }
 
 /// Judges every flow of an input that did not record every flow's outcome (a firewall log):
@@ -94,6 +119,19 @@ pub fn audit_with(
     assumed: bool,
     unrecorded: &[bool],
 ) -> Audit {
+    audit_from(analysis, topology, matrix, Origin::of(assumed), unrecorded)
+}
+
+/// Judges every flow for a topology of the given origin. The checks that need the user's site
+/// are skipped only for the bundled sample: an inferred site is this capture's own.
+pub fn audit_from(
+    analysis: &Analysis,
+    topology: &Topology,
+    matrix: &Matrix,
+    origin: Origin,
+    unrecorded: &[bool],
+) -> Audit {
+    let assumed = origin == Origin::BundledSample;
     let judge = Judge::new(topology, matrix);
     // Both cores: judging a flow reads only that flow (the judge's shared texts sit behind a
     // lock), and rayon keeps the order.
@@ -126,6 +164,7 @@ pub fn audit_with(
             product: format!("{:?}", topology.product).to_lowercase(),
             scenario: format!("{:?}", topology.scenario).to_lowercase(),
             assumed,
+            origin,
         },
         judgements,
         by_interface,

@@ -205,10 +205,12 @@ fn site_lines(app: &App) -> Vec<Line<'static>> {
             "  {} · {}  topology {}",
             t.product, t.scenario, t.source
         )),
-        if t.assumed {
-            Span::from(" (assumed: no --topology)").yellow()
-        } else {
-            Span::from("")
+        match t.origin {
+            crate::audit::Origin::BundledSample => Span::from(" (assumed: no --topology)").yellow(),
+            crate::audit::Origin::Inferred => {
+                Span::from(" (inferred from the capture: no --topology)").yellow()
+            }
+            crate::audit::Origin::File => Span::from(""),
         },
     ])];
     let inputs: Vec<String> = a
