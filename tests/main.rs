@@ -15,4 +15,5 @@ mod logs;
 mod oracles;
 mod robust;
 mod trust;
+mod tshark;
 mod tui;

@@ -110,7 +110,7 @@ fn read(reading: &Reading) -> Option<Analysis> {
                 Some(b) => b,
                 None => &NoProgress,
             };
-            read_files(inputs, reading.flow, progress)
+            analysis::analyze_count(inputs, reading.flow, reading.count, progress)
         }
     };
     messages::input_problems(&analysis);

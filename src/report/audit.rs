@@ -419,6 +419,7 @@ pub fn write_text(
     audit: &Audit,
     matrix: &Matrix,
     selection: Option<&Selection>,
+    time: Option<super::time::TimeFormat>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if let Some(s) = selection {
@@ -430,7 +431,7 @@ pub fn write_text(
             s.total
         )?;
     }
-    write_text_body(analysis, audit, matrix, selection, out)
+    write_text_body_with(analysis, audit, matrix, selection, time, out)
 }
 
 /// The text report of the flows shown, without a word about the filter.
@@ -441,6 +442,19 @@ pub(super) fn write_text_body(
     selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_text_body_with(analysis, audit, matrix, selection, None, out)
+}
+
+/// [`write_text_body`] with a start-time column (`-t`) in the flows table.
+fn write_text_body_with(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    selection: Option<&Selection>,
+    time: Option<super::time::TimeFormat>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let first = analysis.first_ts_ns.unwrap_or(0);
     let shown = Shown::new(analysis, audit, selection);
     for line in Headline::of(analysis, audit, selection).lines() {
         writeln!(out, "{line}")?;
@@ -545,7 +559,8 @@ pub(super) fn write_text_body(
     writeln!(out, "Flows")?;
     writeln!(
         out,
-        "  {:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+        "  {}{:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+        text::time_cell(time, None),
         "verdict",
         "proto",
         "initiator",
@@ -563,7 +578,8 @@ pub(super) fn write_text_body(
         }
         writeln!(
             out,
-            "  {:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+            "  {}{:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+            text::time_cell(time, Some((f.first_ts_ns(), first))),
             j.verdict.label(),
             crate::net::transport_name(f.protocol),
             init,

@@ -34,7 +34,7 @@ pub enum Format {
     Zeek,
     /// Zeek conn.log as JSON, one object per line (Zeek's `LogAscii::use_json=T`).
     ZeekJson,
-    /// Parquet (needs -w FILE and the `analytics` build feature).
+    /// Parquet (needs -o FILE and the `analytics` build feature).
     Parquet,
 }
 
@@ -224,6 +224,7 @@ pub fn write(
     analysis: &Analysis,
     format: Format,
     selection: Option<&Selection>,
+    time: Option<time::TimeFormat>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
@@ -237,7 +238,7 @@ pub fn write(
                     s.total
                 )?;
             }
-            text::write(analysis, selection, out)
+            text::write_with(analysis, selection, time, out)
         }
         Format::Json => {
             let doc = JsonDocument {
@@ -290,7 +291,7 @@ pub fn write(
         // A binary file, written by the caller (it needs a path, not a stream).
         Format::Parquet => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "--format parquet writes a file: add -w FILE.parquet",
+            "--format parquet writes a file: add -o FILE.parquet",
         )),
     }
 }
