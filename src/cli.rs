@@ -11,10 +11,19 @@ pub use crate::report::time::TimeFormat;
 
 /// Audit Skype for Business / Lync Edge Server captures.
 #[derive(Debug, Parser)]
-#[command(name = "edgewise", version, about, long_about = None)]
+#[command(
+    name = "edgewise",
+    version,
+    about,
+    long_about = None,
+    disable_version_flag = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print the version. `-v` as in tshark, whose `-V` means packet details.
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]

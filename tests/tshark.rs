@@ -370,3 +370,12 @@ fn c_stops_the_read_like_tshark_and_is_not_damage() {
     let (back, _) = flows_json(&first);
     assert_eq!(back["accounting"]["packets"], 20);
 }
+
+#[test]
+fn v_is_the_version_as_in_tshark() {
+    let out = run(&["-v"]);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("edgewise "));
+    // tshark's -V is packet details: not taken for something else here.
+    assert_eq!(code(&run(&["-V"])), 2);
+}

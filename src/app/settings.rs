@@ -137,6 +137,8 @@ pub struct AuditSettings {
 pub struct TuiSettings {
     pub inputs: Vec<InputSpec>,
     pub flow: FlowConfig,
+    /// `-c N`: the first N packets only.
+    pub count: Option<u64>,
     pub site: Site,
 }
 
@@ -264,6 +266,7 @@ impl Settings {
                 Settings::Tui(Box::new(TuiSettings {
                     inputs,
                     flow: flow_config(&args.read),
+                    count: args.read.count,
                     site,
                 }))
             }
