@@ -379,3 +379,125 @@ fn v_is_the_version_as_in_tshark() {
     // tshark's -V is packet details: not taken for something else here.
     assert_eq!(code(&run(&["-V"])), 2);
 }
+
+/// The TCP/UDP conversations a `-Y` expression keeps, as edgewise and as tshark see them.
+fn kept_both_ways(capture: &str, filter: &str) -> (Vec<String>, Option<Vec<String>>) {
+    let out = run(&[
+        "flows", "-q", "-r", capture, "-Y", filter, "--format", "json",
+    ]);
+    assert_eq!(code(&out), 0, "{filter}: {}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let ours: Vec<String> = our_conversations(&json).into_keys().collect();
+    let theirs = have("tshark").then(|| {
+        tshark_conversations_where(Path::new(capture), filter)
+            .unwrap_or_else(|| panic!("tshark refused -Y '{filter}'"))
+            .into_keys()
+            .collect()
+    });
+    (ours, theirs)
+}
+
+#[test]
+fn y_takes_wireshark_field_names_and_keeps_what_tshark_keeps() {
+    // Fields whose flow reading is the packets' reading: a conversation is kept when any of
+    // its packets is.
+    for capture in [
+        "captures/edge-sample.pcapng",
+        "captures/ip-edge-cases.pcapng",
+    ] {
+        for filter in [
+            "tcp.port == 5061",
+            "udp.port == 3478",
+            "tcp.port in {443, 5061} and ip.addr == 10.45.16.0/24",
+            "ip.addr == 172.25.33.10",
+            "tcp",
+            "udp",
+            "ipv6",
+            "ipv6.addr == 2001:db8:45:16::10",
+            "not tcp.port == 443",
+            "tcp.port != 443",
+            "udp.srcport == 50200 || udp.dstport == 50200",
+        ] {
+            let (ours, theirs) = kept_both_ways(capture, filter);
+            if let Some(theirs) = theirs {
+                assert_eq!(ours, theirs, "{capture}: -Y '{filter}'");
+            }
+        }
+    }
+    let (ours, _) = kept_both_ways("captures/edge-sample.pcapng", "tcp.port == 5061");
+    assert!(!ours.is_empty());
+}
+
+#[test]
+fn y_tests_presence_contains_and_matches_through_the_binary() {
+    let count = |filter: &str| -> u64 {
+        let out = run(&[
+            "audit",
+            "-q",
+            "-r",
+            "captures/edge-sample.pcapng",
+            "--topology",
+            TOPOLOGY,
+            "-Y",
+            filter,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        assert_eq!(code(&out), 0, "{filter}: {}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        json["flows"].as_array().expect("flows").len() as u64
+    };
+    let sni = count("tls.handshake.extensions_server_name contains \"contoso\"");
+    assert!(sni > 0);
+    assert_eq!(
+        sni,
+        count("tls.handshake.extensions_server_name matches \"contoso\\\\.(com|local)$\"")
+    );
+    assert_eq!(
+        count("tls.handshake.extensions_server_name"),
+        count("tls.handshake.extensions_server_name ~ \".\"")
+    );
+    assert_eq!(
+        count("verdict matches \"^permitted\""),
+        count("verdict in {permitted permitted-with-note}")
+    );
+    let all = count("frame");
+    assert_eq!(
+        count("tcp") + count("udp") + count("not tcp and not udp"),
+        all
+    );
+    assert_eq!(count("tcp.port"), count("tcp"));
+}
+
+#[test]
+fn y_says_did_you_mean_and_why_a_packet_field_cannot_be_answered() {
+    let out = run(&[
+        "audit",
+        "-r",
+        "captures/edge-sample.pcapng",
+        "-Y",
+        "verdit != permitted",
+    ]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("unknown field 'verdit': did you mean `verdict`?"),
+        "{err}"
+    );
+    assert!(err.contains("    ^~~~~~"), "{err}");
+    let out = run(&[
+        "flows",
+        "-r",
+        "captures/edge-sample.pcapng",
+        "-Y",
+        "tcp.port == 443 and frame.len > 100",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("'frame.len' is a field of single packets"),
+        "{}",
+        stderr(&out)
+    );
+}
