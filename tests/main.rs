@@ -17,3 +17,4 @@ mod robust;
 mod trust;
 mod tshark;
 mod tui;
+mod zeek;

@@ -122,6 +122,7 @@ fn add(b: &mut Building, r: &Record) {
     let bytes = r.bytes.unwrap_or(0);
     // With only a total, the whole count goes to the originator: the split is unknown.
     f.orig.wire_bytes += bytes;
+    f.orig.ip_bytes += bytes;
     f.orig.payload_bytes += if r.bytes_total { 0 } else { bytes };
     f.orig.packets += r.packets.unwrap_or(u64::from(r.action != Action::Teardown));
     if r.resp_bytes.is_some() || r.resp_packets.is_some() {
@@ -136,6 +137,7 @@ fn add(b: &mut Building, r: &Record) {
             }
             f.resp.packets += rp.max(1);
             f.resp.wire_bytes += rb;
+            f.resp.ip_bytes += rb;
             f.resp.payload_bytes += rb;
         }
     }

@@ -45,6 +45,8 @@ pub use crate::net::transport_name;
 pub struct DirectionRecord {
     pub packets: u64,
     pub wire_bytes: u64,
+    /// IP bytes, header included (Zeek's `orig_ip_bytes`).
+    pub ip_bytes: u64,
     pub payload_bytes: u64,
     pub first_ts_ns: Option<i64>,
     pub last_ts_ns: Option<i64>,
@@ -116,6 +118,7 @@ fn direction(d: &DirStats, retrans: u64, first: &[u8]) -> DirectionRecord {
     DirectionRecord {
         packets: d.packets,
         wire_bytes: d.wire_bytes,
+        ip_bytes: d.ip_bytes,
         payload_bytes: d.payload_bytes,
         first_ts_ns: d.first_ts_ns(),
         last_ts_ns: d.last_ts_ns(),
