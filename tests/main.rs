@@ -14,6 +14,7 @@ mod live;
 mod logs;
 mod oracles;
 mod robust;
+mod schema;
 mod trust;
 mod tshark;
 mod tui;
