@@ -7,12 +7,23 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::report::time::TimeFormat;
+
 /// Audit Skype for Business / Lync Edge Server captures.
 #[derive(Debug, Parser)]
-#[command(name = "edgewise", version, about, long_about = None)]
+#[command(
+    name = "edgewise",
+    version,
+    about,
+    long_about = None,
+    disable_version_flag = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print the version. `-v` as in tshark, whose `-V` means packet details.
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,8 +59,11 @@ pub struct TuiArgs {
     #[command(flatten)]
     pub read: ReadArgs,
     /// The site's topology file. Without it, the bundled sample topology is assumed.
-    #[arg(short = 't', long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
+    /// Refused: `-t` is tshark's time format, and the TUI has no time column.
+    #[arg(short = 't', value_name = "FORMAT", hide = true)]
+    pub time_format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -72,15 +86,15 @@ pub struct AuditArgs {
     #[arg(long, value_name = "+HH:MM", allow_hyphen_values = true)]
     pub tz_offset: Option<String>,
     /// The site's topology file (see `edgewise topology init`). Without it, the bundled sample
-    /// topology is assumed, and the report says so.
-    #[arg(short = 't', long, value_name = "FILE")]
+    /// topology is assumed, and the report says so. (No short form: `-t` is tshark's time
+    /// format.)
+    #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
-    /// Write the report to this file instead of standard output.
-    #[arg(short = 'w', long = "write", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// What makes the exit status 1.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
@@ -133,17 +147,17 @@ pub enum AuditFormat {
     Zeek,
     /// Zeek conn.log as JSON lines, with the judgement's fields.
     ZeekJson,
-    /// The flow table with the verdict's columns, one row per flow; with -w FILE the findings
+    /// The flow table with the verdict's columns, one row per flow; with -o FILE the findings
     /// go to FILE.findings.csv beside it.
     Csv,
-    /// Parquet (needs -w FILE and the `analytics` build feature): the flow table in FILE, the
+    /// Parquet (needs -o FILE and the `analytics` build feature): the flow table in FILE, the
     /// findings in FILE.findings.parquet; `edgewise summary` combines many of them.
     Parquet,
 }
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
-    /// Parquet flow tables written by `edgewise audit|flows --format parquet -w FILE`.
+    /// Parquet flow tables written by `edgewise audit|flows --format parquet -o FILE`.
     #[arg(required = true, value_name = "PARQUET")]
     pub files: Vec<PathBuf>,
     /// Columns to group by, comma-separated: site, capture, transport, edge_interface,
@@ -168,8 +182,11 @@ pub enum SummaryFormat {
 #[derive(Debug, Args)]
 pub struct MatrixArgs {
     /// The site's topology file. Without it, the bundled sample topology is assumed.
-    #[arg(short = 't', long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
+    /// Refused: `-t` is tshark's time format; the topology is `--topology FILE`.
+    #[arg(short = 't', value_name = "FORMAT", hide = true)]
+    pub time_format: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
     pub format: MatrixFormat,
@@ -253,8 +270,9 @@ pub struct ReadArgs {
     /// With -i: stop after this many seconds.
     #[arg(long, value_name = "SECONDS", requires = "interface", value_parser = at_least_one)]
     pub duration: Option<u64>,
-    /// With -i: stop after this many packets.
-    #[arg(short = 'c', long, value_name = "N", requires = "interface", value_parser = at_least_one)]
+    /// Stop after this many packets, as tshark's -c: with -r, the first N packets read (across
+    /// every input, in order); with -i, N packets captured.
+    #[arg(short = 'c', long, value_name = "N", value_parser = at_least_one)]
     pub count: Option<u64>,
     /// Most flows held open at once (1 to 100,000,000); the least recently seen are finished
     /// beyond this.
@@ -272,7 +290,11 @@ pub struct ReadArgs {
     /// accounting still covers every packet): `ip == 10.45.16.0/24 and port in {443, 5061}`,
     /// `verdict != permitted && interface == internal`, `not state == SF`. Fields: ip, ip.src,
     /// ip.dst, port, port.src, port.dst, transport, protocol, state, packets, bytes, duration,
-    /// and with `audit`: interface, service, verdict, severity.
+    /// and with `audit`: interface, service, verdict, severity. Wireshark's names work where a
+    /// flow can answer them: ip.addr, ipv6.addr/.src/.dst, ip.proto, tcp.port, udp.port,
+    /// tcp.srcport, tcp.dstport, udp.srcport, udp.dstport, frames,
+    /// tls.handshake.extensions_server_name; `tcp`, `udp`, `icmp`, `ip`, `ipv6`, `tls`, `stun`,
+    /// `rtp`, `sip`... alone test presence; `contains` and `matches` (or `~`) test text.
     #[arg(short = 'Y', long = "display-filter", value_name = "EXPR")]
     pub display_filter: Option<String>,
 }
@@ -284,9 +306,28 @@ pub struct FlowsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FlowsFormat::Text)]
     pub format: FlowsFormat,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Where the report and the packets go, and how times are shown: tshark's options where tshark
+/// has one (`-w`, `-t`), so that its users' habits do what they expect.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     /// Write the report to this file instead of standard output.
-    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Write the packets of the flows shown (all, or those -Y keeps) to this pcapng file, as
+    /// tshark's -w does: `-Y 'verdict != permitted' -w bad.pcapng` hands the violating flows to
+    /// Wireshark. `-` writes to standard output (then the report needs -o). Capture files only:
+    /// the packets are read again from them.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Add a start-time column to the text flows table, in tshark's -t formats: a, ad, adoy
+    /// (local time, with date, with day of year), u, ud, udoy (the same in UTC), r (seconds
+    /// since the first packet), e (seconds since the epoch).
+    #[arg(short = 't', long = "time-format", value_name = "FORMAT", value_parser = TimeFormat::parse)]
+    pub time_format: Option<TimeFormat>,
 }
 
 /// `flows --format`; maps to [`crate::report::Format`].
@@ -304,7 +345,7 @@ pub enum FlowsFormat {
     Zeek,
     /// Zeek conn.log as JSON, one object per line (Zeek's `LogAscii::use_json=T`).
     ZeekJson,
-    /// Parquet (needs -w FILE and the `analytics` build feature).
+    /// Parquet (needs -o FILE and the `analytics` build feature).
     Parquet,
 }
 

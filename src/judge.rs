@@ -128,7 +128,9 @@ pub struct Judgement {
     pub edge_interface: Option<Interface>,
     pub edge_service: Option<Service>,
     pub direction: Option<Direction>,
-    /// The protocol in the documents' words (from the rule that matched, or the nearest one).
+    /// The protocol in the documents' words (from the rule that matched, or the nearest one);
+    /// empty when no rule is near, written as null.
+    #[serde(serialize_with = "empty_as_null")]
     pub protocol: Arc<str>,
     pub verdict: Verdict,
     /// Ids of the rules that permit the flow (or the nearest rules, for a violation).
@@ -143,6 +145,15 @@ pub struct Judgement {
     /// The protocol the payload showed, when it was identified with certainty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identified: Option<&'static str>,
+}
+
+/// An empty text is an unknown value: null in JSON, never `""`.
+fn empty_as_null<S: serde::Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    if text.is_empty() {
+        s.serialize_none()
+    } else {
+        s.serialize_str(text)
+    }
 }
 
 impl Judgement {

@@ -47,6 +47,7 @@ pub mod audit;
 pub mod cli;
 pub mod decode;
 pub mod diagnose;
+pub mod export;
 pub mod flow;
 pub mod generate;
 pub mod generate_cmd;

@@ -30,7 +30,7 @@ fn parquet_round_trips_and_summary_combines_captures() {
             "captures/topology.toml",
             "--format",
             "parquet",
-            "-w",
+            "-o",
             out_s,
         ]);
         assert!(
@@ -128,7 +128,7 @@ fn audit_csv_writes_flows_and_findings() {
         "captures/topology.toml",
         "--format",
         "csv",
-        "-w",
+        "-o",
         out.to_str().expect("utf-8"),
     ]);
     assert_eq!(

@@ -152,13 +152,13 @@ fn zeek_tsv_has_the_header_and_agrees_with_json() {
     let open = value("open").unwrap_or_default();
     assert_eq!(open.len(), "2014-05-23-18-02-04".len(), "{open}");
     assert!(log.close.as_deref().unwrap_or_default() >= open);
-    assert!(log.header.iter().any(
-        |(k, v)| k == "edgewise" && v.contains("orig_ip_bytes/resp_ip_bytes count frame bytes")
-    ));
+    // IP bytes are Zeek's now: no header line owes a difference.
+    assert!(!log.header.iter().any(|(k, _)| k == "edgewise"));
 
     let zeek_fields = "ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto service duration \
                        orig_bytes resp_bytes conn_state local_orig local_resp missed_bytes history \
-                       orig_pkts orig_ip_bytes resp_pkts resp_ip_bytes tunnel_parents community_id";
+                       orig_pkts orig_ip_bytes resp_pkts resp_ip_bytes tunnel_parents community_id \
+                       payload";
     assert_eq!(log.fields.join(" "), zeek_fields);
     assert_eq!(log.types.len(), log.fields.len());
     assert_eq!(log.types[0], "time");
@@ -185,7 +185,7 @@ fn zeek_tsv_has_the_header_and_agrees_with_json() {
         assert!(row["community_id"].starts_with("1:"));
         assert!(row["uid"].starts_with('C') && row["uid"].len() == 18);
         assert_eq!(row["orig_pkts"], f["orig"]["packets"].to_string());
-        assert_eq!(row["resp_ip_bytes"], f["resp"]["wire_bytes"].to_string());
+        assert_eq!(row["resp_ip_bytes"], f["resp"]["ip_bytes"].to_string());
         assert_eq!(row["tunnel_parents"], "(empty)");
         let history = f["history"].as_str().unwrap_or_default();
         match f["transport"].as_str() {
@@ -263,7 +263,7 @@ fn zeek_audit_adds_the_judgement_columns() {
         "zeek",
     ]);
     let log = read_zeek(&out);
-    let tail: Vec<&str> = log.fields[22..].iter().map(String::as_str).collect();
+    let tail: Vec<&str> = log.fields[23..].iter().map(String::as_str).collect();
     assert_eq!(
         tail,
         [
@@ -275,6 +275,7 @@ fn zeek_audit_adds_the_judgement_columns() {
         ]
     );
     assert_eq!(log.fields[21], "community_id");
+    assert_eq!(log.fields[22], "payload");
     assert_eq!(log.types.last().map(String::as_str), Some("set[string]"));
     assert!(log.rows.iter().any(|r| r["verdict"] == "permitted"));
     assert!(log.rows.iter().any(|r| r["verdict"] != "permitted"));

@@ -17,5 +17,8 @@ mod live;
 mod logs;
 mod oracles;
 mod robust;
+mod schema;
 mod trust;
+mod tshark;
 mod tui;
+mod zeek;

@@ -110,6 +110,15 @@ fn conv_key(proto: &str, a: (&str, &str), b: (&str, &str)) -> ConvKey {
 /// Per-conversation (packets, bytes) as tshark dissects them: TCP and UDP frames with a single
 /// IP header (no tunnels, no ICMP errors), IP reassembly off so each frame stands for itself.
 pub fn tshark_conversations(path: &Path) -> Option<BTreeMap<ConvKey, (u64, u64)>> {
+    tshark_conversations_where(path, "frame")
+}
+
+/// [`tshark_conversations`] of the frames a tshark display filter keeps.
+pub fn tshark_conversations_where(
+    path: &Path,
+    filter: &str,
+) -> Option<BTreeMap<ConvKey, (u64, u64)>> {
+    let filter = format!("({filter}) and (tcp or udp) and not icmp and not icmpv6");
     let out = Command::new("tshark")
         .arg("-r")
         .arg(path)
@@ -119,7 +128,7 @@ pub fn tshark_conversations(path: &Path) -> Option<BTreeMap<ConvKey, (u64, u64)>
             "-o",
             "ipv6.defragment:FALSE",
             "-Y",
-            "(tcp or udp) and not icmp and not icmpv6",
+            &filter,
             "-T",
             "fields",
             "-E",
@@ -145,6 +154,10 @@ pub fn tshark_conversations(path: &Path) -> Option<BTreeMap<ConvKey, (u64, u64)>
         ])
         .output()
         .ok()?;
+    // A filter tshark refuses gives no frames, not an empty answer.
+    if !out.status.success() {
+        return None;
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut convs = BTreeMap::new();
     for line in text.lines() {

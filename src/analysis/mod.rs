@@ -116,13 +116,36 @@ impl Progress for NoProgress {}
 /// Reads all inputs into flows, on `config.threads` threads (flow tables sharded by address
 /// pair; the same result as one thread's, see [`shard`]).
 pub fn analyze(inputs: &[InputSpec], config: FlowConfig, progress: &dyn Progress) -> Analysis {
+    analyze_count(inputs, config, None, progress)
+}
+
+/// The accounting note that says a run stopped at `-c N` (its value is N).
+pub const COUNT_LIMIT_NOTE: &str = "read.stopped_at_count";
+
+/// [`analyze`], stopping after the first `count` packets read (tshark's `-c`), counted across
+/// the inputs in order; inputs after the one where the count ran out are not opened. Stopping
+/// there is what the user asked for, so it does not make the run partial: the accounting
+/// says it in the note [`COUNT_LIMIT_NOTE`].
+pub fn analyze_count(
+    inputs: &[InputSpec],
+    config: FlowConfig,
+    count: Option<u64>,
+    progress: &dyn Progress,
+) -> Analysis {
     let mut run = Run::new(config, None);
+    run.count = count;
     if config.threads > 1 {
         run.shards = Some(shard::Shards::start(config.threads, config));
     }
     let mut reports = Vec::new();
     for (idx, spec) in inputs.iter().enumerate() {
+        if run.count_reached() {
+            break;
+        }
         reports.push(run.read_input(idx, spec, progress));
+    }
+    if let (true, Some(n)) = (run.count_reached(), count) {
+        run.acc.note(COUNT_LIMIT_NOTE, n);
     }
     progress.finish();
     run.finish(reports)
@@ -334,11 +357,18 @@ struct Run {
     /// Packets of unsupported link types, by global interface index.
     unsupported: std::collections::HashMap<u32, u64>,
     frame: u64,
+    /// `-c N`: read no record past frame N.
+    count: Option<u64>,
     first_ts: Option<i64>,
     last_ts: Option<i64>,
 }
 
 impl Run {
+    /// `-c N` ran out: every record up to frame N has been read.
+    fn count_reached(&self) -> bool {
+        self.count.is_some_and(|n| self.frame >= n)
+    }
+
     fn new(config: FlowConfig, keep_flows: Option<usize>) -> Run {
         Run {
             table: FlowTable::new(config),
@@ -354,6 +384,7 @@ impl Run {
             placed_icmp: 0,
             unsupported: Default::default(),
             frame: 0,
+            count: None,
             first_ts: None,
             last_ts: None,
         }
@@ -379,6 +410,9 @@ impl Run {
         let base = self.interfaces.len() as u32;
         let mut stop = None;
         loop {
+            if self.count_reached() {
+                break;
+            }
             match reader.next_record() {
                 Next::Packet(p) => {
                     self.frame += 1;

@@ -75,3 +75,19 @@ pub fn wrote_topology(path: &Path) {
         path.display()
     );
 }
+
+/// What `-w FILE` wrote: the count a user checks against the report's flows.
+pub fn wrote_packets(path: &Path, done: &crate::export::Exported) {
+    let name = if path.as_os_str() == "-" {
+        "standard output".to_string()
+    } else {
+        path.display().to_string()
+    };
+    error(&format_args!(
+        "wrote {} packet{} of {} flow{} to {name}",
+        done.packets,
+        if done.packets == 1 { "" } else { "s" },
+        done.flows,
+        if done.flows == 1 { "" } else { "s" },
+    ));
+}

@@ -12,7 +12,8 @@ use crate::topology::{self, Topology};
 use super::messages;
 use super::parquet;
 use super::run::{Audited, Outcome};
-use super::settings::{AuditSettings, Settings};
+use super::settings::{AuditInput, AuditSettings, Outputs, Reading, Settings, Source};
+use crate::select::Selection;
 
 /// Renders the outcome of a run.
 pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
@@ -25,14 +26,21 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
             },
         ) => {
             if s.format == report::Format::Parquet {
-                if let Some(path) = &s.output {
+                if let Some(path) = &s.out.report {
                     parquet::write(&analysis, None, selection.as_ref(), "", path, path)?;
                 }
-                return Ok(());
+            } else {
+                with_output(s.out.report.as_deref(), |w| {
+                    report::write(
+                        &analysis,
+                        s.format,
+                        selection.as_ref(),
+                        s.out.time_format,
+                        w,
+                    )
+                })?;
             }
-            let written = with_output(s.output.as_deref(), |w| {
-                report::write(&analysis, s.format, selection.as_ref(), w)
-            });
+            let written = write_packets(&s.reading, &s.out, &analysis, selection.as_ref());
             exit_soon(analysis);
             written
         }
@@ -109,7 +117,7 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
         )?;
         return Ok(());
     }
-    let written = match (s.format, s.output.as_deref()) {
+    let written = match (s.format, s.out.report.as_deref()) {
         (AuditFormat::Parquet, Some(path)) => parquet::write(
             &analysis,
             Some(&audit),
@@ -132,9 +140,14 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
             report::audit::write_csv(&analysis, &audit, selection, w)
         }),
         (format, output) => with_output(output, |w| match format {
-            AuditFormat::Text => {
-                report::audit::write_text(&analysis, &audit, s.site.matrix, selection, w)
-            }
+            AuditFormat::Text => report::audit::write_text(
+                &analysis,
+                &audit,
+                s.site.matrix,
+                selection,
+                s.out.time_format,
+                w,
+            ),
             AuditFormat::Json => {
                 report::audit::write_json(&analysis, &audit, s.site.matrix, selection, w)
             }
@@ -153,8 +166,42 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
             AuditFormat::Csv | AuditFormat::Parquet => Ok(()),
         }),
     };
+    let written = written.and_then(|()| match &s.input {
+        AuditInput::Captures(reading) => write_packets(reading, &s.out, &analysis, selection),
+        AuditInput::Log { .. } => Ok(()),
+    });
     exit_soon((analysis, audit));
     written
+}
+
+/// `-w FILE`: the packets of the flows the report showed, read again from the capture files.
+fn write_packets(
+    reading: &Reading,
+    out: &Outputs,
+    analysis: &crate::analysis::Analysis,
+    selection: Option<&Selection>,
+) -> anyhow::Result<()> {
+    let (Some(path), Source::Files(inputs)) = (&out.packets, &reading.source) else {
+        return Ok(());
+    };
+    let run = |w: &mut dyn Write| {
+        crate::export::write_packets(inputs, reading.count, analysis, selection, w)
+    };
+    let done = if path.as_os_str() == "-" {
+        let stdout = io::stdout();
+        let mut w = io::BufWriter::new(stdout.lock());
+        run(&mut w)
+    } else {
+        let file = std::fs::File::create(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the packets: {e}", path.display()))?;
+        let mut w = io::BufWriter::new(file);
+        run(&mut w)
+    }
+    .map_err(|e| anyhow::anyhow!("-w {}: {e}", path.display()))?;
+    if !reading.quiet {
+        messages::wrote_packets(path, &done);
+    }
+    Ok(())
 }
 
 /// The audit of a firewall log: the capture formats, with the log's line summary in text and
@@ -165,7 +212,7 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
     };
     let selection = a.selection.as_ref();
     if s.format == AuditFormat::Parquet {
-        if let Some(path) = &s.output {
+        if let Some(path) = &s.out.report {
             parquet::write(
                 &a.analysis,
                 Some(&a.audit),
@@ -178,7 +225,7 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
         return Ok(());
     }
     let matrix = s.site.matrix;
-    with_output(s.output.as_deref(), |w| match s.format {
+    with_output(s.out.report.as_deref(), |w| match s.format {
         AuditFormat::Parquet => Ok(()),
         AuditFormat::Csv => report::audit::write_csv(&a.analysis, &a.audit, selection, w),
         AuditFormat::Jsonl => {

@@ -133,7 +133,7 @@ fn read(reading: &Reading) -> Option<Analysis> {
                 Some(b) => b,
                 None => &NoProgress,
             };
-            read_files(inputs, reading.flow, progress)
+            read_files(inputs, reading.flow, reading.count, progress)
         }
         Source::Log(path) => {
             let parsed = match read_log(path, LogOptions::default()) {
@@ -151,9 +151,15 @@ fn read(reading: &Reading) -> Option<Analysis> {
     (analysis.completeness() != Completeness::Unusable).then_some(analysis)
 }
 
-/// Reads capture files; the first stage of every capture run, CLI or TUI.
-pub fn read_files(inputs: &[InputSpec], flow: FlowConfig, progress: &dyn Progress) -> Analysis {
-    analysis::analyze(inputs, flow, progress)
+/// Reads capture files, the first `count` packets when given (`-c`); the first stage of every
+/// capture run, CLI or TUI.
+pub fn read_files(
+    inputs: &[InputSpec],
+    flow: FlowConfig,
+    count: Option<u64>,
+    progress: &dyn Progress,
+) -> Analysis {
+    analysis::analyze_count(inputs, flow, count, progress)
 }
 
 /// Judges every flow against the site; the display filter then selects what is shown (and
@@ -286,7 +292,7 @@ fn browse(s: &TuiSettings) -> anyhow::Result<Outcome> {
         total: s.inputs.iter().map(input::input_size).sum(),
     };
     let done = tui::run_loading(loading, |progress| {
-        let analysis = read_files(&s.inputs, s.flow, progress);
+        let analysis = read_files(&s.inputs, s.flow, s.count, progress);
         if analysis.completeness() == Completeness::Unusable {
             return Err(Box::new(analysis));
         }

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::audit::FailOn;
-use crate::cli::{self, AuditFormat, Command, MatrixFormat, ReadArgs, SummaryFormat};
+use crate::cli::{
+    self, AuditFormat, Command, MatrixFormat, OutputArgs, ReadArgs, SummaryFormat, TimeFormat,
+};
 use crate::flow::FlowConfig;
 use crate::live::LiveOptions;
 use crate::logs::sniff::{self, LogInputError, Route};
@@ -39,10 +41,33 @@ pub enum SettingsError {
     TuiLog(PathBuf),
     #[error("--tz-offset: {0}")]
     TzOffset(String),
-    #[error("--format parquet writes files: add -w FILE.parquet")]
+    #[error("--format parquet writes files: add -o FILE.parquet")]
     AuditParquetNeedsFile,
-    #[error("--format parquet writes a file: add -w FILE.parquet")]
+    #[error("--format parquet writes a file: add -o FILE.parquet")]
     FlowsParquetNeedsFile,
+    #[error(
+        "-t is tshark's time format, which `{command}` has no use for; give the topology file \
+         with --topology {value}"
+    )]
+    TimeFormatUnused {
+        command: &'static str,
+        value: String,
+    },
+    #[error("-w writes the packets of the flows shown, read again from the capture files; {0}")]
+    WriteNeedsFiles(&'static str),
+    #[error(
+        "-w {} is also an input: writing the packets would destroy the capture being read; \
+         choose another file",
+        .0.display()
+    )]
+    WriteOverInput(PathBuf),
+    #[error("-w - writes the packets to standard output, where the report goes too: add -o FILE for the report")]
+    BothToStandardOutput,
+    #[error(
+        "-o {0} looks like tshark's preference override (-o name:value), which edgewise does not \
+         have: here -o writes the report to a file; if that is the file you mean, write ./{0}"
+    )]
+    OutputLooksLikePreference(String),
     #[error("the TUI filters interactively (press /); -Y is for `flows` and `audit`")]
     TuiDisplayFilter,
     #[error("the TUI reads capture files (-r); capture live with `edgewise audit -i IFACE --tui`")]
@@ -67,6 +92,8 @@ pub enum Source {
 pub struct Reading {
     pub source: Source,
     pub flow: FlowConfig,
+    /// `-c N` with files: stop after the first N packets read.
+    pub count: Option<u64>,
     /// No progress bar and no filter note.
     pub quiet: bool,
 }
@@ -95,8 +122,18 @@ pub struct FlowsSettings {
     pub reading: Reading,
     pub filter: Option<Filter>,
     pub format: Format,
-    /// Standard output when `None`.
-    pub output: Option<PathBuf>,
+    pub out: Outputs,
+}
+
+/// Where a report and the packets of its flows go, and how its times are shown.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// The report; standard output when `None`.
+    pub report: Option<PathBuf>,
+    /// `-w`: the packets of the flows shown, as pcapng (`-` for standard output).
+    pub packets: Option<PathBuf>,
+    /// `-t`: a start-time column in the text flows table.
+    pub time_format: Option<TimeFormat>,
 }
 
 pub struct AuditSettings {
@@ -104,7 +141,7 @@ pub struct AuditSettings {
     pub site: Site,
     pub filter: Option<Filter>,
     pub format: AuditFormat,
-    pub output: Option<PathBuf>,
+    pub out: Outputs,
     pub fail_on: FailOn,
     /// Browse in the TUI instead of writing a report (captures only).
     pub tui: bool,
@@ -114,6 +151,8 @@ pub struct AuditSettings {
 pub struct TuiSettings {
     pub inputs: Vec<InputSpec>,
     pub flow: FlowConfig,
+    /// `-c N`: the first N packets only.
+    pub count: Option<u64>,
     pub site: Site,
 }
 
@@ -161,14 +200,15 @@ impl Settings {
                 }
                 let reading = reading(&args.read)?;
                 let format = flows_format(args.format);
-                if format == Format::Parquet && args.output.is_none() {
+                let out = outputs(args.out, &reading.source)?;
+                if format == Format::Parquet && out.report.is_none() {
                     return Err(SettingsError::FlowsParquetNeedsFile);
                 }
                 Settings::Flows(FlowsSettings {
                     reading,
                     filter,
                     format,
-                    output: args.output,
+                    out,
                 })
             }
             Command::Audit(args) => {
@@ -184,9 +224,23 @@ impl Settings {
                 let input = audit_input(&args, options)?;
                 // After the inputs: a bad input is the one thing said, not a note beside it.
                 let site = site(args.topology.as_deref(), Stand::Infer { say: true })?;
+                let out = match &input {
+                    AuditInput::Captures(r) => outputs(args.out, &r.source)?,
+                    AuditInput::Log { .. } if args.out.write.is_some() => {
+                        return Err(SettingsError::WriteNeedsFiles(
+                            "a firewall log has no packets",
+                        ))
+                    }
+                    AuditInput::Log { .. } => outputs(args.out, &Source::Files(Vec::new()))?,
+                };
                 // The TUI replaces the report of captures; a log's report is written anyway.
                 let writes_report = !args.tui || matches!(input, AuditInput::Log { .. });
-                if writes_report && args.format == AuditFormat::Parquet && args.output.is_none() {
+                if args.tui && out.packets.is_some() {
+                    return Err(SettingsError::WriteNeedsFiles(
+                        "with --tui there is no report to take the flows from: drop --tui, or -w",
+                    ));
+                }
+                if writes_report && args.format == AuditFormat::Parquet && out.report.is_none() {
                     return Err(SettingsError::AuditParquetNeedsFile);
                 }
                 Settings::Audit(Box::new(AuditSettings {
@@ -194,7 +248,7 @@ impl Settings {
                     site,
                     filter,
                     format: args.format,
-                    output: args.output,
+                    out,
                     fail_on: fail_on(args.fail_on),
                     tui: args.tui,
                     quiet: args.read.quiet,
@@ -205,6 +259,12 @@ impl Settings {
                 // not ignored.
                 if args.read.display_filter.is_some() {
                     return Err(SettingsError::TuiDisplayFilter);
+                }
+                if let Some(value) = args.time_format {
+                    return Err(SettingsError::TimeFormatUnused {
+                        command: "tui",
+                        value,
+                    });
                 }
                 if args.read.interface.is_some() {
                     return Err(SettingsError::TuiLive);
@@ -222,13 +282,22 @@ impl Settings {
                 Settings::Tui(Box::new(TuiSettings {
                     inputs,
                     flow: flow_config(&args.read),
+                    count: args.read.count,
                     site,
                 }))
             }
-            Command::Matrix(args) => Settings::Matrix {
-                site: Box::new(site(args.topology.as_deref(), Stand::Bundled)?),
-                format: args.format,
-            },
+            Command::Matrix(args) => {
+                if let Some(value) = args.time_format {
+                    return Err(SettingsError::TimeFormatUnused {
+                        command: "matrix",
+                        value,
+                    });
+                }
+                Settings::Matrix {
+                    site: Box::new(site(args.topology.as_deref(), Stand::Bundled)?),
+                    format: args.format,
+                }
+            }
             Command::Topology(cli::TopologyCommand::Init { output, force }) => {
                 if let Some(path) = &output {
                     if path.exists() && !force {
@@ -260,6 +329,7 @@ impl Settings {
                     reading: Reading {
                         source,
                         flow: FlowConfig::default(),
+                        count: None,
                         quiet,
                     },
                     output,
@@ -317,9 +387,15 @@ fn reading(read: &ReadArgs) -> Result<Reading, SettingsError> {
             }
         }
     };
+    // With -i the count is the live capture's (in `LiveOptions`).
+    let count = match source {
+        Source::Files(_) => read.count,
+        Source::Live(_) | Source::Log(_) => None,
+    };
     Ok(Reading {
         source,
         flow: flow_config(read),
+        count,
         quiet: read.quiet,
     })
 }
@@ -365,6 +441,76 @@ enum Stand {
     Bundled,
     /// The site inferred from the traffic once read, said then when `say`.
     Infer { say: bool },
+}
+
+/// `-o`, `-w` and `-t`, checked against what is read: packets can only be written again from
+/// capture files, never over one of them, and never to the standard output the report uses.
+fn outputs(args: OutputArgs, source: &Source) -> Result<Outputs, SettingsError> {
+    if let Some(o) = &args.output {
+        if looks_like_preference(o) {
+            return Err(SettingsError::OutputLooksLikePreference(
+                o.display().to_string(),
+            ));
+        }
+    }
+    if let Some(w) = &args.write {
+        let inputs =
+            match source {
+                Source::Live(_) => return Err(SettingsError::WriteNeedsFiles(
+                    "a live capture has none: capture to a file with dumpcap or tshark -w first, \
+                     then read it with -r",
+                )),
+                Source::Log(_) => {
+                    return Err(SettingsError::WriteNeedsFiles(
+                        "a firewall log has no packets",
+                    ))
+                }
+                Source::Files(inputs) => inputs,
+            };
+        if inputs.iter().any(|i| matches!(i, InputSpec::Stdin)) {
+            return Err(SettingsError::WriteNeedsFiles(
+                "standard input cannot be read twice: save it to a file and read that with -r",
+            ));
+        }
+        let is_stdout = w.as_os_str() == "-";
+        if is_stdout && args.output.is_none() {
+            return Err(SettingsError::BothToStandardOutput);
+        }
+        if !is_stdout {
+            let target = std::fs::canonicalize(w).ok();
+            let clash = inputs.iter().any(|i| match i {
+                InputSpec::File(p) => target.is_some() && std::fs::canonicalize(p).ok() == target,
+                InputSpec::Stdin => false,
+            });
+            if clash {
+                return Err(SettingsError::WriteOverInput(w.clone()));
+            }
+        }
+    }
+    Ok(Outputs {
+        report: args.output,
+        packets: args.write,
+        time_format: args.time_format,
+    })
+}
+
+/// `ip.defragment:FALSE`: a dotted preference name, a colon and a value, as tshark's `-o`
+/// takes; a file name rarely has that shape, and a path never does.
+fn looks_like_preference(path: &Path) -> bool {
+    let Some(s) = path.to_str() else {
+        return false;
+    };
+    let Some((name, _)) = s.split_once(':') else {
+        return false;
+    };
+    !s.contains(['/', '\\'])
+        && name.contains('.')
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
 }
 
 /// The user's topology, or what stands in for it.

@@ -162,7 +162,11 @@ pub fn audit_from(
             name: topology.name.clone(),
             source: topology.source.clone(),
             product: format!("{:?}", topology.product).to_lowercase(),
-            scenario: format!("{:?}", topology.scenario).to_lowercase(),
+            // As users write it in the topology file (`scaled-dns`).
+            scenario: match serde_json::to_value(topology.scenario) {
+                Ok(serde_json::Value::String(s)) => s,
+                _ => format!("{:?}", topology.scenario).to_lowercase(),
+            },
             assumed,
             origin,
         },

@@ -48,6 +48,11 @@ pub struct IpPacket<'a> {
     pub truncated: bool,
     /// IP length fields disagreed with the frame (lax decoding used the frame length).
     pub len_mismatch: bool,
+    /// The IP packet's length, header included, as its header declares it (IPv4 total
+    /// length, IPv6 payload length + 40); what was present when the header says 0 (TSO/GSO,
+    /// jumbograms). A frame cut by the snaplen keeps its declared length: Zeek's
+    /// `orig_ip_bytes` and tshark's `ip.len` count it so.
+    pub ip_len: u32,
 }
 
 /// The decoder's answer for one frame.
@@ -110,7 +115,7 @@ fn from_sliced(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
             None => Decoded::Undecodable("link.no_payload"),
         };
     };
-    let (src, dst, payload, fragment, declared_len) = match net {
+    let (src, dst, payload, fragment, declared_len, ip_len) = match net {
         LaxNetSlice::Arp(_) => return Decoded::NonIp("arp", 0x0806),
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
@@ -129,12 +134,18 @@ fn from_sliced(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
             let total = usize::from(h.total_len());
             // Total length 0 is TSO/GSO: the frame length is the truth.
             let declared = (total != 0).then(|| total.saturating_sub(header_bytes));
+            let ip_len = if total != 0 {
+                total
+            } else {
+                header_bytes + v4.payload().payload.len()
+            };
             (
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
                 v4.payload(),
                 frag,
                 declared,
+                ip_len,
             )
         }
         LaxNetSlice::Ipv6(v6) => {
@@ -146,12 +157,20 @@ fn from_sliced(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
             let frag = ipv6_fragment(h.next_header().0, exts.slice());
             let plen = usize::from(h.payload_length());
             let declared = (plen != 0).then(|| plen.saturating_sub(exts.slice().len()));
+            const IPV6_HEADER: usize = 40;
+            let ip_len = IPV6_HEADER
+                + if plen != 0 {
+                    plen
+                } else {
+                    exts.slice().len() + v6.payload().payload.len()
+                };
             (
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
                 v6.payload(),
                 frag,
                 declared,
+                ip_len,
             )
         }
     };
@@ -177,6 +196,7 @@ fn from_sliced(sliced: LaxSlicedPacket<'_>) -> Decoded<'_> {
         transport,
         truncated,
         len_mismatch,
+        ip_len: u32::try_from(ip_len).unwrap_or(u32::MAX),
     })
 }
 

@@ -73,6 +73,9 @@ pub struct IcmpInfo {
     /// For errors (destination unreachable, time exceeded...): what they quote.
     pub quoted: Option<QuotedTuple>,
     pub is_error: bool,
+    /// Bytes after the 8-byte ICMP header, from the IP length (what Zeek counts as an ICMP
+    /// connection's bytes).
+    pub payload_len: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -165,6 +168,8 @@ pub(super) fn parse(protocol: u8, p: &[u8], ip_payload_len: usize) -> Transport<
                 code,
                 quoted,
                 is_error,
+                payload_len: u32::try_from(ip_payload_len.max(p.len()).saturating_sub(8))
+                    .unwrap_or(u32::MAX),
             })
         }
         ICMP | ICMPV6 => Transport::Truncated,

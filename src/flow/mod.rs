@@ -91,6 +91,10 @@ pub struct DirStats {
     pub wire_bytes: u64,
     /// Transport payload bytes as the IP lengths declare them (retransmissions included).
     pub payload_bytes: u64,
+    /// IP packet bytes, header included, as the IP headers declare them: Zeek's
+    /// `orig_ip_bytes`/`resp_ip_bytes`, tshark's Σ `ip.len`. Unlike `wire_bytes`, no link
+    /// header, so it means the same on Ethernet, Linux SLL and raw IP captures.
+    pub ip_bytes: u64,
     first_ts: i64,
     last_ts: i64,
     first_frame: u64,
@@ -106,6 +110,7 @@ impl Default for DirStats {
             packets: 0,
             wire_bytes: 0,
             payload_bytes: 0,
+            ip_bytes: 0,
             first_ts: NO_TIME,
             last_ts: NO_TIME,
             first_frame: NO_FRAME,
@@ -115,9 +120,10 @@ impl Default for DirStats {
 }
 
 impl DirStats {
-    fn add(&mut self, ts_ns: i64, frame: u64, wire: u32, payload: u32) {
+    fn add(&mut self, ts_ns: i64, frame: u64, wire: u32, ip: u32, payload: u32) {
         self.packets += 1;
         self.wire_bytes += u64::from(wire);
+        self.ip_bytes += u64::from(ip);
         self.payload_bytes += u64::from(payload);
         self.note_time(ts_ns);
         if self.first_frame == NO_FRAME {
@@ -525,6 +531,7 @@ struct PendingFragment {
     ts_ns: i64,
     frame: u64,
     wire: u32,
+    ip_len: u32,
     interface: u32,
 }
 
@@ -887,11 +894,12 @@ impl FlowTable {
                 }
                 u.payload_len
             }
+            Transport::Icmp(i) => i.payload_len,
             _ => 0,
         };
         let flow = &mut open.flow;
         flow.side_mut(from_orig)
-            .add(ts_ns, frame, wire_len, payload_len);
+            .add(ts_ns, frame, wire_len, pkt.ip_len, payload_len);
         if interface < 64 {
             flow.interfaces |= 1 << interface;
         }
@@ -967,7 +975,8 @@ impl FlowTable {
         if let Some(&(key, from_orig, _)) = self.fragments.get(&fk) {
             if let Some(open) = self.flows.get_mut(&key) {
                 let flow = &mut open.flow;
-                flow.side_mut(from_orig).add(ts_ns, frame, wire, 0);
+                flow.side_mut(from_orig)
+                    .add(ts_ns, frame, wire, pkt.ip_len, 0);
                 flow.fragments += 1;
                 if interface < 64 {
                     flow.interfaces |= 1 << interface;
@@ -981,6 +990,7 @@ impl FlowTable {
                 ts_ns,
                 frame,
                 wire,
+                ip_len: pkt.ip_len,
                 interface,
             });
             Placed::FragmentPending
@@ -1004,7 +1014,8 @@ impl FlowTable {
         self.pending_fragments
             .retain(|p| match fragments.get(&p.frag_key) {
                 Some(&(k, from_orig, _)) if k == key => {
-                    flow.side_mut(from_orig).add(p.ts_ns, p.frame, p.wire, 0);
+                    flow.side_mut(from_orig)
+                        .add(p.ts_ns, p.frame, p.wire, p.ip_len, 0);
                     joined.add(p.wire);
                     flow.fragments += 1;
                     if p.interface < 64 {

@@ -84,6 +84,10 @@ fn name(m: &[u8], at: usize) -> Option<(String, usize)> {
         match len {
             0 => {
                 let end = end.unwrap_or(pos + 1);
+                // The root has no labels; it is written ".", as dig writes it.
+                if labels.is_empty() {
+                    return Some((".".to_string(), end));
+                }
                 return Some((labels.join("."), end));
             }
             1..=63 => {

@@ -515,7 +515,9 @@ impl Acc {
                     if let (Some(&c), Some(&n)) = (v.get(2), v.get(3)) {
                         if i.error_code.is_none() {
                             i.error_code = Some(u16::from(c & 7) * 100 + u16::from(n));
-                            i.error_reason = Some(super::text(&v[4.min(v.len())..], 128));
+                            // An empty reason phrase is no reason: absent, not "".
+                            i.error_reason = Some(super::text(&v[4.min(v.len())..], 128))
+                                .filter(|r| !r.is_empty());
                         }
                     }
                 }

@@ -143,6 +143,7 @@ fn add(b: &mut Building, r: &Record) {
     let bytes = r.bytes.unwrap_or(0);
     // With only a total, the whole count goes to the originator: the split is unknown.
     f.orig.wire_bytes = f.orig.wire_bytes.saturating_add(bytes);
+    f.orig.ip_bytes = f.orig.ip_bytes.saturating_add(bytes);
     if !r.bytes_total {
         f.orig.payload_bytes = f.orig.payload_bytes.saturating_add(bytes);
     }
@@ -162,6 +163,7 @@ fn add(b: &mut Building, r: &Record) {
             }
             f.resp.packets = f.resp.packets.saturating_add(rp.max(1));
             f.resp.wire_bytes = f.resp.wire_bytes.saturating_add(rb);
+            f.resp.ip_bytes = f.resp.ip_bytes.saturating_add(rb);
             f.resp.payload_bytes = f.resp.payload_bytes.saturating_add(rb);
         }
     }

@@ -6,13 +6,13 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{text, FlowRecord};
+use super::{text, FlowRecord, Span, WithTimes, SCHEMA_VERSION};
 use crate::analysis::Analysis;
 use crate::audit::{Audit, Headline, Tallies, Tally, TopologyUsed};
 use crate::diagnose::Diagnosis;
 use crate::flow::Flow;
 use crate::judge::{interface_label, Coverage, Judgement};
-use crate::matrix::Matrix;
+use crate::matrix::{Interface, Matrix, Service};
 use crate::select::{Selection, SelectionSummary};
 
 /// A flow with its judgement, as JSON writes it.
@@ -28,7 +28,7 @@ pub struct AuditedFlow<'a> {
 struct NeverExercised<'a> {
     id: &'a str,
     protocol: &'a str,
-    interface: &'static str,
+    interface: String,
     transport: String,
     dst_port: String,
     source: String,
@@ -36,18 +36,21 @@ struct NeverExercised<'a> {
 
 #[derive(Serialize)]
 struct AuditDocument<'a, E: Serialize> {
+    schema_version: &'static str,
     /// The answer first: PASS, FAIL or INCOMPLETE, and why.
     headline: Headline,
     #[serde(flatten)]
     analysis: &'a Analysis,
+    #[serde(flatten)]
+    span: Span,
     /// Fields a caller adds at top level (the firewall-log audit adds `log` and `log_flows`).
     #[serde(flatten)]
     extra: &'a E,
     completeness: crate::analysis::Completeness,
     audit: AuditSection<'a>,
-    findings: &'a [crate::diagnose::Finding],
+    findings: WithTimes<'a, Vec<crate::diagnose::Finding>>,
     skipped_checks: &'a [crate::diagnose::Skipped],
-    calls: &'a [crate::diagnose::calls::Call],
+    calls: WithTimes<'a, Vec<crate::diagnose::calls::Call>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     display_filter: Option<SelectionSummary<'a>>,
     never_exercised: Vec<NeverExercised<'a>>,
@@ -60,9 +63,79 @@ struct AuditDocument<'a, E: Serialize> {
 struct AuditSection<'a> {
     topology: &'a TopologyUsed,
     #[serde(flatten)]
-    tallies: &'a Tallies,
+    tallies: IdTallies<'a>,
     coverage: &'a Coverage,
     applicable_rules: usize,
+}
+
+/// Tallies as the machine formats write them: interfaces and services by their ids, as flows
+/// carry them (`av`, not the text report's "A/V Edge"); `none` for flows of neither.
+struct IdTallies<'a>(&'a Tallies);
+
+impl Serialize for IdTallies<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use std::collections::BTreeMap;
+        fn rekey(
+            m: &BTreeMap<String, Tally>,
+            id: fn(&str) -> Option<String>,
+        ) -> BTreeMap<String, &Tally> {
+            m.iter()
+                .map(|(k, v)| (id(k).unwrap_or_else(|| k.clone()), v))
+                .collect()
+        }
+        let t = self.0;
+        let mut map = s.serialize_map(Some(5))?;
+        map.serialize_entry(
+            "by_interface",
+            &rekey(&t.by_interface, interface_id_of_label),
+        )?;
+        map.serialize_entry("by_service", &rekey(&t.by_service, service_id_of_label))?;
+        map.serialize_entry("by_protocol", &t.by_protocol)?;
+        map.serialize_entry("by_verdict", &t.by_verdict)?;
+        map.serialize_entry("violations", &t.violations)?;
+        map.end()
+    }
+}
+
+/// Every interface and service, for the ids of the tallies' display names.
+const INTERFACES: [Interface; 6] = [
+    Interface::External,
+    Interface::Internal,
+    Interface::ExternalVip,
+    Interface::InternalVip,
+    Interface::ReverseProxyExternal,
+    Interface::ReverseProxyInternal,
+];
+const SERVICES: [Service; 6] = [
+    Service::Access,
+    Service::Webconf,
+    Service::Av,
+    Service::Internal,
+    Service::XmppProxy,
+    Service::ReverseProxy,
+];
+
+/// The id of a value as serde names it (`external-vip`, `av`).
+pub fn id_of<T: Serialize>(v: T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn interface_id_of_label(label: &str) -> Option<String> {
+    INTERFACES
+        .into_iter()
+        .find(|i| interface_label(*i) == label)
+        .map(id_of)
+}
+
+fn service_id_of_label(label: &str) -> Option<String> {
+    SERVICES
+        .into_iter()
+        .find(|s| crate::judge::service_label(*s) == label)
+        .map(id_of)
 }
 
 /// What a report shows of an audit: every flow, or those of a display filter's selection,
@@ -131,7 +204,7 @@ fn never_exercised<'a>(audit: &'a Audit, matrix: &'a Matrix) -> Vec<NeverExercis
         .map(|r| NeverExercised {
             id: &r.id,
             protocol: &r.protocol,
-            interface: interface_label(r.interface),
+            interface: id_of(r.interface),
             transport: format!("{:?}", r.transport).to_lowercase(),
             dst_port: r.dst_port.to_string(),
             source: r
@@ -201,19 +274,21 @@ pub fn write_json_with<E: Serialize>(
 ) -> io::Result<()> {
     let shown = Shown::new(analysis, audit, selection);
     let doc = AuditDocument {
+        schema_version: SCHEMA_VERSION,
         headline: Headline::of(analysis, audit, selection),
         analysis,
+        span: Span::of(analysis),
         extra,
         completeness: analysis.completeness(),
         audit: AuditSection {
             topology: &audit.topology,
-            tallies: &shown.tallies,
+            tallies: IdTallies(&shown.tallies),
             coverage: &audit.coverage,
             applicable_rules: audit.applicable_rules,
         },
-        findings: &shown.diagnosis.findings,
+        findings: WithTimes(&shown.diagnosis.findings),
         skipped_checks: &shown.diagnosis.skipped,
-        calls: &shown.diagnosis.calls,
+        calls: WithTimes(&shown.diagnosis.calls),
         display_filter,
         never_exercised: never_exercised(audit, matrix),
         flows: AuditedFlows {
@@ -239,9 +314,12 @@ struct Tagged<'a, T: Serialize> {
 /// and calls (which came before it, one per line).
 #[derive(Serialize)]
 struct Summary<'a> {
+    schema_version: &'static str,
     headline: Headline,
     #[serde(flatten)]
     analysis: &'a Analysis,
+    #[serde(flatten)]
+    span: Span,
     completeness: crate::analysis::Completeness,
     audit: AuditSection<'a>,
     skipped_checks: &'a [crate::diagnose::Skipped],
@@ -279,18 +357,20 @@ pub fn write_jsonl(
     }
     let (tallies, diagnosis) = shown_tallies(analysis, audit, selection);
     for f in &diagnosis.findings {
-        line(out, "finding", f)?;
+        line(out, "finding", &WithTimes(f))?;
     }
     for c in &diagnosis.calls {
-        line(out, "call", c)?;
+        line(out, "call", &WithTimes(c))?;
     }
     let summary = Summary {
+        schema_version: SCHEMA_VERSION,
         headline: Headline::of(analysis, audit, selection),
         analysis,
+        span: Span::of(analysis),
         completeness: analysis.completeness(),
         audit: AuditSection {
             topology: &audit.topology,
-            tallies: &tallies,
+            tallies: IdTallies(&tallies),
             coverage: &audit.coverage,
             applicable_rules: audit.applicable_rules,
         },
@@ -419,6 +499,7 @@ pub fn write_text(
     audit: &Audit,
     matrix: &Matrix,
     selection: Option<&Selection>,
+    time: Option<super::time::TimeFormat>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     if let Some(s) = selection {
@@ -430,7 +511,7 @@ pub fn write_text(
             s.total
         )?;
     }
-    write_text_body(analysis, audit, matrix, selection, out)
+    write_text_body_with(analysis, audit, matrix, selection, time, out)
 }
 
 /// The text report of the flows shown, without a word about the filter.
@@ -441,6 +522,19 @@ pub(super) fn write_text_body(
     selection: Option<&Selection>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_text_body_with(analysis, audit, matrix, selection, None, out)
+}
+
+/// [`write_text_body`] with a start-time column (`-t`) in the flows table.
+fn write_text_body_with(
+    analysis: &Analysis,
+    audit: &Audit,
+    matrix: &Matrix,
+    selection: Option<&Selection>,
+    time: Option<super::time::TimeFormat>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let first = analysis.first_ts_ns.unwrap_or(0);
     let shown = Shown::new(analysis, audit, selection);
     for line in Headline::of(analysis, audit, selection).lines() {
         writeln!(out, "{line}")?;
@@ -545,7 +639,8 @@ pub(super) fn write_text_body(
     writeln!(out, "Flows")?;
     writeln!(
         out,
-        "  {:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+        "  {}{:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+        text::time_cell(time, None),
         "verdict",
         "proto",
         "initiator",
@@ -563,7 +658,8 @@ pub(super) fn write_text_body(
         }
         writeln!(
             out,
-            "  {:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+            "  {}{:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
+            text::time_cell(time, Some((f.first_ts_ns(), first))),
             j.verdict.label(),
             crate::net::transport_name(f.protocol),
             init,
@@ -598,7 +694,9 @@ pub fn write_csv(
         "responder_ip",
         "responder_port",
         "first_ts_ns",
+        "first_ts",
         "last_ts_ns",
+        "last_ts",
         "packets",
         "bytes",
         "conn_state",
@@ -619,19 +717,21 @@ pub fn write_csv(
             f.responder.ip.to_string(),
             f.responder.port.to_string(),
             f.first_ts_ns().to_string(),
+            super::time::rfc3339(f.first_ts_ns()),
             f.last_ts_ns().to_string(),
+            super::time::rfc3339(f.last_ts_ns()),
             f.packets().to_string(),
             f.wire_bytes().to_string(),
             f.conn_state().to_string(),
             j.protocol.to_string(),
             analysis
                 .identification(f)
+                .filter(|i| i.protocol != crate::identify::Protocol::Unknown)
                 .map(|i| i.protocol.label().to_string())
                 .unwrap_or_default(),
-            j.edge_interface.map_or("none", interface_label).to_string(),
-            j.edge_service
-                .map_or("none", crate::judge::service_label)
-                .to_string(),
+            // Ids, as JSON, Zeek and -Y write them; an empty cell is CSV's null.
+            j.edge_interface.map(id_of).unwrap_or_default(),
+            j.edge_service.map(id_of).unwrap_or_default(),
             j.verdict.label().to_string(),
             j.rules.join(" "),
             j.reason.to_string(),

@@ -1,7 +1,12 @@
 //! Rendering an [`Analysis`]: a text table for people, JSON / JSON Lines / CSV for scripts.
 //!
-//! Machine formats never humanize numbers: counts are integers, timestamps are both integer
-//! nanoseconds since the Unix epoch and RFC 3339 text in UTC.
+//! Machine formats share one schema, documented field by field in docs/SCHEMA.md: they never
+//! humanize numbers (counts are integers), every timestamp is both integer nanoseconds since
+//! the Unix epoch (`*_ns`) and RFC 3339 text in UTC beside it (the same name without `_ns`),
+//! an unknown or absent value is `null` (an empty cell in CSV), never `""`, and services and
+//! interfaces are written by their ids (`av`, `external-vip`), the words `-Y` takes; display
+//! names are for the text report and the TUI. Each JSON document, and the JSON Lines summary,
+//! opens with `schema_version`.
 
 pub mod audit;
 pub mod log;
@@ -34,25 +39,94 @@ pub enum Format {
     Zeek,
     /// Zeek conn.log as JSON, one object per line (Zeek's `LogAscii::use_json=T`).
     ZeekJson,
-    /// Parquet (needs -w FILE and the `analytics` build feature).
+    /// Parquet (needs -o FILE and the `analytics` build feature).
     Parquet,
 }
 
 pub use crate::net::transport_name;
+
+/// The version of the machine-readable schema (docs/SCHEMA.md): the major number changes when
+/// a field changes meaning or goes away, the minor number when fields are added.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// RFC 3339 text for an optional timestamp.
+fn rfc3339_opt(ns: Option<i64>) -> Option<String> {
+    ns.map(time::rfc3339)
+}
+
+/// A value serialized with RFC 3339 text beside each of its timestamps: an object key ending
+/// in `ts_ns` with an integer value gains a sibling without the `_ns`. For the records of other
+/// modules (findings, calls) that keep nanoseconds only; small, so the detour through a
+/// `serde_json::Value` costs nothing that matters.
+pub struct WithTimes<'a, T: Serialize>(pub &'a T);
+
+impl<T: Serialize> Serialize for WithTimes<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut v = serde_json::to_value(self.0).map_err(serde::ser::Error::custom)?;
+        add_times(&mut v);
+        v.serialize(s)
+    }
+}
+
+/// See [`WithTimes`].
+pub fn add_times(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let old = std::mem::take(map);
+            for (k, mut v) in old {
+                add_times(&mut v);
+                let text = match (k.strip_suffix("_ns"), v.as_i64()) {
+                    (Some(name), Some(ns)) if k.ends_with("ts_ns") => {
+                        Some((name.to_string(), time::rfc3339(ns)))
+                    }
+                    _ => None,
+                };
+                map.insert(k, v);
+                if let Some((name, text)) = text {
+                    map.entry(name).or_insert(serde_json::Value::String(text));
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(add_times),
+        _ => {}
+    }
+}
+
+/// The capture's first and last packet times as RFC 3339, beside the analysis'
+/// `first_ts_ns`/`last_ts_ns`.
+#[derive(Debug, Serialize)]
+pub struct Span {
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+}
+
+impl Span {
+    pub fn of(a: &Analysis) -> Span {
+        Span {
+            first_ts: rfc3339_opt(a.first_ts_ns),
+            last_ts: rfc3339_opt(a.last_ts_ns),
+        }
+    }
+}
 
 /// One direction of a flow, as written in JSON.
 #[derive(Debug, Serialize)]
 pub struct DirectionRecord {
     pub packets: u64,
     pub wire_bytes: u64,
+    /// IP bytes, header included (Zeek's `orig_ip_bytes`).
+    pub ip_bytes: u64,
     pub payload_bytes: u64,
     pub first_ts_ns: Option<i64>,
+    pub first_ts: Option<String>,
     pub last_ts_ns: Option<i64>,
+    pub last_ts: Option<String>,
     pub first_frame: Option<u64>,
     pub last_frame: Option<u64>,
     pub retransmissions: u64,
-    /// Up to 32 first payload bytes, hex, as evidence for identification.
-    pub first_bytes_hex: String,
+    /// Up to 32 first payload bytes, hex, as evidence for identification; null without
+    /// payload.
+    pub first_bytes_hex: Option<String>,
 }
 
 /// A flow, as written in JSON, JSON Lines and CSV.
@@ -67,8 +141,9 @@ pub struct FlowRecord<'a> {
     pub initiator_by: InitiatorEvidence,
     pub initiator_inferred: bool,
     pub first_ts_ns: i64,
-    pub last_ts_ns: i64,
     pub first_ts: String,
+    pub last_ts_ns: i64,
+    pub last_ts: String,
     pub duration_s: f64,
     pub packets: u64,
     pub wire_bytes: u64,
@@ -76,8 +151,9 @@ pub struct FlowRecord<'a> {
     pub resp: DirectionRecord,
     /// Zeek's conn_state (S0, SF, REJ...).
     pub conn_state: &'static str,
-    /// Zeek's history letters (TCP).
-    pub history: String,
+    /// Zeek's history letters, as the conn.log writes them (TCP, and UDP's `D`/`d`); null
+    /// for protocols Zeek keeps no history of.
+    pub history: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake: Option<Handshake>,
     /// The responder sent at least one packet.
@@ -88,37 +164,59 @@ pub struct FlowRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub icmp_type_code: Option<(u8, u8)>,
     pub icmp_errors: u64,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub icmp_error_notes: Vec<IcmpErrorNote>,
+    #[serde(skip_serializing_if = "IcmpNotes::is_empty")]
+    pub icmp_error_notes: IcmpNotes,
     pub fragments: u64,
     pub snaplen_truncated_packets: u64,
     /// Why the flow left the table: end-of-capture, idle-timeout or evicted.
     pub end: FlowEnd,
-    /// Community ID v1 (seed 0), the flow join key of Zeek, Suricata and Wireshark; empty for
+    /// Community ID v1 (seed 0), the flow join key of Zeek, Suricata and Wireshark; null for
     /// a flow whose ends are of different address families.
-    pub community_id: String,
+    pub community_id: Option<String>,
     /// What the payload showed: protocol, confidence, a one-line summary and the evidence
     /// (TLS SNI and certificates, STUN method and addresses, RTP payload types...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identification: Option<&'a crate::identify::Identification>,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The ICMP errors a flow records, each with its time as RFC 3339 beside the nanoseconds.
+#[derive(Debug)]
+pub struct IcmpNotes(pub Vec<IcmpErrorNote>);
+
+impl IcmpNotes {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for IcmpNotes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WithTimes(&self.0).serialize(s)
+    }
+}
+
+fn hex(bytes: &[u8]) -> Option<String> {
     use std::fmt::Write as _;
+    if bytes.is_empty() {
+        return None;
+    }
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes.iter().take(64) {
         let _ = write!(s, "{b:02x}");
     }
-    s
+    Some(s)
 }
 
 fn direction(d: &DirStats, retrans: u64, first: &[u8]) -> DirectionRecord {
     DirectionRecord {
         packets: d.packets,
         wire_bytes: d.wire_bytes,
+        ip_bytes: d.ip_bytes,
         payload_bytes: d.payload_bytes,
         first_ts_ns: d.first_ts_ns(),
+        first_ts: rfc3339_opt(d.first_ts_ns()),
         last_ts_ns: d.last_ts_ns(),
+        last_ts: rfc3339_opt(d.last_ts_ns()),
         first_frame: d.first_frame(),
         last_frame: d.last_frame(),
         retransmissions: retrans,
@@ -142,26 +240,27 @@ impl<'a> FlowRecord<'a> {
             initiator_by: f.initiator_by,
             initiator_inferred: !f.initiator_by.is_certain(),
             first_ts_ns: first,
-            last_ts_ns: last,
             first_ts: time::rfc3339(first),
+            last_ts_ns: last,
+            last_ts: time::rfc3339(last),
             duration_s: (last - first) as f64 / 1e9,
             packets: f.packets(),
             wire_bytes: f.wire_bytes(),
             orig: direction(&f.orig, ro, f.head.orig()),
             resp: direction(&f.resp, rr, f.head.resp()),
             conn_state: f.conn_state(),
-            history: f.history().to_string(),
+            history: Some(zeek::zeek_history(f)).filter(|h| !h.is_empty()),
             handshake: f.handshake(),
             answered: f.answered(),
             interfaces: interface_names(f.interfaces, analysis),
             vlan: f.vlan,
             icmp_type_code: f.icmp,
             icmp_errors: f.icmp_errors,
-            icmp_error_notes: f.icmp_notes.clone(),
+            icmp_error_notes: IcmpNotes(f.icmp_notes.clone()),
             fragments: f.fragments,
             snaplen_truncated_packets: f.truncated_packets,
             end: f.end,
-            community_id: zeek::community_id(f).unwrap_or_default(),
+            community_id: zeek::community_id(f),
             identification: analysis.identification(f),
         }
     }
@@ -193,8 +292,11 @@ pub fn by_bytes<'a>(analysis: &'a Analysis, selection: Option<&Selection>) -> Ve
 
 #[derive(Serialize)]
 struct JsonDocument<'a> {
+    schema_version: &'static str,
     #[serde(flatten)]
     analysis: &'a Analysis,
+    #[serde(flatten)]
+    span: Span,
     completeness: crate::analysis::Completeness,
     #[serde(skip_serializing_if = "Option::is_none")]
     display_filter: Option<SelectionSummary<'a>>,
@@ -224,6 +326,7 @@ pub fn write(
     analysis: &Analysis,
     format: Format,
     selection: Option<&Selection>,
+    time: Option<time::TimeFormat>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
@@ -237,11 +340,13 @@ pub fn write(
                     s.total
                 )?;
             }
-            text::write(analysis, selection, out)
+            text::write_with(analysis, selection, time, out)
         }
         Format::Json => {
             let doc = JsonDocument {
+                schema_version: SCHEMA_VERSION,
                 analysis,
+                span: Span::of(analysis),
                 completeness: analysis.completeness(),
                 display_filter: selection.map(Selection::summary),
                 flows: FlowRecords(analysis, selection),
@@ -250,31 +355,46 @@ pub fn write(
             writeln!(out)
         }
         Format::Jsonl => {
+            /// A record tagged with what it is, the tag first (as `audit --format jsonl`).
+            #[derive(Serialize)]
+            struct Tagged<'a, T: Serialize> {
+                #[serde(rename = "type")]
+                record: &'static str,
+                #[serde(flatten)]
+                body: &'a T,
+            }
+            #[derive(Serialize)]
+            struct Summary<'a> {
+                schema_version: &'static str,
+                #[serde(flatten)]
+                analysis: &'a Analysis,
+                #[serde(flatten)]
+                span: Span,
+                completeness: crate::analysis::Completeness,
+            }
+            fn line<T: Serialize>(
+                out: &mut dyn Write,
+                record: &'static str,
+                body: &T,
+            ) -> io::Result<()> {
+                serde_json::to_writer(&mut *out, &Tagged { record, body })?;
+                writeln!(out)
+            }
             for f in by_bytes(analysis, selection) {
-                let mut line = serde_json::to_value(FlowRecord::new(f, analysis))?;
-                if let Some(o) = line.as_object_mut() {
-                    o.insert("type".into(), "flow".into());
-                }
-                serde_json::to_writer(&mut *out, &line)?;
-                writeln!(out)?;
+                line(out, "flow", &FlowRecord::new(f, analysis))?;
             }
-            let mut summary = serde_json::to_value(analysis)?;
-            if let Some(o) = summary.as_object_mut() {
-                o.insert("type".into(), "summary".into());
-                o.insert(
-                    "completeness".into(),
-                    serde_json::to_value(analysis.completeness())?,
-                );
-            }
-            serde_json::to_writer(&mut *out, &summary)?;
-            writeln!(out)?;
+            line(
+                out,
+                "summary",
+                &Summary {
+                    schema_version: SCHEMA_VERSION,
+                    analysis,
+                    span: Span::of(analysis),
+                    completeness: analysis.completeness(),
+                },
+            )?;
             if let Some(s) = selection {
-                let mut line = serde_json::to_value(s.summary())?;
-                if let Some(o) = line.as_object_mut() {
-                    o.insert("type".into(), "display_filter".into());
-                }
-                serde_json::to_writer(&mut *out, &line)?;
-                writeln!(out)?;
+                line(out, "display_filter", &s.summary())?;
             }
             Ok(())
         }
@@ -290,7 +410,7 @@ pub fn write(
         // A binary file, written by the caller (it needs a path, not a stream).
         Format::Parquet => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "--format parquet writes a file: add -w FILE.parquet",
+            "--format parquet writes a file: add -o FILE.parquet",
         )),
     }
 }
@@ -310,7 +430,9 @@ fn write_csv(
         "responder_port",
         "initiator_by",
         "first_ts_ns",
+        "first_ts",
         "last_ts_ns",
+        "last_ts",
         "duration_s",
         "orig_packets",
         "orig_wire_bytes",
@@ -360,7 +482,9 @@ fn write_csv(
             r.responder.port.to_string(),
             by,
             r.first_ts_ns.to_string(),
+            r.first_ts,
             r.last_ts_ns.to_string(),
+            r.last_ts,
             format!("{:.9}", r.duration_s),
             r.orig.packets.to_string(),
             r.orig.wire_bytes.to_string(),
@@ -369,7 +493,7 @@ fn write_csv(
             r.resp.wire_bytes.to_string(),
             r.resp.payload_bytes.to_string(),
             r.conn_state.to_string(),
-            r.history,
+            r.history.unwrap_or_default(),
             handshake,
             r.icmp_errors.to_string(),
             r.fragments.to_string(),

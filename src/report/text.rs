@@ -3,7 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::{by_bytes, time, transport_name};
+use super::time::{self, TimeFormat};
+use super::{by_bytes, transport_name};
 use crate::analysis::{Analysis, Completeness};
 use crate::flow::Flow;
 use crate::select::Selection;
@@ -45,7 +46,37 @@ fn state(f: &Flow) -> String {
 
 /// Writes the text report of the flows shown (all, or a display filter's selection).
 pub fn write(a: &Analysis, selection: Option<&Selection>, out: &mut dyn Write) -> io::Result<()> {
+    write_with(a, selection, None, out)
+}
+
+/// The start-time column `-t` adds before a flows table's own columns: the heading, or a flow's
+/// start, padded to the width of the format's longest value.
+pub(super) fn time_cell(time: Option<TimeFormat>, value: Option<(i64, i64)>) -> String {
+    let Some(t) = time else {
+        return String::new();
+    };
+    let width = match t {
+        TimeFormat::Absolute | TimeFormat::Utc => 15,
+        TimeFormat::AbsoluteDate | TimeFormat::UtcDate => 26,
+        TimeFormat::AbsoluteDoy | TimeFormat::UtcDoy => 24,
+        TimeFormat::Relative => 14,
+        TimeFormat::Epoch => 17,
+    };
+    match value {
+        None => format!("{:<width$} ", t.heading()),
+        Some((ts, first)) => format!("{:<width$} ", t.format(ts, first)),
+    }
+}
+
+/// [`write`], with a start-time column in a tshark `-t` format when `time` is given.
+pub fn write_with(
+    a: &Analysis,
+    selection: Option<&Selection>,
+    time: Option<TimeFormat>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let flows = by_bytes(a, selection);
+    let first = a.first_ts_ns.unwrap_or(0);
     let span = match (a.first_ts_ns, a.last_ts_ns) {
         (Some(f), Some(l)) => format!(
             "{} .. {} ({:.3} s)",
@@ -66,7 +97,8 @@ pub fn write(a: &Analysis, selection: Option<&Selection>, out: &mut dyn Write) -
     writeln!(out)?;
     writeln!(
         out,
-        "{:<5} {:<46} {:<46} {:>8} {:>12} {:>8} {:>12} {:>10} {:<6} {:<12} notes",
+        "{}{:<5} {:<46} {:<46} {:>8} {:>12} {:>8} {:>12} {:>10} {:<6} {:<12} notes",
+        time_cell(time, None),
         "proto",
         "initiator",
         "responder",
@@ -88,7 +120,8 @@ pub fn write(a: &Analysis, selection: Option<&Selection>, out: &mut dyn Write) -
         let (conn, notes) = st.split_once(' ').unwrap_or((st.as_str(), ""));
         writeln!(
             out,
-            "{:<5} {:<46} {:<46} {:>8} {:>12} {:>8} {:>12} {:>10.3} {:<6} {:<12} {}",
+            "{}{:<5} {:<46} {:<46} {:>8} {:>12} {:>8} {:>12} {:>10.3} {:<6} {:<12} {}",
+            time_cell(time, Some((f.first_ts_ns(), first))),
             transport_name(f.protocol),
             init,
             endpoint(f.responder.ip, f.responder.port, f.protocol),
@@ -115,6 +148,12 @@ pub fn write(a: &Analysis, selection: Option<&Selection>, out: &mut dyn Write) -
 pub fn write_inputs_and_accounting(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "Inputs")?;
+    if let Some(n) = a.accounting.notes.get(crate::analysis::COUNT_LIMIT_NOTE) {
+        writeln!(
+            out,
+            "  reading stopped after the first {n} packets, as -c {n} asked"
+        )?;
+    }
     for i in &a.inputs {
         match (&i.error, &i.stop) {
             (Some(e), _) => writeln!(out, "  {}: not read: {e}", i.name)?,

@@ -6,24 +6,41 @@
 //! `Conn::Info` record); the header lines follow the ASCII writer
 //! (`base/frameworks/logging/writers/ascii.zeek`): `#separator \x09`, `#set_separator ,`,
 //! `#empty_field (empty)`, `#unset_field -`, `#path`, `#open`, `#fields`, `#types`, and a
-//! `#close` trailer. Choices where edgewise differs from what Zeek would log:
+//! `#close` trailer.
 //!
+//! What matches Zeek, as Zeek computes it:
+//! - `orig_ip_bytes` / `resp_ip_bytes` are IP bytes (each packet's IP total length, header
+//!   included, as Zeek's ConnSize analyzer sums `TotalLen()`), never link bytes.
+//! - `history` for UDP is `D` (first originator packet) and `d` (first responder packet) in
+//!   the order seen, after `^` when the roles were flipped from the first packet (Zeek's
+//!   `FlipRoles`); ICMP and other protocols have none (unset), as Zeek's analyzers record none.
+//!   TCP history follows Zeek's letters (see `flow::tcp`).
+//! - ICMP's `id.orig_p` / `id.resp_p` are the first message's type and its counterpart type
+//!   (echo 8 -> 0, timestamp, information, router and mask pairs; ICMPv6 echo, router,
+//!   neighbour, MLD, node information and home agent pairs), or the code for one-way messages,
+//!   as Zeek's `ICMP4_counterpart`/`ICMP6_counterpart`. ICMP bytes are those after the 8-byte
+//!   ICMP header.
+//! - `service` is Zeek's analyzer name for a payload Zeek confirms: `ssl`, `dns`, `http`,
+//!   `xmpp`, `ssh`, `rdp`, `smb`, and `sip` over UDP (Zeek's SIP analyzer reads UDP only).
+//!   STUN, TURN, MS-TURN, RTP, RTCP and SRTP have no Zeek analyzer, so Zeek leaves `service`
+//!   unset for them; edgewise's identification is in its own `payload` column instead.
+//!
+//! Where edgewise differs from what Zeek would log:
 //! - `#open` / `#close` are the capture's first and last packet times (UTC), not the wall clock
 //!   of the run, so that the same capture always gives the same file.
-//! - `orig_ip_bytes` / `resp_ip_bytes` count whole captured frames (link header included):
-//!   edgewise does not keep the IP-level length apart from the frame length, and subtracting a
-//!   fixed Ethernet header would be wrong for the other link types it reads (Linux SLL, raw
-//!   IP, loopback). A `#edgewise` header line says so.
 //! - `orig_bytes` / `resp_bytes` are the payload bytes seen (Zeek derives them from TCP
 //!   sequence numbers); `missed_bytes` is `0` when no content gap was seen and unset (`-`) when
 //!   one was, because the size of a gap is not tracked.
-//! - `service` is the payload identification when it is certain, in Zeek's analyzer names
-//!   (`ssl`, `dns`, `http`, `sip`, `xmpp`, `ssh`, `rdp`, `smb`); protocols Zeek has no analyzer
-//!   for keep edgewise's lower-case name (`stun`, `turn`, `ms-turn`, `rtp`, `rtcp`, `srtp`).
+//! - IP fragments count as packets each (Zeek reassembles a datagram first and counts it once);
+//!   ICMP flows are keyed by address pair (Zeek's key holds the type pair as ports).
+//! - Which side is flipped rests on edgewise's service ports (`flow`), not on Zeek's
+//!   `likely_server_ports`, which depend on the analyzers loaded.
 //! - `local_orig` / `local_resp` are unset: they come from Zeek's `Site::local_nets`, which
 //!   edgewise does not have.
-//! - `community_id` is the Community ID v1 of the flow (seed 0), as the
-//!   corelight/zeek-community-id package adds it.
+//!
+//! Columns after Zeek's: `community_id`, the Community ID v1 of the flow (seed 0), as the
+//! corelight/zeek-community-id package adds it; `payload`, edgewise's identification of the
+//! payload (`tls`, `stun`, `ms-turn`, `rtp`...); with `audit`, the judgement's columns.
 //!
 //! `uid` is deterministic: `C` followed by 17 base62 digits of a 96-bit FNV-1a hash of the flow's
 //! oriented 5-tuple and first timestamp, so two runs over one capture give the same uids.
@@ -79,6 +96,10 @@ pub const CONN_FIELDS: [(&str, &str); 21] = [
 /// Added after Zeek's columns, as the zeek-community-id package names it.
 pub const COMMUNITY_ID_FIELD: (&str, &str) = ("community_id", "string");
 
+/// edgewise's payload identification, after the Community ID: the protocol id of the JSON
+/// `identification.protocol`, lower-case.
+pub const PAYLOAD_FIELD: (&str, &str) = ("payload", "string");
+
 /// The audit's columns, after Zeek's.
 pub const AUDIT_FIELDS: [(&str, &str); 5] = [
     ("edge_interface", "string"),
@@ -110,7 +131,7 @@ pub fn write_flows(
     let fields: Vec<(&str, &str)> = CONN_FIELDS
         .iter()
         .copied()
-        .chain([COMMUNITY_ID_FIELD])
+        .chain([COMMUNITY_ID_FIELD, PAYLOAD_FIELD])
         .collect();
     let rows = shown(opts.selection, analysis.flows.len()).filter_map(|i| {
         Some(conn_cells(
@@ -131,7 +152,7 @@ pub fn write_audit(
     let fields: Vec<(&str, &str)> = CONN_FIELDS
         .iter()
         .copied()
-        .chain([COMMUNITY_ID_FIELD])
+        .chain([COMMUNITY_ID_FIELD, PAYLOAD_FIELD])
         .chain(AUDIT_FIELDS)
         .collect();
     let rows = shown(opts.selection, analysis.flows.len()).filter_map(|i| {
@@ -186,11 +207,7 @@ fn write_log(
     let types: Vec<&str> = fields.iter().map(|(_, t)| *t).collect();
     writeln!(out, "#fields\t{}", names.join("\t"))?;
     writeln!(out, "#types\t{}", types.join("\t"))?;
-    // Zeek's readers skip `#` lines they do not know; these say what differs from Zeek.
-    writeln!(
-        out,
-        "#edgewise\torig_ip_bytes/resp_ip_bytes count frame bytes (link header included)"
-    )?;
+    // Zeek's readers skip `#` lines they do not know.
     if let Some(s) = opts.selection {
         writeln!(
             out,
@@ -226,10 +243,10 @@ fn log_time(ns: i64) -> String {
 fn conn_cells(f: &Flow, id: Option<&Identification>) -> Vec<Cell> {
     let first = f.first_ts_ns();
     let duration = f.last_ts_ns() - first;
-    let is_icmp = matches!(f.protocol, 1 | 58);
-    // Zeek logs ICMP type and code in the port columns.
-    let (orig_p, resp_p) = match (is_icmp, f.icmp) {
-        (true, Some((t, c))) => (u16::from(t), u16::from(c)),
+    // Zeek logs ICMP's type and counterpart type in the port columns.
+    let (orig_p, resp_p) = match (f.protocol, f.icmp) {
+        (1, Some((t, c))) => (u16::from(t), u16::from(icmp4_counterpart(t, c))),
+        (58, Some((t, c))) => (u16::from(t), u16::from(icmp6_counterpart(t, c))),
         _ => (f.initiator.port, f.responder.port),
     };
     // Zeek sets duration and the byte counts only when the duration is above zero
@@ -253,7 +270,7 @@ fn conn_cells(f: &Flow, id: Option<&Identification>) -> Vec<Cell> {
         Cell::Addr(f.responder.ip),
         Cell::Port(resp_p),
         Cell::Str(crate::net::IpProto(f.protocol).zeek_name().to_string()),
-        service(id).map_or(Cell::Unset, |s| Cell::Str(s.to_string())),
+        service(id, f.protocol).map_or(Cell::Unset, |s| Cell::Str(s.to_string())),
         dur,
         ob,
         rb,
@@ -271,12 +288,55 @@ fn conn_cells(f: &Flow, id: Option<&Identification>) -> Vec<Cell> {
             Cell::Str(history)
         },
         Cell::Count(f.orig.packets),
-        Cell::Count(f.orig.wire_bytes),
+        Cell::Count(f.orig.ip_bytes),
         Cell::Count(f.resp.packets),
-        Cell::Count(f.resp.wire_bytes),
+        Cell::Count(f.resp.ip_bytes),
         Cell::Set(Vec::new()),
         community_id(f).map_or(Cell::Unset, Cell::Str),
+        payload(id).map_or(Cell::Unset, Cell::Str),
     ]
+}
+
+/// Zeek's `ICMP4_counterpart`: the reply type of a request (and back), else the code.
+fn icmp4_counterpart(icmp_type: u8, code: u8) -> u8 {
+    match icmp_type {
+        8 => 0,
+        0 => 8,
+        13 => 14,
+        14 => 13,
+        15 => 16,
+        16 => 15,
+        10 => 9,
+        9 => 10,
+        17 => 18,
+        18 => 17,
+        _ => code,
+    }
+}
+
+/// Zeek's `ICMP6_counterpart`.
+fn icmp6_counterpart(icmp_type: u8, code: u8) -> u8 {
+    match icmp_type {
+        128 => 129,
+        129 => 128,
+        133 => 134,
+        134 => 133,
+        135 => 136,
+        136 => 135,
+        130 => 131,
+        131 => 130,
+        139 => 140,
+        140 => 139,
+        144 => 145,
+        145 => 144,
+        _ => code,
+    }
+}
+
+/// edgewise's payload protocol, lower-case, when one was identified.
+pub fn payload(id: Option<&Identification>) -> Option<String> {
+    id.filter(|i| i.protocol != crate::identify::Protocol::Unknown)
+        .map(|i| i.protocol.label().to_ascii_lowercase())
 }
 
 fn judgement_cells(j: &Judgement) -> Vec<Cell> {
@@ -299,7 +359,9 @@ fn judgement_cells(j: &Judgement) -> Vec<Cell> {
 
 /// The history letters as Zeek writes them. TCP: edgewise's TCP history, computed to Zeek's
 /// rules. UDP: Zeek's UDP analyzer records `D` for the originator's first packet and `d` for
-/// the responder's (every UDP packet counts as data), in the order they were first seen.
+/// the responder's (every UDP packet counts as data), in the order they were first seen,
+/// after the `^` Zeek's `FlipRoles` adds when the first packet came from the responder's side
+/// of a service port. ICMP and other protocols: none (Zeek's analyzers record no letters).
 pub fn zeek_history(f: &Flow) -> String {
     if f.tcp.is_some() {
         return f.history().to_string();
@@ -307,6 +369,7 @@ pub fn zeek_history(f: &Flow) -> String {
     if f.protocol != 17 {
         return String::new();
     }
+    let flipped = f.initiator_by == crate::flow::InitiatorEvidence::WellKnownPort;
     let mut letters: Vec<(i64, char)> = Vec::new();
     if let (true, Some(t)) = (f.orig.packets > 0, f.orig.first_ts_ns()) {
         letters.push((t, 'D'));
@@ -315,12 +378,31 @@ pub fn zeek_history(f: &Flow) -> String {
         letters.push((t, 'd'));
     }
     letters.sort();
-    letters.into_iter().map(|(_, c)| c).collect()
+    let mut h = String::with_capacity(3);
+    if flipped {
+        h.push('^');
+    }
+    h.extend(letters.into_iter().map(|(_, c)| c));
+    h
 }
 
-/// Zeek's service name for a certain identification (Zeek logs only confirmed analyzers).
-pub fn service(id: Option<&Identification>) -> Option<&'static str> {
-    id.and_then(Identification::zeek_service)
+/// Zeek's service name for a certain identification, for the protocols Zeek has an analyzer
+/// for (Zeek logs only confirmed analyzers); `transport` is the IP protocol number.
+pub fn service(id: Option<&Identification>, transport: u8) -> Option<&'static str> {
+    use crate::identify::{Confidence, Protocol};
+    let id = id.filter(|i| i.confidence == Confidence::Certain)?;
+    Some(match id.protocol {
+        Protocol::Tls => "ssl",
+        Protocol::Dns => "dns",
+        Protocol::Http => "http",
+        Protocol::Xmpp => "xmpp",
+        Protocol::Ssh => "ssh",
+        Protocol::Rdp => "rdp",
+        Protocol::Smb => "smb",
+        // Zeek's SIP analyzer is registered for UDP only.
+        Protocol::Sip if transport == 17 => "sip",
+        _ => return None,
+    })
 }
 
 /// The Community ID v1 (seed 0) of a flow, from the initiator's side
@@ -488,6 +570,15 @@ mod tests {
         assert_eq!(base62(0), "0");
         assert_eq!(base62(61), "z");
         assert_eq!(base62(62), "10");
+    }
+
+    #[test]
+    fn icmp_ports_are_zeeks_type_pairs() {
+        assert_eq!(icmp4_counterpart(8, 0), 0);
+        assert_eq!(icmp4_counterpart(0, 0), 8);
+        assert_eq!(icmp4_counterpart(3, 3), 3);
+        assert_eq!(icmp6_counterpart(128, 0), 129);
+        assert_eq!(icmp6_counterpart(1, 4), 4);
     }
 
     #[test]

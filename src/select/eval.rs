@@ -25,16 +25,48 @@ fn kebab<T: Serialize>(v: T) -> Option<String> {
 
 fn actuals(field: Field, v: &FlowView<'_>) -> Vec<Actual> {
     let f = v.flow;
+    let (init, resp) = (f.initiator, f.responder);
+    let v6 = |ips: &[IpAddr]| -> Vec<Actual> {
+        ips.iter()
+            .filter(|ip| ip.is_ipv6())
+            .map(|ip| Actual::Ip(*ip))
+            .collect()
+    };
+    // Ports of one transport only: the ends' ports when the flow is of it, else none.
+    let ports = |protocol: u8, which: &[u16]| -> Vec<Actual> {
+        if f.protocol == protocol {
+            which.iter().map(|p| Actual::Num(u64::from(*p))).collect()
+        } else {
+            Vec::new()
+        }
+    };
     match field {
-        Field::Ip => vec![Actual::Ip(f.initiator.ip), Actual::Ip(f.responder.ip)],
-        Field::IpSrc => vec![Actual::Ip(f.initiator.ip)],
-        Field::IpDst => vec![Actual::Ip(f.responder.ip)],
+        Field::Ip => vec![Actual::Ip(init.ip), Actual::Ip(resp.ip)],
+        Field::IpSrc => vec![Actual::Ip(init.ip)],
+        Field::IpDst => vec![Actual::Ip(resp.ip)],
+        Field::Ipv6 => v6(&[init.ip, resp.ip]),
+        Field::Ipv6Src => v6(&[init.ip]),
+        Field::Ipv6Dst => v6(&[resp.ip]),
+        Field::IpProto => vec![Actual::Num(u64::from(f.protocol))],
         Field::Port => vec![
-            Actual::Num(u64::from(f.initiator.port)),
-            Actual::Num(u64::from(f.responder.port)),
+            Actual::Num(u64::from(init.port)),
+            Actual::Num(u64::from(resp.port)),
         ],
-        Field::PortSrc => vec![Actual::Num(u64::from(f.initiator.port))],
-        Field::PortDst => vec![Actual::Num(u64::from(f.responder.port))],
+        Field::PortSrc => vec![Actual::Num(u64::from(init.port))],
+        Field::PortDst => vec![Actual::Num(u64::from(resp.port))],
+        Field::TcpPort => ports(6, &[init.port, resp.port]),
+        Field::TcpSrcPort => ports(6, &[init.port]),
+        Field::TcpDstPort => ports(6, &[resp.port]),
+        Field::UdpPort => ports(17, &[init.port, resp.port]),
+        Field::UdpSrcPort => ports(17, &[init.port]),
+        Field::UdpDstPort => ports(17, &[resp.port]),
+        Field::Sni => v
+            .identification
+            .and_then(|id| id.evidence.tls.as_ref())
+            .and_then(|tls| tls.sni.as_ref())
+            .map(|sni| Actual::Text(sni.to_ascii_lowercase()))
+            .into_iter()
+            .collect(),
         Field::Transport => vec![Actual::Text(crate::net::transport_name(f.protocol))],
         Field::Protocol => {
             let mut out = Vec::new();
@@ -105,6 +137,15 @@ fn equal(a: &Actual, v: &Val) -> bool {
     }
 }
 
+/// `contains` and `matches` (text actuals are compared lower-case, as the values are).
+fn text_match(a: &Actual, op: Op, v: &Val) -> bool {
+    match (a, op, v) {
+        (Actual::Text(t), Op::Contains, Val::Text(s)) => t.to_lowercase().contains(s.as_str()),
+        (Actual::Text(t), Op::Matches, Val::Regex(re)) => re.0.is_match(t),
+        _ => false,
+    }
+}
+
 fn compare(a: &Actual, op: Op, v: &Val) -> bool {
     let ord = match (a, v) {
         (Actual::Num(x), Val::Num(n, _)) => x.partial_cmp(n),
@@ -127,13 +168,20 @@ pub(super) fn eval(e: &Expr, v: &FlowView<'_>) -> bool {
         Expr::Or(terms) => terms.iter().any(|t| eval(t, v)),
         Expr::And(terms) => terms.iter().all(|t| eval(t, v)),
         Expr::Not(a) => !eval(a, v),
+        Expr::Always => true,
+        Expr::Family { v6 } => v.flow.initiator.ip.is_ipv6() == *v6,
+        Expr::Has { field, .. } => !actuals(*field, v).is_empty(),
         Expr::Cmp {
             field, op, value, ..
         } => {
             let acts = actuals(*field, v);
+            if acts.is_empty() && field.absent_is_false() {
+                return false;
+            }
             match op {
                 Op::Eq => acts.iter().any(|a| equal(a, value)),
                 Op::Ne => !acts.iter().any(|a| equal(a, value)),
+                Op::Contains | Op::Matches => acts.iter().any(|a| text_match(a, *op, value)),
                 _ => acts.iter().any(|a| compare(a, *op, value)),
             }
         }
@@ -147,9 +195,10 @@ fn first_audit_field(e: &Expr) -> Option<(Field, usize)> {
     match e {
         Expr::Or(terms) | Expr::And(terms) => terms.iter().find_map(first_audit_field),
         Expr::Not(a) => first_audit_field(a),
-        Expr::Cmp { field, column, .. } | Expr::In { field, column, .. } => {
-            field.needs_audit().then_some((*field, *column))
-        }
+        Expr::Always | Expr::Family { .. } => None,
+        Expr::Cmp { field, column, .. }
+        | Expr::In { field, column, .. }
+        | Expr::Has { field, column } => field.needs_audit().then_some((*field, *column)),
     }
 }
 

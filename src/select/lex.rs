@@ -63,7 +63,7 @@ pub(super) fn lex(src: &str) -> Result<Vec<Token>, FilterError> {
             i += 2;
             continue;
         }
-        let sym1 = ["<", ">", "!", "(", ")", "{", "}", ","]
+        let sym1 = ["<", ">", "!", "(", ")", "{", "}", ",", "~"]
             .into_iter()
             .find(|s| s.starts_with(c));
         if let Some(s) = sym1 {

@@ -10,7 +10,9 @@
 //! and        := unary (("and" | "&&") unary)*
 //! unary      := ("not" | "!") unary | primary
 //! primary    := "(" expr ")" | field op value | field "in" "{" value ([","] value)* "}"
+//!             | field | protocol                 (presence: `tcp`, `tls`, `tcp.port`)
 //! op         := "==" | "!=" | "<" | ">" | "<=" | ">="   (or eq ne lt gt le ge)
+//!             | "contains" | "matches" | "~"      (text fields only)
 //! value      := word | "quoted text"        (in sets, numbers may be ranges: 50000..59999)
 //! ```
 //!
@@ -19,6 +21,17 @@
 //! are true when any value matches; `a != b` is always `not (a == b)` (Wireshark 3.6's
 //! "all not equal" reading), so `ip != 10.0.0.1` keeps the flows that do not touch 10.0.0.1.
 //! Parentheses nest at most [`MAX_DEPTH`] deep.
+//!
+//! Wireshark's field names work where a flow can answer them: `ip.addr`, `ip.src`, `ip.dst`,
+//! `ipv6.addr`/`.src`/`.dst`, `ip.proto`, `tcp.port`, `udp.port`, `tcp.srcport`,
+//! `tcp.dstport`, `udp.srcport`, `udp.dstport`, `frames` (a conversation's frame count),
+//! `tls.handshake.extensions_server_name`; protocol names alone (`tcp`, `udp`, `icmp`, `ip`,
+//! `ipv6`, `tls`, `stun`, `rtp`, `sip`...) and any field alone test presence. `src` is the
+//! flow's initiator, `dst` its responder. A field a flow does not have (`tcp.port` of a UDP
+//! flow, `ipv6.addr` of an IPv4 one, an SNI a flow never sent) makes every comparison on it
+//! false, `!=` included, as in Wireshark. `contains` and `matches` (a regular expression) are
+//! case-insensitive, as Wireshark's `matches` is. Per-packet fields (`tcp.flags.syn`,
+//! `frame.len`) are refused with the reason, and a misspelt field gets "did you mean".
 //!
 //! Applying a filter never changes the run: [`Filter::select`] returns a [`Selection`], the
 //! indexes of the flows it keeps, and the reports render only those.
@@ -76,11 +89,26 @@ pub enum Field {
     Ip,
     IpSrc,
     IpDst,
+    /// IPv6 addresses only (Wireshark's `ipv6.*`).
+    Ipv6,
+    Ipv6Src,
+    Ipv6Dst,
+    /// The IP protocol number (Wireshark's `ip.proto`).
+    IpProto,
     Port,
     PortSrc,
     PortDst,
+    /// Ports of TCP flows only (Wireshark's `tcp.port`...).
+    TcpPort,
+    TcpSrcPort,
+    TcpDstPort,
+    UdpPort,
+    UdpSrcPort,
+    UdpDstPort,
     Transport,
     Protocol,
+    /// The TLS server name the client asked for.
+    Sni,
     Interface,
     Service,
     Verdict,
@@ -92,23 +120,38 @@ pub enum Field {
 }
 
 impl Field {
-    const ALL: [(&'static str, Field); 16] = [
+    /// Every name a filter accepts, the field's own name first (the name messages use).
+    const ALL: [(&'static str, Field); 30] = [
         ("ip", Field::Ip),
+        ("ip.addr", Field::Ip),
         ("ip.src", Field::IpSrc),
         ("ip.dst", Field::IpDst),
+        ("ipv6.addr", Field::Ipv6),
+        ("ipv6.src", Field::Ipv6Src),
+        ("ipv6.dst", Field::Ipv6Dst),
+        ("ip.proto", Field::IpProto),
         ("port", Field::Port),
         ("port.src", Field::PortSrc),
         ("port.dst", Field::PortDst),
+        ("tcp.port", Field::TcpPort),
+        ("tcp.srcport", Field::TcpSrcPort),
+        ("tcp.dstport", Field::TcpDstPort),
+        ("udp.port", Field::UdpPort),
+        ("udp.srcport", Field::UdpSrcPort),
+        ("udp.dstport", Field::UdpDstPort),
         ("transport", Field::Transport),
         ("protocol", Field::Protocol),
+        ("tls.handshake.extensions_server_name", Field::Sni),
         ("interface", Field::Interface),
         ("service", Field::Service),
         ("verdict", Field::Verdict),
         ("state", Field::State),
         ("packets", Field::Packets),
+        ("frames", Field::Packets),
         ("bytes", Field::Bytes),
         ("duration", Field::Duration),
         ("severity", Field::Severity),
+        ("tls.sni", Field::Sni),
     ];
 
     fn from_name(s: &str) -> Option<Field> {
@@ -123,11 +166,49 @@ impl Field {
             .map_or("?", |(n, _)| n)
     }
 
+    /// Every name a filter accepts for a field, aliases included.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Field::ALL.iter().map(|(n, _)| *n)
+    }
+
     /// Fields that only an audit can answer.
     pub fn needs_audit(self) -> bool {
         matches!(
             self,
             Field::Interface | Field::Service | Field::Verdict | Field::Severity
+        )
+    }
+
+    /// Wireshark's fields, which a flow may lack: a comparison on a field the flow does not
+    /// have is false, `!=` included, as Wireshark treats a field a packet does not have.
+    /// edgewise's own fields keep `a != b` as `not (a == b)`.
+    pub fn absent_is_false(self) -> bool {
+        matches!(
+            self,
+            Field::Ipv6
+                | Field::Ipv6Src
+                | Field::Ipv6Dst
+                | Field::TcpPort
+                | Field::TcpSrcPort
+                | Field::TcpDstPort
+                | Field::UdpPort
+                | Field::UdpSrcPort
+                | Field::UdpDstPort
+                | Field::Sni
+        )
+    }
+
+    /// Fields whose values are text (what `contains` and `matches` apply to).
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            Field::Transport
+                | Field::Protocol
+                | Field::Sni
+                | Field::Interface
+                | Field::Service
+                | Field::Verdict
+                | Field::State
         )
     }
 }

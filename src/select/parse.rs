@@ -23,6 +23,20 @@ pub(super) enum Op {
     Gt,
     Le,
     Ge,
+    /// Text containing the value (case-insensitive).
+    Contains,
+    /// Text matching a regular expression (case-insensitive, as Wireshark's `matches`).
+    Matches,
+}
+
+/// A compiled regular expression, compared by its source.
+#[derive(Debug, Clone)]
+pub(super) struct Pattern(pub(super) regex_lite::Regex);
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }
 
 /// A parsed comparison value.
@@ -34,6 +48,7 @@ pub(super) enum Val {
     Secs(f64),
     Text(String),
     Rank(u8),
+    Regex(Pattern),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +56,17 @@ pub(super) enum Expr {
     Or(Vec<Expr>),
     And(Vec<Expr>),
     Not(Box<Expr>),
+    /// Every flow (Wireshark's bare `frame`: every packet has one).
+    Always,
+    /// Flows of one IP version: bare `ip` (IPv4) or `ipv6`.
+    Family {
+        v6: bool,
+    },
+    /// The flow has a value for the field (a field named alone).
+    Has {
+        field: Field,
+        column: usize,
+    },
     Cmp {
         field: Field,
         column: usize,
@@ -85,6 +111,75 @@ const STATES: [&str; 13] = [
 ];
 const TRANSPORTS: [&str; 6] = ["tcp", "udp", "icmp", "icmpv6", "gre", "esp"];
 const SEVERITIES: [&str; 3] = ["info", "warning", "error"];
+
+/// Wireshark's protocol names, named alone, and the payload protocols (as `protocol` gives
+/// them) that Wireshark would dissect under that name: TURN and MS-TURN are STUN messages to
+/// Wireshark, SRTP shows as RTP.
+const PAYLOADS: [(&str, &[&str]); 12] = [
+    ("tls", &["tls"]),
+    ("ssl", &["tls"]),
+    ("stun", &["stun", "turn", "ms-turn"]),
+    ("rtp", &["rtp", "srtp"]),
+    ("rtcp", &["rtcp"]),
+    ("sip", &["sip"]),
+    ("xmpp", &["xmpp"]),
+    ("http", &["http"]),
+    ("dns", &["dns"]),
+    ("ssh", &["ssh"]),
+    ("rdp", &["rdp"]),
+    ("smb", &["smb"]),
+];
+
+/// Words a filter accepts alone besides the field names.
+const PRESENCE_WORDS: [&str; 9] = [
+    "frame", "ip", "ipv6", "tcp", "udp", "icmp", "icmpv6", "gre", "esp",
+];
+
+/// Prefixes of Wireshark's per-packet fields: a name under one of them that edgewise does not
+/// answer is a packet's field, not a flow's.
+const PACKET_FIELD_PREFIXES: [&str; 14] = [
+    "frame.", "eth.", "vlan.", "ip.", "ipv6.", "tcp.", "udp.", "icmp.", "icmpv6.", "tls.", "sip.",
+    "stun.", "rtp.", "dns.",
+];
+
+/// Restricted Damerau-Levenshtein (optimal string alignment) distance: a swapped pair of
+/// letters (`prot` for `port`) is one edit, as a typist makes it.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The candidate nearest to `word`, when it is near enough to be what was meant.
+fn nearest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+    let w = word.to_ascii_lowercase();
+    // Long words bear more typos; a two-letter word bears one.
+    let limit = (w.chars().count() / 3).clamp(1, 3);
+    candidates
+        .map(|c| (edit_distance(&w, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, c.len()))
+        .map(|(_, c)| c)
+}
 
 impl<'s> Parser<'s> {
     fn peek(&self) -> &Token {
@@ -173,12 +268,11 @@ impl<'s> Parser<'s> {
                 Ok(e)
             }
             Tok::Word(w) => {
+                if !self.operator_follows() {
+                    return self.presence(&t, w);
+                }
                 let Some(field) = Field::from_name(w) else {
-                    let names: Vec<&str> = Field::ALL.iter().map(|(n, _)| *n).collect();
-                    return Err(self.error(
-                        &t,
-                        format!("unknown field '{w}' (fields: {})", names.join(", ")),
-                    ));
+                    return Err(self.unknown_field(&t, w));
                 };
                 self.comparison(field, t.at + 1)
             }
@@ -187,6 +281,77 @@ impl<'s> Parser<'s> {
                 format!("expected a field, 'not' or '(' but found {}", t.describe()),
             )),
         }
+    }
+
+    /// Does a comparison operator come next (so the word before it names a field)?
+    fn operator_follows(&self) -> bool {
+        match &self.toks.get(self.pos).map(|t| &t.tok) {
+            Some(Tok::Sym(s)) => matches!(*s, "==" | "!=" | "<" | ">" | "<=" | ">=" | "~"),
+            Some(Tok::Word(w)) => matches!(
+                w.to_ascii_lowercase().as_str(),
+                "eq" | "ne" | "lt" | "gt" | "le" | "ge" | "in" | "contains" | "matches"
+            ),
+            _ => false,
+        }
+    }
+
+    /// A word alone: a protocol (`tcp`, `ipv6`, `tls`) or a field (`tcp.port`), true when the
+    /// flow has it.
+    fn presence(&self, t: &Token, word: &str) -> Result<Expr, FilterError> {
+        let w = word.to_ascii_lowercase();
+        let column = t.at + 1;
+        let text = |v: &str| Val::Text(v.to_string());
+        Ok(match w.as_str() {
+            "frame" => Expr::Always,
+            "ip" => Expr::Family { v6: false },
+            "ipv6" => Expr::Family { v6: true },
+            _ if TRANSPORTS.contains(&w.as_str()) => Expr::Cmp {
+                field: Field::Transport,
+                column,
+                op: Op::Eq,
+                value: text(&w),
+            },
+            _ => {
+                if let Some((_, protocols)) = PAYLOADS.iter().find(|(n, _)| *n == w) {
+                    return Ok(Expr::In {
+                        field: Field::Protocol,
+                        column,
+                        values: protocols.iter().map(|p| text(p)).collect(),
+                    });
+                }
+                match Field::from_name(&w) {
+                    Some(field) => Expr::Has { field, column },
+                    None => return Err(self.unknown_field(t, word)),
+                }
+            }
+        })
+    }
+
+    /// An unknown field: "did you mean" when a name is near, the reason when it is one of
+    /// Wireshark's per-packet fields, else the list of fields.
+    fn unknown_field(&self, t: &Token, word: &str) -> FilterError {
+        let candidates = Field::names()
+            .chain(PRESENCE_WORDS)
+            .chain(PAYLOADS.iter().map(|(n, _)| *n));
+        if let Some(near) = nearest(word, candidates) {
+            return self.error(t, format!("unknown field '{word}': did you mean `{near}`?"));
+        }
+        let lower = word.to_ascii_lowercase();
+        let names: Vec<&str> = Field::names().collect();
+        if PACKET_FIELD_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+            return self.error(
+                t,
+                format!(
+                    "'{word}' is a field of single packets, which a flow does not have; a flow \
+                     filter answers: {}",
+                    names.join(", ")
+                ),
+            );
+        }
+        self.error(
+            t,
+            format!("unknown field '{word}' (fields: {})", names.join(", ")),
+        )
     }
 
     fn comparison(&mut self, field: Field, column: usize) -> Result<Expr, FilterError> {
@@ -198,6 +363,7 @@ impl<'s> Parser<'s> {
             Tok::Sym(">") => Op::Gt,
             Tok::Sym("<=") => Op::Le,
             Tok::Sym(">=") => Op::Ge,
+            Tok::Sym("~") => Op::Matches,
             Tok::Word(w) => match w.to_ascii_lowercase().as_str() {
                 "eq" => Op::Eq,
                 "ne" => Op::Ne,
@@ -205,11 +371,47 @@ impl<'s> Parser<'s> {
                 "gt" => Op::Gt,
                 "le" => Op::Le,
                 "ge" => Op::Ge,
+                "contains" => Op::Contains,
+                "matches" => Op::Matches,
                 "in" => return self.set(field, column),
                 _ => return Err(self.expected_operator(&t, field)),
             },
             _ => return Err(self.expected_operator(&t, field)),
         };
+        if matches!(op, Op::Contains | Op::Matches) {
+            if !field.is_text() {
+                return Err(self.error(
+                    &t,
+                    format!(
+                        "'{}' is not text: contains and matches apply to transport, protocol, \
+                         tls.handshake.extensions_server_name, interface, service, verdict and \
+                         state",
+                        field.name()
+                    ),
+                ));
+            }
+            let v = self.next();
+            let Some(text) = self.text_of(&v) else {
+                return Err(self.error(
+                    &v,
+                    format!(
+                        "expected text after '{}' but found {}",
+                        field.name(),
+                        v.describe()
+                    ),
+                ));
+            };
+            let value = match op {
+                Op::Contains => Val::Text(text.to_lowercase()),
+                _ => Val::Regex(self.pattern(&v, &text)?),
+            };
+            return Ok(Expr::Cmp {
+                field,
+                column,
+                op,
+                value,
+            });
+        }
         if !matches!(op, Op::Eq | Op::Ne) && !ordered(field) {
             return Err(self.error(
                 &t,
@@ -226,11 +428,32 @@ impl<'s> Parser<'s> {
         })
     }
 
+    fn text_of(&self, t: &Token) -> Option<String> {
+        match &t.tok {
+            Tok::Word(w) => Some(w.clone()),
+            Tok::Quoted(q) => Some(q.clone()),
+            _ => None,
+        }
+    }
+
+    /// A `matches` pattern, compiled once, case-insensitive; its size is bounded so that no
+    /// pattern can take the machine.
+    fn pattern(&self, t: &Token, text: &str) -> Result<Pattern, FilterError> {
+        regex_lite::RegexBuilder::new(text)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .nest_limit(MAX_DEPTH as u32)
+            .build()
+            .map(Pattern)
+            .map_err(|e| self.error(t, format!("bad regular expression: {e}")))
+    }
+
     fn expected_operator(&self, t: &Token, field: Field) -> FilterError {
         self.error(
             t,
             format!(
-                "expected a comparison (==, !=, <, >, <=, >=, in) after '{}' but found {}",
+                "expected a comparison (==, !=, <, >, <=, >=, in, contains, matches) after '{}' \
+                 but found {}",
                 field.name(),
                 t.describe()
             ),
@@ -288,21 +511,53 @@ impl<'s> Parser<'s> {
         let one_of = |what: &str, list: &[&str]| -> Result<Val, FilterError> {
             match list.iter().find(|x| x.eq_ignore_ascii_case(&text)) {
                 Some(x) => Ok(Val::Text(x.to_string())),
-                None => Err(self.error(
-                    t,
-                    format!("unknown {what} '{text}' (one of: {})", list.join(", ")),
-                )),
+                None => {
+                    let hint = match nearest(&text, list.iter().copied()) {
+                        Some(near) => format!(": did you mean `{near}`?"),
+                        None => String::new(),
+                    };
+                    Err(self.error(
+                        t,
+                        format!(
+                            "unknown {what} '{text}'{hint} (one of: {})",
+                            list.join(", ")
+                        ),
+                    ))
+                }
             }
         };
         match field {
             Field::Ip | Field::IpSrc | Field::IpDst => parse_net(&text)
                 .map(Val::Net)
                 .ok_or_else(|| self.error(t, "expected an IP address or CIDR".into())),
-            Field::Port | Field::PortSrc | Field::PortDst | Field::Packets | Field::Bytes => {
-                let max = if matches!(field, Field::Port | Field::PortSrc | Field::PortDst) {
-                    u64::from(u16::MAX)
-                } else {
-                    u64::MAX
+            Field::Ipv6 | Field::Ipv6Src | Field::Ipv6Dst => match parse_net(&text) {
+                Some(n @ IpNet::V6(_)) => Ok(Val::Net(n)),
+                Some(IpNet::V4(_)) => Err(self.error(
+                    t,
+                    format!(
+                        "'{}' holds IPv6 addresses, as in Wireshark: use ip.addr (or ip) for \
+                         IPv4",
+                        field.name()
+                    ),
+                )),
+                None => Err(self.error(t, "expected an IPv6 address or CIDR".into())),
+            },
+            Field::Port
+            | Field::PortSrc
+            | Field::PortDst
+            | Field::TcpPort
+            | Field::TcpSrcPort
+            | Field::TcpDstPort
+            | Field::UdpPort
+            | Field::UdpSrcPort
+            | Field::UdpDstPort
+            | Field::IpProto
+            | Field::Packets
+            | Field::Bytes => {
+                let max = match field {
+                    Field::Packets | Field::Bytes => u64::MAX,
+                    Field::IpProto => u64::from(u8::MAX),
+                    _ => u64::from(u16::MAX),
                 };
                 let range = if in_set { text.split_once("..") } else { None };
                 let (lo, hi) = match range {
@@ -344,7 +599,7 @@ impl<'s> Parser<'s> {
                 Val::Text(s) => Ok(Val::Rank(severity_rank_of(&s))),
                 v => Ok(v),
             },
-            Field::Protocol => Ok(Val::Text(text.to_ascii_lowercase())),
+            Field::Protocol | Field::Sni => Ok(Val::Text(text.to_ascii_lowercase())),
         }
     }
 }
@@ -355,6 +610,13 @@ fn ordered(field: Field) -> bool {
         Field::Port
             | Field::PortSrc
             | Field::PortDst
+            | Field::TcpPort
+            | Field::TcpSrcPort
+            | Field::TcpDstPort
+            | Field::UdpPort
+            | Field::UdpSrcPort
+            | Field::UdpDstPort
+            | Field::IpProto
             | Field::Packets
             | Field::Bytes
             | Field::Duration

@@ -213,8 +213,6 @@ fn errors_point_at_the_bad_token() {
         Some("display filter: expected a number at column 9: 'port == 50x'")
     );
     assert_eq!(e.to_string().lines().nth(2), Some("            ^~~"));
-    assert_eq!(err("prot == 1").column, 1);
-    assert!(err("prot == 1").message.starts_with("unknown field 'prot'"));
     assert_eq!(err("port = 1").column, 6);
     assert_eq!(err("port == 70000").column, 9);
     assert_eq!(
@@ -281,4 +279,120 @@ fn a_selection_numbers_the_kept_flows_in_order() {
     assert_eq!(shown(Some(&s), 10).collect::<Vec<_>>(), vec![2, 5, 9]);
     assert_eq!(shown(None, 3).collect::<Vec<_>>(), vec![0, 1, 2]);
     assert_eq!(s.summary().kept, 3);
+}
+
+#[test]
+fn wireshark_field_names_answer_for_flows() {
+    let tcp = flow(6, ("192.168.20.55", 50100), ("172.25.33.10", 5061), true);
+    let udp = flow(17, ("203.0.113.5", 50000), ("10.45.16.30", 3478), true);
+    let v6 = flow(17, ("2001:db8::1", 1000), ("2001:db8:1::2", 3478), true);
+    assert!(is("ip.addr == 172.25.33.10", &tcp));
+    assert!(is("ip.addr == 172.25.33.0/24 && tcp.port == 5061", &tcp));
+    assert!(is("tcp.dstport == 5061 and tcp.srcport >= 50000", &tcp));
+    assert!(!is("udp.port == 5061", &tcp));
+    assert!(is("udp.port in {3478, 443} and udp.dstport == 3478", &udp));
+    assert!(is("ip.proto == 17", &udp) && !is("ip.proto == 6", &udp));
+    assert!(is("frames == 6", &udp));
+    // A field the flow does not have: every comparison is false, as in Wireshark.
+    assert!(!is("tcp.port != 443", &udp));
+    assert!(is("not tcp.port == 443", &udp));
+    assert!(!is("ipv6.addr != 2001:db8::9", &udp));
+    assert!(is("ipv6.addr == 2001:db8:1::/48", &v6));
+    assert!(is(
+        "ipv6.src == 2001:db8::1 && ipv6.dst == 2001:db8:1::2",
+        &v6
+    ));
+    // edgewise's own fields keep `!=` as `not ==`.
+    assert!(is("port != 443", &udp));
+}
+
+#[test]
+fn protocols_and_fields_named_alone_test_presence() {
+    let tcp = flow(6, ("192.168.20.55", 50100), ("172.25.33.10", 5061), true);
+    let udp = flow(17, ("203.0.113.5", 50000), ("10.45.16.30", 3478), true);
+    let v6 = flow(17, ("2001:db8::1", 1000), ("2001:db8:1::2", 3478), true);
+    assert!(is("tcp", &tcp) && !is("tcp", &udp));
+    assert!(is("udp && !tcp", &udp));
+    assert!(!is("icmp", &udp));
+    assert!(is("ip", &udp) && !is("ip", &v6));
+    assert!(is("ipv6", &v6) && !is("ipv6", &udp));
+    assert!(is("frame", &udp));
+    assert!(is("tcp.port", &tcp) && !is("tcp.port", &udp));
+    assert!(is("(udp) or tcp", &tcp));
+    // The payload's protocol, by Wireshark's dissector name: TURN is STUN to Wireshark.
+    let j = judgement(Interface::External, Service::Av, Verdict::Permitted);
+    assert!(!eval_on("stun", &udp, Some(&j), 0));
+    let e = err("port port == 2");
+    assert_eq!(e.column, 6);
+}
+
+#[test]
+fn contains_and_matches_on_text_fields() {
+    let f = flow(6, ("192.168.20.55", 50100), ("172.25.33.10", 5061), true);
+    let j = judgement(Interface::Internal, Service::Internal, Verdict::WrongSource);
+    assert!(eval_on("verdict contains \"source\"", &f, Some(&j), 0));
+    assert!(eval_on("protocol contains MTLS", &f, Some(&j), 0));
+    assert!(eval_on(
+        "verdict matches \"^wrong-(source|direction)$\"",
+        &f,
+        Some(&j),
+        0
+    ));
+    assert!(eval_on("protocol ~ \"^SIP/\"", &f, Some(&j), 0));
+    assert!(!eval_on("verdict matches \"^permitted\"", &f, Some(&j), 0));
+    assert!(eval_on("transport contains tc", &f, None, 0));
+    assert!(eval_on("state matches \"^s[f0]$\"", &f, None, 0));
+    let e = err("port contains 44");
+    assert_eq!(e.column, 6);
+    assert!(e.message.contains("not text"), "{}", e.message);
+    let e = err("verdict matches \"(unclosed\"");
+    assert_eq!(e.column, 17);
+    assert!(
+        e.message.starts_with("bad regular expression"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn unknown_fields_suggest_the_nearest_name() {
+    let e = err("prot == 1");
+    assert_eq!(e.column, 1);
+    assert_eq!(e.message, "unknown field 'prot': did you mean `port`?");
+    assert_eq!(
+        err("verdit != permitted").message,
+        "unknown field 'verdit': did you mean `verdict`?"
+    );
+    assert_eq!(
+        err("tcp.dsport == 443").message,
+        "unknown field 'tcp.dsport': did you mean `tcp.dstport`?"
+    );
+    assert_eq!(
+        err("ip.adr == 10.0.0.1").message,
+        "unknown field 'ip.adr': did you mean `ip.addr`?"
+    );
+    // Alone, too.
+    assert_eq!(
+        err("udpp and tcp").message,
+        "unknown field 'udpp': did you mean `udp`?"
+    );
+    let e = err("tcp.flags.syn == 1");
+    assert!(e.message.contains("single packets"), "{}", e.message);
+    let e = err("zzzz == 1");
+    assert!(
+        e.message
+            .starts_with("unknown field 'zzzz' (fields: ip, ip.addr"),
+        "{}",
+        e.message
+    );
+    let e = err("verdict == permited");
+    assert!(
+        e.message.contains("did you mean `permitted`?"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        err("ipv6.addr == 10.0.0.1").message,
+        "'ipv6.addr' holds IPv6 addresses, as in Wireshark: use ip.addr (or ip) for IPv4"
+    );
 }
