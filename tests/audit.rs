@@ -172,13 +172,18 @@ fn every_rule_is_hit_and_missed_by_port_transport_source_and_direction() {
                     !j.verdict.is_violation(),
                     "{what}: hit judged {:?}: {}",
                     j.verdict,
-                    j.reason
+                    j.reason.with_ends([f.initiator, f.responder])
                 );
                 if matches!(
                     r.verdict,
                     edgewise::matrix::RuleVerdict::Permit | edgewise::matrix::RuleVerdict::PermitIf
                 ) {
-                    assert_eq!(j.verdict, Verdict::Permitted, "{what}: {}", j.reason);
+                    assert_eq!(
+                        j.verdict,
+                        Verdict::Permitted,
+                        "{what}: {}",
+                        j.reason.with_ends([f.initiator, f.responder])
+                    );
                     assert!(j.cites(&r.id), "{what}: permitted by {:?} instead", j.rules);
                 }
             } else {
@@ -207,9 +212,13 @@ fn every_rule_is_hit_and_missed_by_port_transport_source_and_direction() {
                     j.verdict.is_violation(),
                     "{what}: port 9 judged {:?}: {}",
                     j.verdict,
-                    j.reason
+                    j.reason.with_ends([by_port.initiator, by_port.responder])
                 );
-                assert!(!j.reason.to_string().is_empty());
+                assert!(!j
+                    .reason
+                    .with_ends([by_port.initiator, by_port.responder])
+                    .to_string()
+                    .is_empty());
             }
 
             // Missed by transport, unless the documents have the same rule for the other one.
@@ -228,6 +237,7 @@ fn every_rule_is_hit_and_missed_by_port_transport_source_and_direction() {
                     "{what}: other transport judged {:?}: {}",
                     j.verdict,
                     j.reason
+                        .with_ends([by_transport.initiator, by_transport.responder])
                 );
             }
 
@@ -251,10 +261,15 @@ fn every_rule_is_hit_and_missed_by_port_transport_source_and_direction() {
                     j.verdict.is_violation(),
                     "{what}: wrong role {wrong} judged {:?}: {}",
                     j.verdict,
-                    j.reason
+                    j.reason.with_ends([by_role.initiator, by_role.responder])
                 );
                 if matches!(r.interface, Interface::External | Interface::ExternalVip) {
-                    assert_eq!(j.verdict, Verdict::InternalHairpin, "{what}: {}", j.reason);
+                    assert_eq!(
+                        j.verdict,
+                        Verdict::InternalHairpin,
+                        "{what}: {}",
+                        j.reason.with_ends([by_role.initiator, by_role.responder])
+                    );
                 }
             }
 

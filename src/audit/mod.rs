@@ -9,7 +9,7 @@ use crate::analysis::Analysis;
 use crate::diagnose::Diagnosis;
 use crate::flow::Flow;
 use crate::judge::{
-    interface_label, service_label, Coverage, FlowFacts, Judge, Judgement, Verdict,
+    interface_label, service_label, Coverage, FlowFacts, Judge, Judgement, Judgements, Verdict,
 };
 use crate::matrix::Matrix;
 use crate::select::Selection;
@@ -76,7 +76,7 @@ pub struct Audit {
     pub topology: TopologyUsed,
     /// One judgement per flow of the analysis, in the same order.
     #[serde(skip)]
-    pub judgements: Vec<Judgement>,
+    pub judgements: Judgements,
     pub by_interface: BTreeMap<String, Tally>,
     pub by_service: BTreeMap<String, Tally>,
     pub by_protocol: BTreeMap<String, Tally>,
@@ -136,12 +136,13 @@ pub fn audit_from(
     // Both cores: judging a flow reads only that flow (the judge's shared texts sit behind a
     // lock), and rayon keeps the order.
     use rayon::prelude::*;
-    let judgements: Vec<Judgement> = analysis
+    let judgements: Judgements = analysis
         .flows
         .par_iter()
         .enumerate()
         .map(|(i, f)| judge.judge(&facts(f, analysis.identifications.get(i))))
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     let Tallies {
         by_interface,
         by_service,

@@ -151,7 +151,7 @@ pub fn attach(
             let detail = format!(
                 "denied{by} at {}; the matrix permits it: {}",
                 lines_text(x),
-                j.reason
+                j.reason.of(&analysis.flows[i])
             );
             let e = fw1
                 .entry(rule)

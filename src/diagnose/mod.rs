@@ -17,7 +17,6 @@ mod site;
 use serde::Serialize;
 
 use crate::analysis::Analysis;
-use crate::judge::Judgement;
 use crate::topology::Topology;
 
 /// How bad a finding is.
@@ -108,7 +107,7 @@ impl Diagnosis {
 /// What the checks read.
 pub struct Inputs<'a> {
     pub analysis: &'a Analysis,
-    pub judgements: &'a [Judgement],
+    pub judgements: &'a crate::judge::Judgements,
     pub topology: &'a Topology,
     /// The topology was assumed (no --topology): checks that need the site are skipped.
     pub topology_assumed: bool,

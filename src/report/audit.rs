@@ -22,6 +22,8 @@ pub struct AuditedFlow<'a> {
     pub flow: FlowRecord<'a>,
     #[serde(flatten)]
     pub judgement: &'a Judgement,
+    /// The judgement's reason with this flow's addresses.
+    pub reason: crate::judge::ReasonText<'a>,
 }
 
 #[derive(Serialize)]
@@ -189,6 +191,7 @@ impl Serialize for AuditedFlows<'_> {
             seq.serialize_element(&AuditedFlow {
                 flow: FlowRecord::new(f, self.analysis),
                 judgement: j,
+                reason: j.reason.of(f),
             })?;
         }
         seq.end()
@@ -352,6 +355,7 @@ pub fn write_jsonl(
         let flow = AuditedFlow {
             flow: FlowRecord::new(f, analysis),
             judgement: j,
+            reason: j.reason.of(f),
         };
         line(out, "flow", &flow)?;
     }
@@ -584,7 +588,7 @@ fn write_text_body_with(
                 f.wire_bytes(),
                 f.conn_state()
             )?;
-            writeln!(out, "      {}", j.reason)?;
+            writeln!(out, "      {}", j.reason.of(f))?;
             if let Some(id) = analysis.identification(f) {
                 if id.protocol != crate::identify::Protocol::Unknown {
                     writeln!(out, "      payload: {}", id.summary)?;
@@ -616,7 +620,7 @@ fn write_text_body_with(
                 f.initiator.port,
                 f.responder.ip,
                 f.responder.port,
-                j.reason
+                j.reason.of(f)
             )?;
         }
     }
@@ -734,7 +738,7 @@ pub fn write_csv(
             j.edge_service.map(id_of).unwrap_or_default(),
             j.verdict.label().to_string(),
             j.rules.join(" "),
-            j.reason.to_string(),
+            j.reason.of(f).to_string(),
         ])?;
     }
     w.flush()

@@ -562,7 +562,7 @@ fn evidence_lines(app: &App, i: usize) -> Vec<Line<'static>> {
     out
 }
 
-fn verdict_lines(app: &App, j: &Judgement) -> Vec<Line<'static>> {
+fn verdict_lines(app: &App, f: &Flow, j: &Judgement) -> Vec<Line<'static>> {
     let mut out = vec![Line::from(vec![
         Span::from("Verdict ").bold(),
         Span::styled(j.verdict.label().to_string(), verdict_style(j.verdict)),
@@ -572,7 +572,7 @@ fn verdict_lines(app: &App, j: &Judgement) -> Vec<Line<'static>> {
             ""
         }),
     ])];
-    out.push(Line::from(format!("  {}", j.reason)));
+    out.push(Line::from(format!("  {}", j.reason.of(f))));
     if j.judged_reversed {
         out.push(Line::from(
             "  judged with initiator and responder swapped (no SYN seen)",
@@ -664,7 +664,7 @@ pub fn render_detail(frame: &mut Frame, area: Rect, app: &App, i: usize) {
         }
     )));
     lines.push(Line::from(""));
-    lines.extend(verdict_lines(app, j));
+    lines.extend(verdict_lines(app, f, j));
     lines.push(Line::from(""));
     lines.extend(evidence_lines(app, i));
     let block = Block::bordered().title(" Flow detail (esc: back) ");
