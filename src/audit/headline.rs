@@ -125,12 +125,21 @@ impl Headline {
             }
         }
         if !diagnosis.skipped.is_empty() {
-            let ids: Vec<&str> = diagnosis.skipped.iter().map(|s| s.id).collect();
+            let mut ids: Vec<&str> = diagnosis.skipped.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            const NAMED: usize = 12;
+            let more = ids.len().saturating_sub(NAMED);
             unchecked.push(format!(
-                "{} check{} skipped for want of a topology fact ({})",
+                "{} check{} skipped for want of a fact the topology or the input does not give ({}{})",
                 ids.len(),
                 if ids.len() == 1 { "" } else { "s" },
-                ids.join(", ")
+                ids[..ids.len().min(NAMED)].join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             ));
         }
         let violations_total = violations.values().sum();
