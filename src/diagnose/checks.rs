@@ -14,28 +14,28 @@ use crate::judge::Verdict;
 use crate::matrix::{PortSpec, Role, ServicePort};
 
 /// The port the site uses for a named service, as a single port when it is one.
-fn service_port(inputs: &Inputs<'_>, sp: ServicePort) -> Option<u16> {
+pub(super) fn service_port(inputs: &Inputs<'_>, sp: ServicePort) -> Option<u16> {
     match inputs.topology.port(sp) {
         PortSpec::Single(p) => Some(p),
         _ => None,
     }
 }
 
-fn has_role(inputs: &Inputs<'_>, ip: IpAddr, role: Role) -> bool {
+pub(super) fn has_role(inputs: &Inputs<'_>, ip: IpAddr, role: Role) -> bool {
     inputs.topology.roles_of(ip).contains(&role)
 }
 
-fn is_internet(inputs: &Inputs<'_>, ip: IpAddr) -> bool {
+pub(super) fn is_internet(inputs: &Inputs<'_>, ip: IpAddr) -> bool {
     !inputs.topology.is_internal_host(ip) && !inputs.topology.is_edge(ip)
 }
 
-fn secs(ns: i64) -> f64 {
+pub(super) fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
 /// P1: how a TCP connection attempt failed, in words, if it failed. A flow whose outcome the
 /// input did not record never failed.
-fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
+pub(super) fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
     if !inputs.recorded(i) {
         return None;
     }
@@ -63,7 +63,7 @@ fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
 
 /// P2: UDP the responder never answered, in words. A flow whose replies the input did not
 /// record was not unanswered.
-fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
+pub(super) fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
     (f.protocol == 17 && inputs.recorded(i) && !f.answered()).then(|| {
         format!(
             "{} datagram{} over {:.1} s, none answered",
@@ -75,7 +75,10 @@ fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
 }
 
 /// Flows matching `pred`, with the failure detail it returns.
-fn failing(inputs: &Inputs<'_>, pred: impl Fn(usize, &Flow) -> Option<String>) -> Vec<Evidence> {
+pub(super) fn failing(
+    inputs: &Inputs<'_>,
+    pred: impl Fn(usize, &Flow) -> Option<String>,
+) -> Vec<Evidence> {
     inputs
         .analysis
         .flows
@@ -86,7 +89,7 @@ fn failing(inputs: &Inputs<'_>, pred: impl Fn(usize, &Flow) -> Option<String>) -
 }
 
 /// Groups evidence by the remote (non-Edge) address, one finding per group.
-fn by_remote(
+pub(super) fn by_remote(
     inputs: &Inputs<'_>,
     ev: Vec<Evidence>,
     edge_is_initiator: bool,
@@ -104,7 +107,7 @@ fn by_remote(
     out
 }
 
-fn confidence_for(ev: &[Evidence], inputs: &Inputs<'_>) -> Confidence {
+pub(super) fn confidence_for(ev: &[Evidence], inputs: &Inputs<'_>) -> Confidence {
     let retried = ev.iter().any(|e| {
         matches!(
             inputs.analysis.flows[e.flow].handshake(),
@@ -118,7 +121,7 @@ fn confidence_for(ev: &[Evidence], inputs: &Inputs<'_>) -> Confidence {
     }
 }
 
-fn partner_name(inputs: &Inputs<'_>, ip: IpAddr) -> String {
+pub(super) fn partner_name(inputs: &Inputs<'_>, ip: IpAddr) -> String {
     inputs
         .topology
         .partners
@@ -129,7 +132,7 @@ fn partner_name(inputs: &Inputs<'_>, ip: IpAddr) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn push(
+pub(super) fn push(
     d: &mut Diagnosis,
     id: &'static str,
     severity: Severity,
@@ -162,6 +165,13 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ("F6", "Mutual TLS without a client certificate"),
     ("F7", "Certificate name does not match"),
     ("F8", "Expired certificate"),
+    ("F9", "TLS version or cipher mismatch"),
+    ("F10", "TLS stall on revocation"),
+    ("TL1", "TLS version or cipher not agreed"),
+    ("TL2", "TLS handshake rejected"),
+    ("TL3", "Mutual TLS without a client certificate"),
+    ("TL4", "Certificate name does not match the service"),
+    ("TL5", "Expired or not yet valid certificate"),
     ("D1", "Partner SRV record missing"),
     ("A8", "TURN allocation rejected"),
     (
@@ -252,6 +262,7 @@ pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     }
     federation(inputs, d);
     super::payload::run(inputs, d);
+    super::tls::run(inputs, d);
     dns_and_crl(inputs, d);
     media(inputs, d);
     internal(inputs, d);

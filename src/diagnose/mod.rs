@@ -13,6 +13,7 @@ mod misdirected;
 mod payload;
 mod services;
 mod site;
+mod tls;
 
 use serde::Serialize;
 
