@@ -579,3 +579,213 @@ mod federation_stall {
         assert!(!ids(&d).contains(&"F10"), "{:?}", ids(&d));
     }
 }
+
+mod dns {
+    use super::*;
+    use crate::diagnose::{good_tcp, unanswered_syn};
+    use edgewise::generate::UdpFlow;
+
+    /// One UDP lookup from `from` to the perimeter resolver, answered with `answers`;
+    /// `tc` truncates the answer, `nx` makes it NXDOMAIN.
+    #[allow(clippy::too_many_arguments)]
+    fn lookup(
+        s: &mut Sim,
+        iface: u32,
+        from: &str,
+        name: &str,
+        qtype: u16,
+        answers: &[DnsAnswer<'_>],
+        tc: bool,
+        nx: bool,
+    ) {
+        let mut u = UdpFlow::new(iface, sa(from), sa("10.45.16.1:53"), 2.0);
+        u.send(s, Dir::Orig, &dns_query(11, name, qtype));
+        let mut r = dns_response(11, name, qtype, answers);
+        if tc {
+            r[2] |= 0x02;
+        }
+        if nx {
+            r[3] |= 0x03;
+        }
+        u.send(s, Dir::Resp, &r);
+        u.finish(s, "SF", "x");
+    }
+
+    const SRV_NAME: &str = "_sipfederationtls._tcp.fabrikam.com";
+
+    fn srv_to(target: &str) -> [DnsAnswer<'_>; 1] {
+        [DnsAnswer::Srv {
+            priority: 0,
+            weight: 0,
+            port: 5061,
+            target,
+        }]
+    }
+
+    #[test]
+    fn a_truncated_answer_and_tcp_53_blocked() {
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53400",
+                SRV_NAME,
+                DNS_SRV,
+                &[],
+                true,
+                false,
+            );
+            unanswered_syn(s, ext, "10.45.16.10:51900", "10.45.16.1:53");
+        });
+        assert_fires("D3", &d, Severity::Error);
+        // Neither "unanswered" (the resolver answers) nor "no SRV record" (the answer was cut).
+        assert!(
+            !ids(&d).contains(&"D2") && !ids(&d).contains(&"D1"),
+            "{:?}",
+            ids(&d)
+        );
+        // No truncation seen: TCP 53 is still blocked, a warning.
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53400",
+                "sip.fabrikam.com",
+                DNS_A,
+                &[DnsAnswer::A("198.51.100.10".parse().expect("ip"))],
+                false,
+                false,
+            );
+            unanswered_syn(s, ext, "10.45.16.10:51900", "10.45.16.1:53");
+        });
+        assert_fires("D3", &d, Severity::Warning);
+        // TCP answered after the truncation: nothing.
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53400",
+                SRV_NAME,
+                DNS_SRV,
+                &[],
+                true,
+                false,
+            );
+            good_tcp(s, ext, "10.45.16.10:51900", "10.45.16.1:53");
+        });
+        assert!(problems(&d).is_empty(), "{:?}", ids(&d));
+        // TCP failing with no UDP answer at all stays D2's.
+        let d = diagnose(|s, ext, _| unanswered_syn(s, ext, "10.45.16.10:51900", "10.45.16.1:53"));
+        assert_fires("D2", &d, Severity::Error);
+        assert!(!ids(&d).contains(&"D3"), "{:?}", ids(&d));
+    }
+
+    #[test]
+    fn srv_targets_outside_the_domain_or_without_an_address() {
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53400",
+                SRV_NAME,
+                DNS_SRV,
+                &srv_to("sip.hosting.example"),
+                false,
+                false,
+            )
+        });
+        assert_fires("D4", &d, Severity::Warning);
+        assert!(finding(&d, "D4")
+            .title
+            .contains("fabrikam.com -> sip.hosting.example"));
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53400",
+                SRV_NAME,
+                DNS_SRV,
+                &srv_to("sip.fabrikam.com"),
+                false,
+                false,
+            );
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53401",
+                "sip.fabrikam.com",
+                DNS_A,
+                &[],
+                false,
+                true,
+            );
+        });
+        assert_fires("D5", &d, Severity::Error);
+        let f = finding(&d, "D5");
+        assert!(f.title.contains("sip.fabrikam.com"), "{}", f.title);
+        assert!(
+            f.evidence.iter().any(|e| e.detail.contains("NXDOMAIN")),
+            "{:#?}",
+            f.evidence
+        );
+        // In the partner's domain, and resolving: nothing.
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53400",
+                SRV_NAME,
+                DNS_SRV,
+                &srv_to("sip.fabrikam.com"),
+                false,
+                false,
+            );
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53401",
+                "sip.fabrikam.com",
+                DNS_A,
+                &[DnsAnswer::A("198.51.100.10".parse().expect("ip"))],
+                false,
+                false,
+            );
+        });
+        assert!(problems(&d).is_empty(), "{:?}", ids(&d));
+    }
+
+    #[test]
+    fn the_edge_resolving_through_its_internal_interface() {
+        let d = diagnose(|s, _, int| {
+            let mut u = UdpFlow::new(int, sa("172.25.33.10:53500"), sa("192.168.10.5:53"), 2.0);
+            u.send(s, Dir::Orig, &dns_query(12, "pool01.contoso.local", DNS_A));
+            u.send(
+                s,
+                Dir::Resp,
+                &dns_response(
+                    12,
+                    "pool01.contoso.local",
+                    DNS_A,
+                    &[DnsAnswer::A("192.168.10.190".parse().expect("ip"))],
+                ),
+            );
+            u.finish(s, "SF", "x");
+        });
+        assert_fires("D6", &d, Severity::Info);
+        assert!(finding(&d, "D6").title.contains("192.168.10.5"));
+        // The external interface to the perimeter resolver: nothing.
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "10.45.16.10:53400",
+                "sip.fabrikam.com",
+                DNS_A,
+                &[DnsAnswer::A("198.51.100.10".parse().expect("ip"))],
+                false,
+                false,
+            )
+        });
+        assert!(!ids(&d).contains(&"D6"), "{:?}", ids(&d));
+    }
+}

@@ -179,6 +179,10 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "Relay address private or not the A/V Edge's public address",
     ),
     ("D2", "DNS queries from the Edge unanswered"),
+    ("D3", "Truncated UDP answer and TCP 53 blocked"),
+    ("D4", "SRV target outside the partner's domain"),
+    ("D5", "SRV target without an address"),
+    ("D6", "Edge uses internal DNS over its internal interface"),
     ("CRL1", "CRL/OCSP retrieval blocked"),
     ("A1", "External UDP 3478 to the A/V Edge blocked"),
     ("A2", "External TCP 443 to the A/V Edge blocked"),
@@ -263,6 +267,7 @@ pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     federation(inputs, d);
     super::payload::run(inputs, d);
     super::tls::run(inputs, d);
+    super::dns::run(inputs, d);
     dns_and_crl(inputs, d);
     media(inputs, d);
     internal(inputs, d);
@@ -368,8 +373,9 @@ fn dns_and_crl(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         if !(edge(f.initiator.ip) && f.responder.port == 53) {
             return None;
         }
+        // TCP failing while the resolver answers over UDP is D3's.
         unanswered_udp(inputs, i, f).or_else(|| {
-            (f.protocol == 6)
+            (f.protocol == 6 && super::dns::tcp_after_udp(inputs, i, f).is_none())
                 .then(|| tcp_failure(inputs, i, f))
                 .flatten()
         })

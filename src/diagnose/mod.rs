@@ -8,6 +8,7 @@
 
 pub mod calls;
 mod checks;
+mod dns;
 pub mod firewall;
 mod misdirected;
 mod payload;

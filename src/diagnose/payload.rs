@@ -145,6 +145,9 @@ fn partner_srv(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         if dns.responses == 0 {
             continue; // unanswered: D2's case
         }
+        if super::dns::truncated_answer(f) {
+            continue; // the lookup goes on over TCP (D3 when that fails)
+        }
         let nx = dns
             .rcode
             .as_deref()
