@@ -7,7 +7,7 @@ use edgewise::generate::packets::sa;
 use edgewise::generate::proto::*;
 use edgewise::generate::{Dir, Sim, TcpConv};
 
-use crate::diagnose::{assert_fires, diagnose, ids, problems, S};
+use crate::diagnose::{assert_fires, diagnose, diagnose_with, ids, problems, S};
 
 const ALERT: u8 = 21;
 const BAD_CERTIFICATE: u8 = 42;
@@ -787,5 +787,197 @@ mod dns {
             )
         });
         assert!(!ids(&d).contains(&"D6"), "{:?}", ids(&d));
+    }
+}
+
+mod paths {
+    use super::*;
+    use crate::diagnose::{good_tcp, udp, unanswered_syn};
+    use edgewise::diagnose::calls::CallKind;
+    use edgewise::generate::packets::Rng;
+    use edgewise::generate::UdpFlow;
+    use edgewise::topology::SAMPLE;
+
+    /// The sample site as a DNS-load-balanced pool of two Edge servers behind NAT.
+    fn two_member_pool() -> String {
+        SAMPLE.replace("scenario = \"single\"", "scenario = \"scaled-dns\"").replace(
+            "[internal]",
+            "[[edge]]\nname = \"edge2\"\ninternal = \"172.25.33.11\"\n\
+             access = { ip = \"10.45.16.11\", public = \"131.107.155.11\", fqdn = \"sip.contoso.com\" }\n\
+             webconf = { ip = \"10.45.16.21\", public = \"131.107.155.21\", fqdn = \"webcon.contoso.com\" }\n\
+             av = { ip = \"10.45.16.31\", public = \"131.107.155.31\", fqdn = \"av.contoso.com\" }\n\n[internal]",
+        )
+    }
+
+    #[test]
+    fn inbound_to_the_relay_ports_unanswered() {
+        let d = diagnose(|s, ext, _| {
+            unanswered_syn(s, ext, "198.51.100.30:50500", "10.45.16.30:55000")
+        });
+        assert_fires("A6", &d, Severity::Info);
+        // UDP: only a sustained one-way stream counts, not a few checks.
+        let d = diagnose(|s, ext, _| {
+            udp(
+                s,
+                ext,
+                "198.51.100.30:50502",
+                "10.45.16.30:55002",
+                12,
+                false,
+            )
+        });
+        assert_fires("A6", &d, Severity::Info);
+        let d =
+            diagnose(|s, ext, _| udp(s, ext, "198.51.100.30:50502", "10.45.16.30:55002", 3, false));
+        assert!(!ids(&d).contains(&"A6"), "{:?}", ids(&d));
+        // Federation with OCS 2007 declared: a warning.
+        let legacy = SAMPLE.replace("legacy_interop = false", "legacy_interop = true");
+        let d = diagnose_with(&legacy, |s, ext, _| {
+            unanswered_syn(s, ext, "198.51.100.30:50500", "10.45.16.30:55000")
+        });
+        assert_fires("A6", &d, Severity::Warning);
+        // Answered media: nothing.
+        let d =
+            diagnose(|s, ext, _| udp(s, ext, "198.51.100.30:50502", "10.45.16.30:55002", 12, true));
+        assert!(!ids(&d).contains(&"A6"), "{:?}", ids(&d));
+    }
+
+    #[test]
+    fn a_partner_edge_silent_while_others_answer() {
+        let d = diagnose(|s, ext, _| {
+            udp(s, ext, "10.45.16.30:3478", "198.51.100.30:3478", 3, false);
+            udp(s, ext, "10.45.16.30:3478", "203.0.113.50:3478", 2, true);
+        });
+        assert_fires("A10", &d, Severity::Warning);
+        assert!(finding(&d, "A10")
+            .title
+            .contains("fabrikam.com (198.51.100.30)"));
+        assert!(!ids(&d).contains(&"A3"), "{:?}", ids(&d));
+        // No other Edge answered: our own firewall may be the cause, A3.
+        let d =
+            diagnose(|s, ext, _| udp(s, ext, "10.45.16.30:3478", "198.51.100.30:3478", 3, false));
+        assert!(
+            ids(&d).contains(&"A3") && !ids(&d).contains(&"A10"),
+            "{:?}",
+            ids(&d)
+        );
+    }
+
+    /// Our A/V Edge's Binding request to a partner's Edge, answered with what the partner saw.
+    fn binding(s: &mut Sim, ext: u32, seen_as: &str) {
+        let mut u = UdpFlow::new(ext, sa("10.45.16.30:3478"), sa("198.51.100.30:3478"), 30.0);
+        let mut rng = Rng::new(5);
+        let tx = txid(&mut rng);
+        u.send(s, Dir::Orig, &stun_binding_request(tx));
+        u.send(s, Dir::Resp, &stun_binding_success(tx, sa(seen_as)));
+        u.finish(s, "SF", "x");
+    }
+
+    #[test]
+    fn the_av_edges_nat_seen_from_the_far_side() {
+        let d = diagnose(|s, ext, _| binding(s, ext, "131.107.155.99:3478"));
+        assert_fires("N3", &d, Severity::Error);
+        assert!(finding(&d, "N3").evidence[0]
+            .detail
+            .contains("another public address"));
+        let d = diagnose(|s, ext, _| binding(s, ext, "131.107.155.30:61000"));
+        assert_fires("N3", &d, Severity::Error);
+        assert!(finding(&d, "N3").evidence[0]
+            .detail
+            .contains("source port 3478 was translated"));
+        let d = diagnose(|s, ext, _| binding(s, ext, "131.107.155.30:3478"));
+        assert!(problems(&d).is_empty(), "{:?}", ids(&d));
+    }
+
+    #[test]
+    fn pool_members_reaching_each_others_public_av_address() {
+        let pool = two_member_pool();
+        let d = diagnose_with(&pool, |s, ext, _| {
+            udp(s, ext, "10.45.16.30:3478", "131.107.155.31:3478", 3, false)
+        });
+        assert_fires("N8", &d, Severity::Warning);
+        assert!(finding(&d, "N8").evidence[0]
+            .detail
+            .contains("edge1's A/V Edge to edge2's"));
+        let d = diagnose_with(&pool, |s, ext, _| {
+            udp(s, ext, "10.45.16.30:3478", "131.107.155.31:3478", 3, true)
+        });
+        assert!(!ids(&d).contains(&"N8"), "{:?}", ids(&d));
+        // A pool described by one member only: the check says what it needs.
+        let one = SAMPLE.replace("scenario = \"single\"", "scenario = \"scaled-dns\"");
+        let d = diagnose_with(&one, |s, ext, _| {
+            good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443")
+        });
+        assert!(d.skipped.iter().any(|k| k.id == "N8"), "{:?}", d.skipped);
+    }
+
+    #[test]
+    fn the_edges_two_networks_routed_to_each_other() {
+        let d = diagnose(|s, ext, _| good_tcp(s, ext, "172.25.33.10:50600", "10.45.16.10:443"));
+        assert_fires("R3", &d, Severity::Error);
+        let d = diagnose(healthy_tls);
+        assert!(!ids(&d).contains(&"R3"), "{:?}", ids(&d));
+    }
+
+    #[test]
+    fn client_subnets_the_edge_does_not_answer() {
+        let d = diagnose(|s, _, int| {
+            udp(s, int, "192.168.20.55:50020", "172.25.33.10:3478", 3, false);
+            good_tcp(s, int, "192.168.10.90:49880", "172.25.33.10:5061");
+        });
+        assert_fires("R4", &d, Severity::Warning);
+        assert!(finding(&d, "R4").title.contains("192.168.20.0/24"));
+        assert!(ids(&d).contains(&"A11"), "{:?}", ids(&d));
+        // No server answered either: nothing tells a route from a dead interface.
+        let d =
+            diagnose(|s, _, int| udp(s, int, "192.168.20.55:50020", "172.25.33.10:3478", 3, false));
+        assert!(!ids(&d).contains(&"R4"), "{:?}", ids(&d));
+        // Without client subnets the check says what it needs.
+        let none = SAMPLE.replace(
+            "client_subnets = [\"192.168.20.0/24\"]",
+            "client_subnets = []",
+        );
+        let d = diagnose_with(&none, |s, _, int| {
+            good_tcp(s, int, "192.168.10.90:49880", "172.25.33.10:5061")
+        });
+        assert!(d.skipped.iter().any(|k| k.id == "R4"), "{:?}", d.skipped);
+    }
+
+    /// A remote user allocates a relay; the relay's media to the peer is answered or not.
+    fn call(s: &mut Sim, ext: u32, answered: bool) {
+        let mut u = UdpFlow::new(ext, sa("203.0.113.44:50071"), sa("10.45.16.30:3478"), 40.0);
+        let mut rng = Rng::new(4);
+        let tx = txid(&mut rng);
+        u.send(s, Dir::Orig, &msturn_allocate_request(&mut rng, tx, true));
+        let ok = msturn_allocate_success(
+            &mut rng,
+            tx,
+            sa("203.0.113.44:50071"),
+            sa("131.107.155.30:52010"),
+        );
+        u.send(s, Dir::Resp, &ok);
+        u.finish(s, "SF", "x");
+        udp(
+            s,
+            ext,
+            "10.45.16.30:52010",
+            "198.51.100.30:56000",
+            12,
+            answered,
+        );
+    }
+
+    #[test]
+    fn a_call_whose_media_never_got_an_answer() {
+        let d = diagnose(|s, ext, _| call(s, ext, false));
+        assert_fires("A9", &d, Severity::Error);
+        let f = finding(&d, "A9");
+        assert!(f.explanation.contains("call 1"), "{}", f.explanation);
+        assert!(d
+            .calls
+            .iter()
+            .any(|c| c.kind != CallKind::SignallingAttempt));
+        let d = diagnose(|s, ext, _| call(s, ext, true));
+        assert!(!ids(&d).contains(&"A9"), "{:?}", ids(&d));
     }
 }

@@ -189,7 +189,10 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ("A3", "Outbound UDP 3478 from the A/V Edge blocked"),
     ("A4", "Outbound TCP 50000-59999 from the A/V Edge blocked"),
     ("A5", "Outbound UDP 50000-59999 from the A/V Edge blocked"),
+    ("A6", "Inbound 50000-59999 to the A/V Edge blocked"),
     ("A7", "Media fell back to TCP"),
+    ("A9", "ICE failure in a call: media legs never answered"),
+    ("A10", "Partner A/V Edge silent on UDP 3478"),
     (
         "A11",
         "Internal clients cannot reach the Edge internal interface",
@@ -198,6 +201,11 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     (
         "N2",
         "Incoming source addresses rewritten on the external side",
+    ),
+    ("N3", "Non-symmetric NAT of the A/V Edge"),
+    (
+        "N8",
+        "Pool members cannot reach each other's public A/V addresses",
     ),
     (
         "I1",
@@ -250,6 +258,8 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "R2",
         "Traffic crosses the Edge on the wrong side (asymmetric routing)",
     ),
+    ("R3", "Internal and external networks routed to each other"),
+    ("R4", "Internal client subnets missing from the Edge routes"),
 ];
 
 pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
@@ -268,6 +278,7 @@ pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     super::payload::run(inputs, d);
     super::tls::run(inputs, d);
     super::dns::run(inputs, d);
+    super::paths::run(inputs, d);
     dns_and_crl(inputs, d);
     media(inputs, d);
     internal(inputs, d);
@@ -500,10 +511,15 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             a2,
         );
     }
+    // An Edge that stays silent while others answer is A10's: our firewall lets it out.
+    let a10 = super::paths::partner_silent_flows(inputs);
     let a3 = failing(inputs, |i, f| {
-        (av(f.initiator.ip) && f.responder.port == 3478 && is_internet(inputs, f.responder.ip))
-            .then(|| unanswered_udp(inputs, i, f))
-            .flatten()
+        (av(f.initiator.ip)
+            && f.responder.port == 3478
+            && is_internet(inputs, f.responder.ip)
+            && !a10.contains(&i))
+        .then(|| unanswered_udp(inputs, i, f))
+        .flatten()
     });
     if !a3.is_empty() {
         push(

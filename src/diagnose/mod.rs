@@ -11,6 +11,7 @@ mod checks;
 mod dns;
 pub mod firewall;
 mod misdirected;
+mod paths;
 mod payload;
 mod services;
 mod site;
@@ -167,11 +168,13 @@ pub fn diagnose(inputs: &Inputs<'_>) -> Diagnosis {
     let mut d = Diagnosis::default();
     site::check(inputs, &mut d);
     checks::run_all(inputs, &mut d);
+    (d.calls, d.media_without_allocation) = calls::group(inputs);
+    // A9 reads the call timelines.
+    paths::ice_failures(inputs, &mut d);
     d.findings.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
             .then(order(a.id).cmp(&order(b.id)))
     });
-    (d.calls, d.media_without_allocation) = calls::group(inputs);
     d
 }
