@@ -312,7 +312,7 @@ mod tls_services {
         let f = finding(&d, "TL2");
         assert_eq!(
             f.title,
-            "The client ended TLS handshakes on the Web Conferencing Edge (PSOM/TLS 443) (unknown_ca)"
+            "The client ended TLS handshakes on the Web Conferencing Edge (PSOM/TLS 443): unknown_ca"
         );
         // The Edge refuses the Front End's certificate on A/V authentication (5062).
         let d = diagnose(|s, _, int| {

@@ -822,29 +822,30 @@ fn finding(inputs: &Inputs<'_>, id: &'static str, key: &str, g: Group) -> Findin
              servers, the client's build); keep TLS 1.2 enabled on both sides.",
         ),
         "TL2" => {
-            let by_server = key.ends_with("|true");
+            let (side, other) = if key.ends_with("|true") {
+                ("server", "client's")
+            } else {
+                ("client", "server's")
+            };
             (
                 format!(
-                    "The {} ended TLS handshakes on {service}{}",
-                    if by_server { "server" } else { "client" },
+                    "The {side} ended TLS handshakes on {service}{}",
                     if words.is_empty() {
                         String::new()
                     } else {
-                        format!(" ({words})")
+                        format!(": {words}")
                     }
                 ),
                 format!(
-                    "The {} ended {count} on {service} after the certificates{}: it does not accept the {} \
-                     certificate (issuer not trusted: unknown_ca; rejected: bad_certificate, certificate_unknown; \
-                     expired or revoked), or no common parameters (handshake_failure). Windows often resets instead \
-                     of alerting.",
-                    if by_server { "server" } else { "client" },
+                    "The {side} ended {count} on {service} once it had the {other} certificate{}. It does not \
+                     accept that certificate (issuer not trusted: unknown_ca; refused: bad_certificate, \
+                     certificate_unknown; expired or revoked), or found no common parameters (handshake_failure). \
+                     Windows often resets the connection instead of sending an alert.",
                     if words.is_empty() {
                         String::new()
                     } else {
-                        format!(" with {words}")
-                    },
-                    if by_server { "client's" } else { "server's" }
+                        format!(", with the alert {words}")
+                    }
                 ),
                 "Check the certificate the other side rejects: issued by a CA the rejecting side trusts (public CA for \
                  external clients, the internal CA's root on the servers), with the full chain installed, the \
