@@ -380,13 +380,14 @@ fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 
 fn dns_and_crl(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let edge = |ip| inputs.topology.is_edge(ip);
+    let answers = super::dns::UdpAnswers::new(inputs);
     let dns = failing(inputs, |i, f| {
         if !(edge(f.initiator.ip) && f.responder.port == 53) {
             return None;
         }
         // TCP failing while the resolver answers over UDP is D3's.
         unanswered_udp(inputs, i, f).or_else(|| {
-            (f.protocol == 6 && super::dns::tcp_after_udp(inputs, i, f).is_none())
+            (f.protocol == 6 && answers.tcp_after_udp(inputs, i, f).is_none())
                 .then(|| tcp_failure(inputs, i, f))
                 .flatten()
         })
@@ -512,7 +513,9 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         );
     }
     // An Edge that stays silent while others answer is A10's: our firewall lets it out.
-    let a10 = super::paths::partner_silent_flows(inputs);
+    let a10: std::collections::HashSet<usize> = super::paths::partner_silent_flows(inputs)
+        .into_iter()
+        .collect();
     let a3 = failing(inputs, |i, f| {
         (av(f.initiator.ip)
             && f.responder.port == 3478

@@ -3,7 +3,7 @@
 //! record pointing outside the partner's domain (D4) or at a name without an address (D5), and
 //! the Edge resolving through its internal interface (D6).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::checks::{confidence_for, tcp_failure};
@@ -32,39 +32,63 @@ pub(super) fn truncated_answer(f: &Flow) -> bool {
     f.protocol == 17 && f.head.resp().get(FLAGS_HI).is_some_and(|b| b & TC != 0)
 }
 
-/// An answered UDP DNS flow from `src` to the resolver `dst`, started before `before`; with
-/// whether its first answer was truncated (TC), read from the answer's header.
-fn udp_answer(inputs: &Inputs<'_>, src: IpAddr, dst: IpAddr, before: i64) -> Option<(usize, bool)> {
-    let mut found = None;
-    for (j, g) in inputs.analysis.flows.iter().enumerate() {
-        if g.protocol != 17
-            || g.responder.port != 53
-            || g.initiator.ip != src
-            || g.responder.ip != dst
-            || g.first_ts_ns() > before
-            || !inputs.recorded(j)
-            || !g.answered()
-        {
-            continue;
-        }
-        let tc =
-            g.head.resp().get(FLAGS_HI).is_some_and(|b| b & TC != 0) && dns_of(inputs, j).is_some();
-        // The latest truncated answer is the one the TCP retry followed.
-        if tc || found.is_none() {
-            found = Some((j, tc));
-        }
-    }
-    found
-}
+/// The Edge's answered UDP DNS flows, by (Edge address, resolver), in time order, each with
+/// whether its first answer was truncated: built once, so that each TCP flow is one lookup.
+pub(super) struct UdpAnswers(HashMap<(IpAddr, IpAddr), Vec<Answered>>);
 
-/// D3's TCP flows: DNS over TCP from the Edge that failed while the same resolver answered over
-/// UDP. D2 leaves them to D3.
-pub(super) fn tcp_after_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<(usize, bool)> {
-    if f.protocol != 6 || f.responder.port != 53 || !inputs.topology.is_edge(f.initiator.ip) {
-        return None;
+/// An answered UDP flow: its start, its index, whether its first answer was truncated.
+type Answered = (i64, usize, bool);
+
+impl UdpAnswers {
+    pub(super) fn new(inputs: &Inputs<'_>) -> UdpAnswers {
+        let mut map: HashMap<(IpAddr, IpAddr), Vec<Answered>> = HashMap::new();
+        for (j, g) in inputs.analysis.flows.iter().enumerate() {
+            if g.protocol != 17
+                || g.responder.port != 53
+                || !inputs.topology.is_edge(g.initiator.ip)
+                || !inputs.recorded(j)
+                || !g.answered()
+            {
+                continue;
+            }
+            let tc = truncated_answer(g) && dns_of(inputs, j).is_some();
+            map.entry((g.initiator.ip, g.responder.ip))
+                .or_default()
+                .push((g.first_ts_ns(), j, tc));
+        }
+        for v in map.values_mut() {
+            v.sort_unstable();
+        }
+        UdpAnswers(map)
     }
-    tcp_failure(inputs, i, f)?;
-    udp_answer(inputs, f.initiator.ip, f.responder.ip, f.first_ts_ns())
+
+    /// An answered UDP flow from `src` to `dst` that started by `before`: the latest truncated
+    /// one (the one a TCP retry follows), else the latest.
+    fn before(&self, src: IpAddr, dst: IpAddr, before: i64) -> Option<(usize, bool)> {
+        let v = self.0.get(&(src, dst))?;
+        let earlier = &v[..v.partition_point(|(t, _, _)| *t <= before)];
+        earlier
+            .iter()
+            .rev()
+            .find(|(_, _, tc)| *tc)
+            .or(earlier.last())
+            .map(|(_, j, tc)| (*j, *tc))
+    }
+
+    /// D3's TCP flows: DNS over TCP from the Edge that failed while the same resolver answered
+    /// over UDP. D2 leaves them to D3.
+    pub(super) fn tcp_after_udp(
+        &self,
+        inputs: &Inputs<'_>,
+        i: usize,
+        f: &Flow,
+    ) -> Option<(usize, bool)> {
+        if f.protocol != 6 || f.responder.port != 53 || !inputs.topology.is_edge(f.initiator.ip) {
+            return None;
+        }
+        tcp_failure(inputs, i, f)?;
+        self.before(f.initiator.ip, f.responder.ip, f.first_ts_ns())
+    }
 }
 
 pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
@@ -99,10 +123,11 @@ fn finding(
 
 /// D3: the resolver answers over UDP, and DNS over TCP to it fails.
 fn truncated(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let answers = UdpAnswers::new(inputs);
     let mut ev = Vec::new();
     let mut any_tc = false;
     for (i, f) in inputs.analysis.flows.iter().enumerate() {
-        let Some((j, tc)) = tcp_after_udp(inputs, i, f) else {
+        let Some((j, tc)) = answers.tcp_after_udp(inputs, i, f) else {
             continue;
         };
         any_tc |= tc;

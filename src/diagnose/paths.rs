@@ -133,7 +133,7 @@ fn inbound_media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 }
 
 /// The outbound UDP 3478 flows of the A/V Edge to Internet addresses: the unanswered ones, and
-/// whether any other was answered (our firewall passes them).
+/// the distinct addresses that answered (our firewall passes them).
 fn outbound_3478(inputs: &Inputs<'_>) -> (Vec<(usize, String)>, Vec<IpAddr>) {
     let (mut silent, mut answered) = (Vec::new(), Vec::new());
     for (i, f) in inputs.analysis.flows.iter().enumerate() {
@@ -150,7 +150,14 @@ fn outbound_3478(inputs: &Inputs<'_>) -> (Vec<(usize, String)>, Vec<IpAddr>) {
             None => {}
         }
     }
+    answered.sort_unstable();
+    answered.dedup();
     (silent, answered)
+}
+
+/// Whether an address other than `remote` answered (the list is distinct).
+fn another_answered(answered: &[IpAddr], remote: IpAddr) -> bool {
+    answered.len() > 1 || answered.first().is_some_and(|a| *a != remote)
 }
 
 /// A10's flows: outbound UDP 3478 from the A/V Edge that got no answer while other Edges did
@@ -159,10 +166,7 @@ pub(super) fn partner_silent_flows(inputs: &Inputs<'_>) -> Vec<usize> {
     let (silent, answered) = outbound_3478(inputs);
     silent
         .into_iter()
-        .filter(|(i, _)| {
-            let remote = inputs.analysis.flows[*i].responder.ip;
-            answered.iter().any(|a| *a != remote)
-        })
+        .filter(|(i, _)| another_answered(&answered, inputs.analysis.flows[*i].responder.ip))
         .map(|(i, _)| i)
         .collect()
 }
@@ -173,7 +177,7 @@ fn partner_silent(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let mut by_remote: BTreeMap<IpAddr, Vec<Evidence>> = BTreeMap::new();
     for (i, why) in silent {
         let remote = inputs.analysis.flows[i].responder.ip;
-        if !answered.iter().any(|a| *a != remote) {
+        if !another_answered(&answered, remote) {
             continue;
         }
         by_remote
@@ -181,9 +185,7 @@ fn partner_silent(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             .or_default()
             .push(evidence(inputs, i, why));
     }
-    let mut others: Vec<IpAddr> = answered;
-    others.sort();
-    others.dedup();
+    let others = answered;
     for (remote, ev) in by_remote {
         let who = partner_name(inputs, remote);
         let ok: Vec<String> = others

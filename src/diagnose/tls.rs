@@ -328,50 +328,66 @@ fn mismatch(f: &Flow, tls: &TlsInfo) -> Option<String> {
     })
 }
 
-/// The failed revocation downloads (TCP 80) and DNS queries of the Edge's external addresses
-/// that started while `f` was open.
-fn revocation_failures(inputs: &Inputs<'_>, f: &Flow) -> Vec<String> {
-    let (start, end) = (f.first_ts_ns(), f.last_ts_ns());
-    let t = inputs.topology;
-    let external = |ip| {
-        t.roles_of(ip).iter().any(|r| {
-            matches!(
-                r,
-                Role::EdgeAccess | Role::EdgeAccessVip | Role::EdgeWebconf | Role::EdgeAv
-            )
-        })
-    };
-    inputs
-        .analysis
-        .flows
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| {
-            external(g.initiator.ip)
-                && (start..=end).contains(&g.first_ts_ns())
-                && matches!(g.responder.port, 80 | 53)
-        })
-        .filter_map(|(j, g)| {
-            let why = if g.responder.port == 80 && g.protocol == 6 {
-                tcp_failure(inputs, j, g)
-            } else {
-                unanswered_udp(inputs, j, g).or_else(|| tcp_failure(inputs, j, g))
-            }?;
-            Some(format!(
-                "{} to {}:{} ({why})",
-                if g.responder.port == 80 {
-                    "revocation download"
+/// The failed revocation downloads (TCP 80) and DNS queries (53) of the Edge's external
+/// addresses, in words, by start time: built once, looked up per stalled handshake.
+struct Revocations(Vec<(i64, String)>);
+
+impl Revocations {
+    fn new(inputs: &Inputs<'_>) -> Revocations {
+        let t = inputs.topology;
+        let external = |ip| {
+            t.roles_of(ip).iter().any(|r| {
+                matches!(
+                    r,
+                    Role::EdgeAccess | Role::EdgeAccessVip | Role::EdgeWebconf | Role::EdgeAv
+                )
+            })
+        };
+        let mut v: Vec<(i64, String)> = inputs
+            .analysis
+            .flows
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| matches!(g.responder.port, 80 | 53) && external(g.initiator.ip))
+            .filter_map(|(j, g)| {
+                let why = if g.responder.port == 80 && g.protocol == 6 {
+                    tcp_failure(inputs, j, g)
                 } else {
-                    "DNS"
-                },
-                g.responder.ip,
-                g.responder.port
-            ))
-        })
-        .collect()
+                    unanswered_udp(inputs, j, g).or_else(|| tcp_failure(inputs, j, g))
+                }?;
+                Some((
+                    g.first_ts_ns(),
+                    format!(
+                        "{} to {}:{} ({why})",
+                        if g.responder.port == 80 {
+                            "revocation download"
+                        } else {
+                            "DNS"
+                        },
+                        g.responder.ip,
+                        g.responder.port
+                    ),
+                ))
+            })
+            .collect();
+        v.sort();
+        Revocations(v)
+    }
+
+    /// Those that started while `f` was open (at most a few, in words).
+    fn during(&self, f: &Flow) -> Vec<String> {
+        let (start, end) = (f.first_ts_ns(), f.last_ts_ns());
+        let from = self.0.partition_point(|(t, _)| *t < start);
+        self.0[from..]
+            .iter()
+            .take_while(|(t, _)| *t <= end)
+            .take(4)
+            .map(|(_, w)| w.clone())
+            .collect()
+    }
 }
 
-fn failure(inputs: &Inputs<'_>, f: &Flow, tls: &TlsInfo, svc: &Service) -> Option<Failure> {
+fn failure(revocations: &Revocations, f: &Flow, tls: &TlsInfo, svc: &Service) -> Option<Failure> {
     if tls.outcome == TlsOutcome::Completed {
         return None;
     }
@@ -398,7 +414,7 @@ fn failure(inputs: &Inputs<'_>, f: &Flow, tls: &TlsInfo, svc: &Service) -> Optio
         };
         let waited = f.last_ts_ns() - f.first_ts_ns();
         if waiting && fatal(tls).is_none() && waited >= STALL_NS {
-            let downloads = revocation_failures(inputs, f);
+            let downloads = revocations.during(f);
             if !downloads.is_empty() {
                 let aborted = f.history().contains(['F', 'f', 'R', 'r']);
                 return Some(Failure::Stall {
@@ -581,6 +597,7 @@ fn add(
 
 pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let mut groups = Groups::default();
+    let revocations = Revocations::new(inputs);
     for (i, f) in inputs.analysis.flows.iter().enumerate() {
         let Some(svc) = service_of(inputs, f) else {
             continue;
@@ -600,7 +617,7 @@ pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             .map(|(ip, _)| ip.to_string())
             .unwrap_or_default();
         let label = svc.kind.label(svc.port);
-        if let Some(fail) = failure(inputs, f, tls, &svc) {
+        if let Some(fail) = failure(&revocations, f, tls, &svc) {
             match fail {
                 Failure::Mismatch(detail) => add(
                     &mut groups,
