@@ -342,7 +342,9 @@ fn internal_resolver(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             f.responder.port == 53
                 && t.roles_of(f.initiator.ip).contains(&Role::EdgeInternal)
                 && !t.is_edge(f.responder.ip)
-                && (t.is_internal_host(f.responder.ip) || super::is_private(f.responder.ip))
+                // Only the declared internal side: a private address outside it may be a
+                // perimeter DNS server, which is what the documents recommend.
+                && t.is_internal_host(f.responder.ip)
         })
         .map(|(i, f)| {
             if !servers.contains(&f.responder.ip) {

@@ -247,10 +247,15 @@ fn nat_seen_from_outside(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         else {
             continue;
         };
+        // MAPPED-ADDRESS is the reflexive address in a classic Binding answer, but the relay
+        // in an MS-TURN Allocate answer: read it only where no TURN method ran.
+        let classic = (!stun.turn_method_seen)
+            .then_some(stun.mapped.as_deref())
+            .flatten();
         let Some(mapped) = stun
             .xor_mapped
             .as_deref()
-            .or(stun.mapped.as_deref())
+            .or(classic)
             .and_then(|a| a.parse::<SocketAddr>().ok())
         else {
             continue;
