@@ -773,6 +773,23 @@ mod dns {
         });
         assert_fires("D6", &d, Severity::Info);
         assert!(finding(&d, "D6").title.contains("192.168.10.5"));
+        // A perimeter resolver outside the internal side is the recommended setup.
+        let d = diagnose(|s, _, int| {
+            let mut u = UdpFlow::new(int, sa("172.25.33.10:53500"), sa("172.25.33.53:53"), 2.0);
+            u.send(s, Dir::Orig, &dns_query(12, "pool01.contoso.local", DNS_A));
+            u.send(
+                s,
+                Dir::Resp,
+                &dns_response(
+                    12,
+                    "pool01.contoso.local",
+                    DNS_A,
+                    &[DnsAnswer::A("192.168.10.190".parse().expect("ip"))],
+                ),
+            );
+            u.finish(s, "SF", "x");
+        });
+        assert!(!ids(&d).contains(&"D6"), "{:?}", ids(&d));
         // The external interface to the perimeter resolver: nothing.
         let d = diagnose(|s, ext, _| {
             lookup(
@@ -887,6 +904,19 @@ mod paths {
             .contains("source port 3478 was translated"));
         let d = diagnose(|s, ext, _| binding(s, ext, "131.107.155.30:3478"));
         assert!(problems(&d).is_empty(), "{:?}", ids(&d));
+        // A private A/V address without its public one: nothing to compare with.
+        let no_public = SAMPLE.replace(", public = \"131.107.155.30\"", "");
+        let d = diagnose_with(&no_public, |s, ext, _| {
+            binding(s, ext, "131.107.155.99:3478")
+        });
+        assert!(!ids(&d).contains(&"N3"), "{:?}", ids(&d));
+        assert!(
+            d.skipped
+                .iter()
+                .any(|k| k.id == "N3" && k.needs.contains("edge1")),
+            "{:?}",
+            d.skipped
+        );
     }
 
     #[test]

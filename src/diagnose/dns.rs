@@ -332,6 +332,15 @@ fn federation_srv(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 /// D6: the Edge internal interface queries a DNS server on the internal side.
 fn internal_resolver(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let t = inputs.topology;
+    if !t.declares_internal_side() {
+        d.skipped.push(super::Skipped {
+            id: "D6",
+            title: "Edge uses internal DNS over its internal interface",
+            needs: "the internal side in [internal]: servers, server_subnets or client_subnets"
+                .into(),
+        });
+        return;
+    }
     let mut servers: Vec<IpAddr> = Vec::new();
     let ev: Vec<Evidence> = inputs
         .analysis

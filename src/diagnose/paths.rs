@@ -226,7 +226,31 @@ fn av_addresses(inputs: &Inputs<'_>) -> Vec<(IpAddr, IpAddr)> {
 /// N3: the far side of an A/V Edge's own STUN exchange reports the Edge's address as another
 /// public address (not symmetric NAT) or another port (port translation).
 fn nat_seen_from_outside(inputs: &Inputs<'_>, d: &mut Diagnosis) {
-    let avs = av_addresses(inputs);
+    // A private A/V address without its public one: what the far side should see is unknown.
+    let unknown: Vec<&str> = inputs
+        .topology
+        .edges
+        .iter()
+        .filter(|e| e.av.public.is_none() && super::is_private(e.av.ip))
+        .map(|e| e.name.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        d.skipped.push(Skipped {
+            id: "N3",
+            title: "Non-symmetric NAT of the A/V Edge",
+            needs: format!(
+                "the public A/V address (`av.public`) of {}, whose A/V address is private",
+                unknown.join(", ")
+            ),
+        });
+    }
+    let avs: Vec<(IpAddr, IpAddr)> = inputs
+        .topology
+        .edges
+        .iter()
+        .filter(|e| e.av.public.is_some() || !super::is_private(e.av.ip))
+        .map(|e| (e.av.ip, e.av.public.unwrap_or(e.av.ip)))
+        .collect();
     let mut ev = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for (i, f) in inputs.analysis.flows.iter().enumerate() {
