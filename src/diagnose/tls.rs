@@ -37,7 +37,7 @@ const CERTIFICATE: u8 = 11;
 
 /// Seconds since the epoch of an RFC 3339 UTC time as the identification writes it
 /// (`2028-01-01T00:00:00Z`), without a date library.
-pub(super) fn epoch_seconds(s: &str) -> Option<i64> {
+fn epoch_seconds(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 19 {
         return None;
