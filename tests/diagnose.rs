@@ -16,15 +16,15 @@ use edgewise::topology::{Topology, SAMPLE};
 
 use crate::util::*;
 
-const S: i64 = 1_000_000_000;
+pub(crate) const S: i64 = 1_000_000_000;
 
 /// Builds a capture on the sample site's two Edge interfaces and diagnoses it.
-fn diagnose_with(topology: &str, build: impl FnOnce(&mut Sim, u32, u32)) -> Diagnosis {
+pub(crate) fn diagnose_with(topology: &str, build: impl FnOnce(&mut Sim, u32, u32)) -> Diagnosis {
     diagnose_named(topology, ["ext", "int"], build)
 }
 
 /// As [`diagnose_with`], with the capture's two interfaces named as given.
-fn diagnose_named(
+pub(crate) fn diagnose_named(
     topology: &str,
     names: [&str; 2],
     build: impl FnOnce(&mut Sim, u32, u32),
@@ -55,17 +55,17 @@ fn diagnose_named(
     audit.diagnosis
 }
 
-fn diagnose(build: impl FnOnce(&mut Sim, u32, u32)) -> Diagnosis {
+pub(crate) fn diagnose(build: impl FnOnce(&mut Sim, u32, u32)) -> Diagnosis {
     diagnose_with(SAMPLE, build)
 }
 
-fn ids(d: &Diagnosis) -> Vec<&'static str> {
+pub(crate) fn ids(d: &Diagnosis) -> Vec<&'static str> {
     d.findings.iter().map(|f| f.id).collect()
 }
 
 /// The findings beyond T2 (Edge services that never appear), which a test that builds a few
 /// flows of one service always raises.
-fn problems(d: &Diagnosis) -> Vec<&'static str> {
+pub(crate) fn problems(d: &Diagnosis) -> Vec<&'static str> {
     d.findings
         .iter()
         .filter(|f| f.id != "T2")
@@ -73,7 +73,7 @@ fn problems(d: &Diagnosis) -> Vec<&'static str> {
         .collect()
 }
 
-fn unanswered_syn(s: &mut Sim, iface: u32, from: &str, to: &str) {
+pub(crate) fn unanswered_syn(s: &mut Sim, iface: u32, from: &str, to: &str) {
     let mut c = TcpConv::new(s, iface, sa(from), sa(to), 40.0);
     c.syn(s);
     for g in [1, 2, 4] {
@@ -82,7 +82,7 @@ fn unanswered_syn(s: &mut Sim, iface: u32, from: &str, to: &str) {
     c.finish(s, "S0", "x");
 }
 
-fn refused(s: &mut Sim, iface: u32, from: &str, to: &str) {
+pub(crate) fn refused(s: &mut Sim, iface: u32, from: &str, to: &str) {
     let mut c = TcpConv::new(s, iface, sa(from), sa(to), 40.0);
     c.syn(s);
     let ack = c.ack_of(Dir::Resp);
@@ -90,7 +90,7 @@ fn refused(s: &mut Sim, iface: u32, from: &str, to: &str) {
     c.finish(s, "REJ", "x");
 }
 
-fn good_tcp(s: &mut Sim, iface: u32, from: &str, to: &str) {
+pub(crate) fn good_tcp(s: &mut Sim, iface: u32, from: &str, to: &str) {
     let mut c = TcpConv::new(s, iface, sa(from), sa(to), 40.0);
     c.handshake(s);
     c.data(s, Dir::Orig, b"\x16\x03\x01\x00\x05hello");
@@ -99,7 +99,7 @@ fn good_tcp(s: &mut Sim, iface: u32, from: &str, to: &str) {
     c.finish(s, "SF", "x");
 }
 
-fn udp(s: &mut Sim, iface: u32, from: &str, to: &str, requests: usize, answered: bool) {
+pub(crate) fn udp(s: &mut Sim, iface: u32, from: &str, to: &str, requests: usize, answered: bool) {
     let mut u = UdpFlow::new(iface, sa(from), sa(to), 30.0);
     for _ in 0..requests {
         u.send_at(s, S / 2, Dir::Orig, &[0u8; 40]);
@@ -110,7 +110,7 @@ fn udp(s: &mut Sim, iface: u32, from: &str, to: &str, requests: usize, answered:
     u.finish(s, if answered { "SF" } else { "S0" }, "x");
 }
 
-fn assert_fires(id: &str, d: &Diagnosis, severity: Severity) {
+pub(crate) fn assert_fires(id: &str, d: &Diagnosis, severity: Severity) {
     let f = d
         .findings
         .iter()
@@ -242,7 +242,7 @@ fn routing_and_internal_nat_checks() {
 
 /// The sample site with its capture interfaces named: `ext` saw the external side, `int` the
 /// internal side.
-fn with_sides() -> String {
+pub(crate) fn with_sides() -> String {
     SAMPLE.replace(
         "# capture_interfaces = { ext = \"external\", int = \"internal\" }",
         "capture_interfaces = { ext = \"external\", int = \"internal\" }",
@@ -443,7 +443,13 @@ mod payload {
         c.data(s, Dir::Orig, &client_hello(sni, &random, &[]));
         let flight = server_flight(&mut s.rng, cert, &[cert], mtls);
         c.data(s, Dir::Resp, &flight);
-        let fin = client_finish_flight(&mut s.rng, client_cert.then_some("sip.fabrikam.com"));
+        // The client's own certificate: our Access Edge's when it opened the connection.
+        let own = if from.starts_with("10.45.16.") {
+            "sip.contoso.com"
+        } else {
+            "sip.fabrikam.com"
+        };
+        let fin = client_finish_flight(&mut s.rng, client_cert.then_some(own));
         c.data(s, Dir::Orig, &fin);
         match alert_from {
             // Fatal bad_certificate (42).

@@ -17,6 +17,7 @@ mod live;
 mod logs;
 mod oracles;
 mod robust;
+mod rulebook;
 mod schema;
 mod trust;
 mod tshark;

@@ -14,28 +14,28 @@ use crate::judge::Verdict;
 use crate::matrix::{PortSpec, Role, ServicePort};
 
 /// The port the site uses for a named service, as a single port when it is one.
-fn service_port(inputs: &Inputs<'_>, sp: ServicePort) -> Option<u16> {
+pub(super) fn service_port(inputs: &Inputs<'_>, sp: ServicePort) -> Option<u16> {
     match inputs.topology.port(sp) {
         PortSpec::Single(p) => Some(p),
         _ => None,
     }
 }
 
-fn has_role(inputs: &Inputs<'_>, ip: IpAddr, role: Role) -> bool {
+pub(super) fn has_role(inputs: &Inputs<'_>, ip: IpAddr, role: Role) -> bool {
     inputs.topology.roles_of(ip).contains(&role)
 }
 
-fn is_internet(inputs: &Inputs<'_>, ip: IpAddr) -> bool {
+pub(super) fn is_internet(inputs: &Inputs<'_>, ip: IpAddr) -> bool {
     !inputs.topology.is_internal_host(ip) && !inputs.topology.is_edge(ip)
 }
 
-fn secs(ns: i64) -> f64 {
+pub(super) fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
 /// P1: how a TCP connection attempt failed, in words, if it failed. A flow whose outcome the
 /// input did not record never failed.
-fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
+pub(super) fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
     if !inputs.recorded(i) {
         return None;
     }
@@ -63,7 +63,7 @@ fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
 
 /// P2: UDP the responder never answered, in words. A flow whose replies the input did not
 /// record was not unanswered.
-fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
+pub(super) fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
     (f.protocol == 17 && inputs.recorded(i) && !f.answered()).then(|| {
         format!(
             "{} datagram{} over {:.1} s, none answered",
@@ -75,7 +75,10 @@ fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
 }
 
 /// Flows matching `pred`, with the failure detail it returns.
-fn failing(inputs: &Inputs<'_>, pred: impl Fn(usize, &Flow) -> Option<String>) -> Vec<Evidence> {
+pub(super) fn failing(
+    inputs: &Inputs<'_>,
+    pred: impl Fn(usize, &Flow) -> Option<String>,
+) -> Vec<Evidence> {
     inputs
         .analysis
         .flows
@@ -86,7 +89,7 @@ fn failing(inputs: &Inputs<'_>, pred: impl Fn(usize, &Flow) -> Option<String>) -
 }
 
 /// Groups evidence by the remote (non-Edge) address, one finding per group.
-fn by_remote(
+pub(super) fn by_remote(
     inputs: &Inputs<'_>,
     ev: Vec<Evidence>,
     edge_is_initiator: bool,
@@ -104,7 +107,7 @@ fn by_remote(
     out
 }
 
-fn confidence_for(ev: &[Evidence], inputs: &Inputs<'_>) -> Confidence {
+pub(super) fn confidence_for(ev: &[Evidence], inputs: &Inputs<'_>) -> Confidence {
     let retried = ev.iter().any(|e| {
         matches!(
             inputs.analysis.flows[e.flow].handshake(),
@@ -118,7 +121,7 @@ fn confidence_for(ev: &[Evidence], inputs: &Inputs<'_>) -> Confidence {
     }
 }
 
-fn partner_name(inputs: &Inputs<'_>, ip: IpAddr) -> String {
+pub(super) fn partner_name(inputs: &Inputs<'_>, ip: IpAddr) -> String {
     inputs
         .topology
         .partners
@@ -129,7 +132,7 @@ fn partner_name(inputs: &Inputs<'_>, ip: IpAddr) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn push(
+pub(super) fn push(
     d: &mut Diagnosis,
     id: &'static str,
     severity: Severity,
@@ -162,6 +165,13 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ("F6", "Mutual TLS without a client certificate"),
     ("F7", "Certificate name does not match"),
     ("F8", "Expired certificate"),
+    ("F9", "TLS version or cipher mismatch"),
+    ("F10", "TLS stall on revocation"),
+    ("TL1", "TLS version or cipher not agreed"),
+    ("TL2", "TLS handshake rejected"),
+    ("TL3", "Mutual TLS without a client certificate"),
+    ("TL4", "Certificate name does not match the service"),
+    ("TL5", "Expired or not yet valid certificate"),
     ("D1", "Partner SRV record missing"),
     ("A8", "TURN allocation rejected"),
     (
@@ -169,13 +179,20 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "Relay address private or not the A/V Edge's public address",
     ),
     ("D2", "DNS queries from the Edge unanswered"),
+    ("D3", "Truncated UDP answer and TCP 53 blocked"),
+    ("D4", "SRV target outside the partner's domain"),
+    ("D5", "SRV target without an address"),
+    ("D6", "Edge uses internal DNS over its internal interface"),
     ("CRL1", "CRL/OCSP retrieval blocked"),
     ("A1", "External UDP 3478 to the A/V Edge blocked"),
     ("A2", "External TCP 443 to the A/V Edge blocked"),
     ("A3", "Outbound UDP 3478 from the A/V Edge blocked"),
     ("A4", "Outbound TCP 50000-59999 from the A/V Edge blocked"),
     ("A5", "Outbound UDP 50000-59999 from the A/V Edge blocked"),
+    ("A6", "Inbound 50000-59999 to the A/V Edge blocked"),
     ("A7", "Media fell back to TCP"),
+    ("A9", "ICE failure in a call: media legs never answered"),
+    ("A10", "Partner A/V Edge silent on UDP 3478"),
     (
         "A11",
         "Internal clients cannot reach the Edge internal interface",
@@ -184,6 +201,11 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     (
         "N2",
         "Incoming source addresses rewritten on the external side",
+    ),
+    ("N3", "Non-symmetric NAT of the A/V Edge"),
+    (
+        "N8",
+        "Pool members cannot reach each other's public A/V addresses",
     ),
     (
         "I1",
@@ -236,6 +258,8 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "R2",
         "Traffic crosses the Edge on the wrong side (asymmetric routing)",
     ),
+    ("R3", "Internal and external networks routed to each other"),
+    ("R4", "Internal client subnets missing from the Edge routes"),
 ];
 
 pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
@@ -252,6 +276,9 @@ pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     }
     federation(inputs, d);
     super::payload::run(inputs, d);
+    super::tls::run(inputs, d);
+    super::dns::run(inputs, d);
+    super::paths::run(inputs, d);
     dns_and_crl(inputs, d);
     media(inputs, d);
     internal(inputs, d);
@@ -353,12 +380,14 @@ fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 
 fn dns_and_crl(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let edge = |ip| inputs.topology.is_edge(ip);
+    let answers = super::dns::UdpAnswers::new(inputs);
     let dns = failing(inputs, |i, f| {
         if !(edge(f.initiator.ip) && f.responder.port == 53) {
             return None;
         }
+        // TCP failing while the resolver answers over UDP is D3's.
         unanswered_udp(inputs, i, f).or_else(|| {
-            (f.protocol == 6)
+            (f.protocol == 6 && answers.tcp_after_udp(inputs, i, f).is_none())
                 .then(|| tcp_failure(inputs, i, f))
                 .flatten()
         })
@@ -483,10 +512,17 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             a2,
         );
     }
+    // An Edge that stays silent while others answer is A10's: our firewall lets it out.
+    let a10: std::collections::HashSet<usize> = super::paths::partner_silent_flows(inputs)
+        .into_iter()
+        .collect();
     let a3 = failing(inputs, |i, f| {
-        (av(f.initiator.ip) && f.responder.port == 3478 && is_internet(inputs, f.responder.ip))
-            .then(|| unanswered_udp(inputs, i, f))
-            .flatten()
+        (av(f.initiator.ip)
+            && f.responder.port == 3478
+            && is_internet(inputs, f.responder.ip)
+            && !a10.contains(&i))
+        .then(|| unanswered_udp(inputs, i, f))
+        .flatten()
     });
     if !a3.is_empty() {
         push(

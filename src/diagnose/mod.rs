@@ -8,11 +8,14 @@
 
 pub mod calls;
 mod checks;
+mod dns;
 pub mod firewall;
 mod misdirected;
+mod paths;
 mod payload;
 mod services;
 mod site;
+mod tls;
 
 use serde::Serialize;
 
@@ -164,11 +167,13 @@ pub fn diagnose(inputs: &Inputs<'_>) -> Diagnosis {
     let mut d = Diagnosis::default();
     site::check(inputs, &mut d);
     checks::run_all(inputs, &mut d);
+    (d.calls, d.media_without_allocation) = calls::group(inputs);
+    // A9 reads the call timelines.
+    paths::ice_failures(inputs, &mut d);
     d.findings.sort_by(|a, b| {
         a.severity
             .cmp(&b.severity)
             .then(order(a.id).cmp(&order(b.id)))
     });
-    (d.calls, d.media_without_allocation) = calls::group(inputs);
     d
 }
