@@ -13,6 +13,7 @@ pub mod log;
 pub mod matrix;
 pub mod text;
 pub mod time;
+pub mod words;
 pub mod zeek;
 
 use std::io::{self, Write};
