@@ -206,6 +206,14 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// The sentence shared by the flows judged alike, with their own addresses and ports left
+    /// out: two flows whose reasons share it were judged for the same reason.
+    pub fn shared(&self) -> &str {
+        &self.template
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let [(ai, ap), (bi, bp)] = self.ends;

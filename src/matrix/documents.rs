@@ -217,9 +217,10 @@ impl Rule {
             })
             .collect();
         let mut used = vec![false; parts.len()];
+        // Reconciled rules are read from table rows too (of another scenario's table).
         let row = matches!(
             self.basis,
-            Basis::Table | Basis::TableExpanded | Basis::TableDerived
+            Basis::Table | Basis::TableExpanded | Basis::TableDerived | Basis::Reconciled
         );
         self.sources
             .iter()

@@ -74,25 +74,38 @@ pub fn width(s: &str) -> usize {
 
 /// `text` wrapped at word boundaries into lines of at most `width` characters (a word longer
 /// than a line keeps a line of its own, unbroken): the first line starts with `first`, the
-/// others with `rest`. Without a width (`--wide`), one line.
+/// others with `rest`. The spacing within a line is kept as written (aligned columns stay
+/// aligned); a break drops the spaces it falls on. Without a width (`--wide`), one line.
 pub fn wrap(text: &str, width: Option<usize>, first: &str, rest: &str) -> Vec<String> {
+    let text = text.trim_end();
     let Some(width) = width else {
         return vec![format!("{first}{text}")];
     };
     let mut lines = Vec::new();
     let mut line = first.to_string();
     let mut empty = true;
-    for word in text.split_whitespace() {
-        let room = self::width(&line) + usize::from(!empty) + self::width(word);
+    // Each word with the spaces before it.
+    let mut rest_text = text.trim_start();
+    let mut gap = "";
+    while !rest_text.is_empty() {
+        let end = rest_text
+            .find(char::is_whitespace)
+            .unwrap_or(rest_text.len());
+        let word = &rest_text[..end];
+        let after = &rest_text[end..];
+        let next = after.trim_start();
+        let room = self::width(&line) + self::width(gap) + self::width(word);
         if !empty && room > width {
             lines.push(std::mem::replace(&mut line, rest.to_string()));
             empty = true;
         }
         if !empty {
-            line.push(' ');
+            line.push_str(gap);
         }
         line.push_str(word);
         empty = false;
+        gap = &after[..after.len() - next.len()];
+        rest_text = next;
     }
     lines.push(line);
     lines
@@ -185,6 +198,11 @@ mod tests {
         // A word longer than the line stands alone, unbroken.
         let long = wrap("a 0123456789abcdef b", Some(8), "", "");
         assert_eq!(long, ["a", "0123456789abcdef", "b"]);
+        // Spacing within a line is kept.
+        assert_eq!(
+            wrap("+  0.000 s  x", Some(40), "  ", ""),
+            ["  +  0.000 s  x"]
+        );
         // --wide: one line.
         assert_eq!(wrap(text, None, "> ", "").len(), 1);
         assert_eq!(wrap("", Some(10), "  ", "  "), ["  "]);
