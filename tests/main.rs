@@ -18,6 +18,7 @@ mod logs;
 mod oracles;
 mod robust;
 mod schema;
+mod text;
 mod trust;
 mod tshark;
 mod tui;
