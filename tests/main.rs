@@ -5,6 +5,7 @@ mod util;
 mod analytics;
 mod audit;
 mod busy;
+mod captures;
 mod cli_inputs;
 mod damage;
 mod diagnose;
