@@ -738,8 +738,9 @@ fn write_flows(
     }
     const COLS: [Col; 7] = [
         Col::left("verdict"),
-        Col::left("initiator"),
-        Col::left("responder"),
+        // An IPv4 address and port, with `?` for an inferred initiator.
+        Col::left("initiator").at_most(22),
+        Col::left("responder").at_most(21),
         Col::shrinking("protocol"),
         Col::right("packets"),
         Col::right("bytes"),

@@ -103,6 +103,9 @@ pub(super) struct Col {
     pub right: bool,
     /// May be cut (with an ellipsis) so that the table fits.
     pub shrink: bool,
+    /// The widest the column is laid out, whatever its cells (0: as wide as its widest cell). A
+    /// longer cell (an IPv6 address) overflows its own row only, not the whole table.
+    pub most: usize,
 }
 
 impl Col {
@@ -111,6 +114,7 @@ impl Col {
             head,
             right: false,
             shrink: false,
+            most: 0,
         }
     }
 
@@ -119,6 +123,7 @@ impl Col {
             head,
             right: true,
             shrink: false,
+            most: 0,
         }
     }
 
@@ -127,7 +132,13 @@ impl Col {
             head,
             right: false,
             shrink: true,
+            most: 0,
         }
+    }
+
+    /// The column laid out at most `most` wide.
+    pub const fn at_most(self, most: usize) -> Col {
+        Col { most, ..self }
     }
 }
 
@@ -143,8 +154,9 @@ pub(super) fn widths(
     let mut w: Vec<usize> = cols.iter().map(|c| words::width(c.head)).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            if let Some(x) = w.get_mut(i) {
-                *x = (*x).max(words::width(cell));
+            if let (Some(x), Some(c)) = (w.get_mut(i), cols.get(i)) {
+                let cell = words::width(cell);
+                *x = (*x).max(if c.most > 0 { cell.min(c.most) } else { cell });
             }
         }
     }
@@ -289,8 +301,9 @@ fn write_table(
 ) -> io::Result<()> {
     const COLS: [Col; 8] = [
         Col::left("proto"),
-        Col::left("initiator"),
-        Col::left("responder"),
+        // An IPv4 address and port, with `?` for an inferred initiator.
+        Col::left("initiator").at_most(22),
+        Col::left("responder").at_most(21),
         Col::right("packets ->/<-"),
         Col::right("bytes"),
         Col::right("duration"),
