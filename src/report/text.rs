@@ -45,6 +45,25 @@ fn state(f: &Flow) -> String {
     s
 }
 
+/// The notes of the table at a glance, in a dozen characters: what went wrong, not how often
+/// (`--wide` gives the counts).
+fn short_notes(f: &Flow) -> String {
+    use crate::flow::tcp::Handshake::*;
+    let mut notes: Vec<&str> = Vec::new();
+    match f.handshake() {
+        Some(SynUnanswered { .. }) => notes.push("no answer"),
+        Some(RefusedByRst) => notes.push("refused"),
+        Some(UnreachableByIcmp) => notes.push("unreachable"),
+        Some(Established | NotSeen) => {}
+        None if f.protocol == 17 && !f.answered() => notes.push("one-way"),
+        None => {}
+    }
+    if f.icmp_errors > 0 && !matches!(f.handshake(), Some(UnreachableByIcmp)) {
+        notes.push("icmp");
+    }
+    notes.join(" ")
+}
+
 /// Writes the text report of the flows shown (all, or a display filter's selection).
 pub fn write(a: &Analysis, selection: Option<&Selection>, out: &mut dyn Write) -> io::Result<()> {
     write_with(a, selection, &TextOptions::default(), out)
@@ -304,7 +323,7 @@ fn write_table(
         // An IPv4 address and port, with `?` for an inferred initiator.
         Col::left("initiator").at_most(22),
         Col::left("responder").at_most(21),
-        Col::right("packets ->/<-"),
+        Col::right("pkts ->/<-"),
         Col::right("bytes"),
         Col::right("duration"),
         Col::left("state"),
@@ -312,8 +331,6 @@ fn write_table(
     ];
     let width = if time.is_some() { None } else { width };
     let cells = |f: &Flow| -> Vec<String> {
-        let st = state(f);
-        let (conn, notes) = st.split_once(' ').unwrap_or((st.as_str(), ""));
         vec![
             format!(
                 "{}{}",
@@ -329,8 +346,8 @@ fn write_table(
             ),
             words::bytes(f.wire_bytes()),
             duration(f.last_ts_ns() - f.first_ts_ns()),
-            conn.to_string(),
-            notes.to_string(),
+            f.conn_state().to_string(),
+            short_notes(f),
         ]
     };
     let mut header: Vec<String> = COLS.iter().map(|c| c.head.to_string()).collect();
