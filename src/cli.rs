@@ -32,7 +32,8 @@ pub enum Command {
     Flows(FlowsArgs),
     /// Judge every flow against the documented Edge port matrix for your topology.
     Audit(AuditArgs),
-    /// Print the documented firewall rules that apply to your topology.
+    /// Print the documented flows your topology needs, as a firewall change request per
+    /// firewall with your addresses, each flow citing the documents that describe it.
     Matrix(MatrixArgs),
     /// Topology files: write a commented template, or check one.
     #[command(subcommand)]
@@ -190,6 +191,10 @@ pub struct MatrixArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
     pub format: MatrixFormat,
+    /// List the documents the matrix is read from (title, product, what each covers, the
+    /// tables read) instead of the firewall rules.
+    #[arg(long)]
+    pub sources: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -328,6 +333,10 @@ pub struct OutputArgs {
     /// since the first packet), e (seconds since the epoch).
     #[arg(short = 't', long = "time-format", value_name = "FORMAT", value_parser = TimeFormat::parse)]
     pub time_format: Option<TimeFormat>,
+    /// Text report: every flow and every column, nothing wrapped. By default the report fits 100
+    /// columns, wraps long sentences, and lists a few example flows of each kind of violation.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 /// `flows --format`; maps to [`crate::report::Format`].

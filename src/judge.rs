@@ -284,6 +284,14 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// The sentence shared by the flows judged alike, with their own addresses and ports left
+    /// out: two flows whose reasons share it were judged for the same reason.
+    pub fn shared(&self) -> &str {
+        &self.template
+    }
+}
+
 impl std::fmt::Display for ReasonText<'_> {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let [(ai, ap), (bi, bp)] = self.ends;
@@ -439,12 +447,25 @@ fn transport_of(protocol: u8) -> Option<Transport> {
     }
 }
 
+/// The rule's first document, cited by its title, the table heading and the start of the row
+/// as written (never the data file's document key).
 fn first_source(rule: &Rule) -> String {
-    rule.sources
-        .first()
-        .map(|s| format!("{} \"{}\"", s.doc, s.table))
-        .unwrap_or_default()
+    rule.first_citation()
 }
+
+/// Microsoft's and the article's words on NAT and the internal interface, for the hairpin.
+const HAIRPIN_SOURCES: &str = "Jeff Schertz, \"Understanding Lync Edge Server Ports\" (Lync \
+     Server 2010 and 2013) > Media Port Range: \"Network Address Translation (NAT) is not allowed \
+     between the internal Edge interface and any internal subnets\"; Microsoft, \"Edge Server \
+     environmental requirements in Skype for Business Server\" > Topology planning (NAT)";
+
+/// The article's media port range section and Microsoft's internal port table, for media on
+/// the internal interface.
+const MEDIA_RANGE_SOURCES: &str = "Jeff Schertz, \"Understanding Lync Edge Server Ports\" (Lync \
+     Server 2010 and 2013) > Media Port Range: \"this port range is only opened on the external \
+     A/V Edge interface, not the internal interface\"; Microsoft, \"Edge Server environmental \
+     requirements in Skype for Business Server\" > Port and firewall planning > Internal port \
+     firewall summary table";
 
 impl<'a> Judge<'a> {
     pub fn new(topology: &'a Topology, matrix: &'a Matrix) -> Judge<'a> {
@@ -826,8 +847,7 @@ impl<'a> Judge<'a> {
                 .unwrap_or_else(|| "the Edge internal interface".into());
             j.reason = format!(
                 "internal host {} reached the Edge's external address {} ({flow_desc}); internal hosts must use the \
-                 internal interface ({internal_if}) with no NAT in between (004, \"Understanding Lync Edge Server Ports\"; \
-                 000, NAT rules)",
+                 internal interface ({internal_if}) with no NAT in between ({HAIRPIN_SOURCES})",
                 p.remote.0, p.edge.0
             );
             return j;
@@ -868,12 +888,11 @@ impl<'a> Judge<'a> {
                 j.rules = vec![rule.id.clone()];
                 j.protocol = p.label().to_string();
                 j.reason = format!(
-                    "{flow_desc} {where_} carries {} but rule {} ({}) documents {} here: a client or peer \
-                     was sent to the wrong Edge service (check DNS and the firewall's NAT rules)",
+                    "{flow_desc} {where_} carries {} but the documents give {} here ({}): a client or \
+                     peer was sent to the wrong Edge service (check DNS and the firewall's NAT rules)",
                     p.label(),
-                    rule.id,
-                    first_source(rule),
-                    rule.protocol
+                    rule.protocol,
+                    first_source(rule)
                 );
                 return j;
             }
@@ -894,9 +913,8 @@ impl<'a> Judge<'a> {
                 RuleVerdict::Permit | RuleVerdict::PermitIf => {
                     j.verdict = Verdict::Permitted;
                     j.reason = format!(
-                        "{} {flow_desc} {where_} is permitted by rule {} ({})",
+                        "{} {flow_desc} {where_} is permitted ({})",
                         rule.protocol,
-                        rule.id,
                         first_source(rule)
                     );
                 }
@@ -908,9 +926,8 @@ impl<'a> Judge<'a> {
                         rule.note.as_str()
                     };
                     j.reason = format!(
-                        "{} {flow_desc} {where_} is permitted with a note by rule {} ({}): {note}",
+                        "{} {flow_desc} {where_} is permitted with a note ({}): {note}",
                         rule.protocol,
-                        rule.id,
                         first_source(rule)
                     );
                 }
@@ -926,10 +943,9 @@ impl<'a> Judge<'a> {
                 .map(|x| format!("{x:?}").to_lowercase())
                 .unwrap_or_default();
             j.reason = format!(
-                "{} {flow_desc} {where_} matches rule {} ({}), which needs the {feat} feature, but [features] {feat} is \
-                 off in {}",
+                "{} {flow_desc} {where_} is documented for sites using {feat} ({}), but [features] \
+                 {feat} is off in {}",
                 rule.protocol,
-                rule.id,
                 first_source(rule),
                 self.topology.source
             );
@@ -945,8 +961,7 @@ impl<'a> Judge<'a> {
             j.protocol = "RTP".into();
             j.reason = format!(
                 "{flow_desc} {where_} uses the media range 50000-59999, which the documents open on the external A/V \
-                 interface only (004, \"Understanding Lync Edge Server Ports\", media port range; 000, internal port \
-                 firewall summary)"
+                 interface only ({MEDIA_RANGE_SOURCES})"
             );
             return j;
         }
@@ -963,22 +978,13 @@ impl<'a> Judge<'a> {
             j.verdict = Verdict::NotInVersion;
             j.rules = other_versions.iter().map(|r| r.id.clone()).collect();
             j.protocol = rule.protocol.clone();
-            let versions: Vec<String> = rule
-                .versions
-                .iter()
-                .map(|v| format!("{v:?}").to_lowercase())
-                .collect();
+            let versions: Vec<&str> = rule.versions.iter().map(|v| v.product_name()).collect();
             j.reason = format!(
-                "{} {flow_desc} {where_} matches rule {} ({}), which applies to {} only, not to {:?} as configured",
+                "{} {flow_desc} {where_} is documented for {} only ({}), not for {} as configured",
                 rule.protocol,
-                rule.id,
-                first_source(rule),
                 versions.join(", "),
-                self.topology.product
-            );
-            j.reason = j.reason.replace(
-                &format!("{:?}", self.topology.product),
-                &format!("{:?}", self.topology.product).to_lowercase(),
+                first_source(rule),
+                self.topology.product.product_name()
             );
             return j;
         }
@@ -996,7 +1002,7 @@ impl<'a> Judge<'a> {
             j.rules = wrong_source.iter().map(|r| r.id.clone()).collect();
             j.protocol = rule.protocol.clone();
             let (_, remote_side) = Self::sides(rule, rule.direction);
-            let allowed: Vec<String> = remote_side.iter().map(|r| role_label(*r)).collect();
+            let allowed: Vec<&str> = remote_side.iter().map(|r| role_words(*r)).collect();
             let who = if p.remote_roles.is_empty() {
                 if p.remote_internal {
                     "an internal host".to_string()
@@ -1011,12 +1017,11 @@ impl<'a> Judge<'a> {
                     .join("/")
             };
             j.reason = format!(
-                "{} {flow_desc} {where_} from {} ({who}): rule {} ({}) permits this port only for {}",
+                "{} {flow_desc} {where_} from {} ({who}): the documents permit this port only from {} ({})",
                 rule.protocol,
                 p.remote.0,
-                rule.id,
-                first_source(rule),
-                allowed.join(", ")
+                words_list(&allowed),
+                first_source(rule)
             );
             return j;
         }
@@ -1039,12 +1044,12 @@ impl<'a> Judge<'a> {
                 j.rules = opposite.iter().map(|r| r.id.clone()).collect();
                 j.protocol = rule.protocol.clone();
                 j.reason = format!(
-                    "{} {flow_desc} was opened by {} {where_}; rule {} ({}) documents only the opposite direction, opened by {}",
+                    "{} {flow_desc} was opened by {} {where_}; the documents give only the opposite \
+                     direction, opened by {} ({})",
                     rule.protocol,
                     f.initiator.0,
-                    rule.id,
-                    first_source(rule),
-                    f.responder.0
+                    f.responder.0,
+                    first_source(rule)
                 );
                 return j;
             }
@@ -1064,11 +1069,10 @@ impl<'a> Judge<'a> {
             j.rules = vec![rule.id.clone()];
             j.protocol = rule.protocol.clone();
             j.reason.push_str(&format!(
-                "; the nearest is rule {} ({}), for {} on the {} interface",
-                rule.id,
-                first_source(rule),
+                "; the nearest documented flow is {} on the {} interface ({})",
                 rule.protocol,
-                interface_label(rule.interface)
+                interface_label(rule.interface),
+                first_source(rule)
             ));
         } else if !same_interface.is_empty() {
             let ports: Vec<String> = same_interface
@@ -1148,6 +1152,43 @@ pub fn interface_label(i: Interface) -> &'static str {
         Interface::InternalVip => "internal VIP",
         Interface::ReverseProxyExternal => "reverse proxy external",
         Interface::ReverseProxyInternal => "reverse proxy internal",
+    }
+}
+
+/// A role in words, for sentences: "Front End Servers", "the Director pool VIP".
+pub fn role_words(r: Role) -> &'static str {
+    match r {
+        Role::Any => "any host",
+        Role::EdgeAccess => "the Access Edge",
+        Role::EdgeWebconf => "the Web Conferencing Edge",
+        Role::EdgeAv => "the A/V Edge",
+        Role::EdgeInternal => "the Edge internal interface",
+        Role::EdgeAccessVip => "the Access Edge VIP",
+        Role::EdgeWebconfVip => "the Web Conferencing Edge VIP",
+        Role::EdgeAvVip => "the A/V Edge VIP",
+        Role::EdgeInternalVip => "the Edge internal VIP",
+        Role::Fe => "Front End Servers",
+        Role::FePoolVip => "the Front End pool VIP",
+        Role::Director => "Directors",
+        Role::DirectorPoolVip => "the Director pool VIP",
+        Role::CmsFe => "the Front End Servers holding the Central Management store",
+        Role::Sba => "Survivable Branch Appliances and Servers",
+        Role::XmppGateway => "XMPP Gateway servers",
+        Role::LyncServer => "internal Lync servers",
+        Role::InternalClient => "internal clients",
+        Role::ExternalClient => "remote users",
+        Role::FederatedPartner => "federated partners",
+        Role::ReverseProxyExternal => "the reverse proxy's external interface",
+        Role::ReverseProxyInternal => "the reverse proxy's internal interface",
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub fn words_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 

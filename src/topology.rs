@@ -562,7 +562,8 @@ fn build(ctx: &Ctx<'_>, raw: TopologyFile) -> Result<Topology, TopologyError> {
                     format!(
                         "{what}: NAT (a public address different from ip) cannot be used with scenario = \"hlb\": \
                          hardware-load-balanced Edge pools need publicly routable addresses without NAT \
-                         (000, Edge Server environmental requirements); remove `public` or use scenario = \"scaled-dns\""
+                         (Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > \
+                         Topology planning); remove `public` or use scenario = \"scaled-dns\""
                     ),
                 ));
             }

@@ -1055,12 +1055,14 @@ fn pfirewall_allow_is_never_a_failed_connection() {
     let p = dir.path().join("pfirewall.log");
     std::fs::write(&p, log).expect("write");
     let topo = captures("topology.toml");
+    // --wide: each call leg on one line, unwrapped.
     let out = run(&[
         "audit",
         "-r",
         p.to_str().expect("path"),
         "--topology",
         topo.to_str().expect("path"),
+        "--wide",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -70,7 +70,12 @@ fn the_headline_is_the_first_line_and_says_fail_and_why() {
 #[test]
 fn a_mistyped_edge_address_fails_and_names_the_one_seen() {
     let (_dir, topo) = topology_with(|t| t.replace("172.25.33.10", "172.25.33.11"));
-    let (code, out, _) = audit("edge-sample.pcapng", &topo, &["--fail-on", "violation"]);
+    // --wide: the headline's lines unwrapped, as a script greps them.
+    let (code, out, _) = audit(
+        "edge-sample.pcapng",
+        &topo,
+        &["--fail-on", "violation", "--wide"],
+    );
     assert!(out.starts_with("FAIL: "), "{out}");
     assert!(
         out.contains("T1 The capture does not match the topology: 172.25.33.11 never appears, 172.25.33.10 looks like it"),

@@ -286,7 +286,7 @@ fn t_is_a_time_format_and_a_file_after_it_points_to_topology() {
     assert!(adoy.contains("\n2026/306 04:00:00.000000 udp"), "{adoy}");
     // Without -t the table has no time column, as before.
     let plain = table(&[], "UTC");
-    assert!(plain.contains("\nproto initiator"), "{plain}");
+    assert!(plain.contains("\nproto  initiator"), "{plain}");
 
     let out = run(&[
         "audit",

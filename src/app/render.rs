@@ -31,13 +31,7 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
                 }
             } else {
                 with_output(s.out.report.as_deref(), |w| {
-                    report::write(
-                        &analysis,
-                        s.format,
-                        selection.as_ref(),
-                        s.out.time_format,
-                        w,
-                    )
+                    report::write(&analysis, s.format, selection.as_ref(), &s.out.text(), w)
                 })?;
             }
             let written = write_packets(&s.reading, &s.out, &analysis, selection.as_ref());
@@ -52,12 +46,22 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
             }
             false => audit_report(s, *a),
         },
-        (Settings::Matrix { site, format }, _) => {
+        (
+            Settings::Matrix {
+                site,
+                format,
+                sources,
+            },
+            _,
+        ) => {
             let judge = Judge::new(&site.topology, site.matrix);
-            with_output(None, |w| match format {
-                MatrixFormat::Text => report::matrix::write_text(&judge, w),
-                MatrixFormat::Csv => report::matrix::write_csv(&judge, w),
-                MatrixFormat::Json => report::matrix::write_json(&judge, w),
+            with_output(None, |w| match (format, sources) {
+                (MatrixFormat::Text, false) => report::matrix::write_text(&judge, w),
+                (MatrixFormat::Csv, false) => report::matrix::write_csv(&judge, w),
+                (MatrixFormat::Json, false) => report::matrix::write_json(&judge, w),
+                (MatrixFormat::Text, true) => report::matrix::write_sources_text(&judge, w),
+                (MatrixFormat::Csv, true) => report::matrix::write_sources_csv(&judge, w),
+                (MatrixFormat::Json, true) => report::matrix::write_sources_json(&judge, w),
             })
         }
         (Settings::TopologyInit { output }, _) => match output {
@@ -145,7 +149,7 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
                 &audit,
                 s.site.matrix,
                 selection,
-                s.out.time_format,
+                &s.out.text(),
                 w,
             ),
             AuditFormat::Json => {
@@ -237,6 +241,7 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
             &a.audit,
             matrix,
             selection,
+            &s.out.text(),
             w,
         ),
         AuditFormat::Json => crate::report::log::write_json(

@@ -134,6 +134,18 @@ pub struct Outputs {
     pub packets: Option<PathBuf>,
     /// `-t`: a start-time column in the text flows table.
     pub time_format: Option<TimeFormat>,
+    /// `--wide`: the text report unwrapped, with every flow and column.
+    pub wide: bool,
+}
+
+impl Outputs {
+    /// How the text report is laid out.
+    pub fn text(&self) -> crate::report::TextOptions {
+        crate::report::TextOptions {
+            time: self.time_format,
+            wide: self.wide,
+        }
+    }
 }
 
 pub struct AuditSettings {
@@ -164,6 +176,8 @@ pub enum Settings {
     Matrix {
         site: Box<Site>,
         format: MatrixFormat,
+        /// `--sources`: the documents, not the rules.
+        sources: bool,
     },
     TopologyInit {
         output: Option<PathBuf>,
@@ -296,6 +310,7 @@ impl Settings {
                 Settings::Matrix {
                     site: Box::new(site(args.topology.as_deref(), Stand::Bundled)?),
                     format: args.format,
+                    sources: args.sources,
                 }
             }
             Command::Topology(cli::TopologyCommand::Init { output, force }) => {
@@ -491,6 +506,7 @@ fn outputs(args: OutputArgs, source: &Source) -> Result<Outputs, SettingsError> 
         report: args.output,
         packets: args.write,
         time_format: args.time_format,
+        wide: args.wide,
     })
 }
 

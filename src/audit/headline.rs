@@ -17,6 +17,7 @@ use crate::judge::Verdict;
 use crate::select::Selection;
 
 use super::Audit;
+use crate::report::words::{count, thousands};
 
 /// The answer in one word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -118,9 +119,9 @@ impl Headline {
         if let Some(t) = tallies.by_verdict.get(Verdict::UnknownEndpoint.label()) {
             if t.flows > 0 {
                 unchecked.push(format!(
-                    "{} flow{} touch no address of the topology",
-                    t.flows,
-                    if t.flows == 1 { "" } else { "s" }
+                    "{} {} no address of the topology",
+                    count(t.flows, "flow"),
+                    if t.flows == 1 { "touches" } else { "touch" }
                 ));
             }
         }
@@ -131,9 +132,8 @@ impl Headline {
             const NAMED: usize = 12;
             let more = ids.len().saturating_sub(NAMED);
             unchecked.push(format!(
-                "{} check{} skipped for want of a fact the topology or the input does not give ({}{})",
-                ids.len(),
-                if ids.len() == 1 { "" } else { "s" },
+                "{} skipped for want of a fact the topology or the input does not give ({}{})",
+                count(ids.len() as u64, "check"),
                 ids[..ids.len().min(NAMED)].join(", "),
                 if more > 0 {
                     format!(" and {more} more")
@@ -165,25 +165,25 @@ impl Headline {
     pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         let counts = format!(
-            "{} violation{}, {} error finding{}, {} warning{}",
-            self.violations_total,
-            if self.violations_total == 1 { "" } else { "s" },
-            self.errors,
-            if self.errors == 1 { "" } else { "s" },
-            self.warnings,
-            if self.warnings == 1 { "" } else { "s" },
+            "{}, {}, {}",
+            count(self.violations_total, "violation"),
+            count(self.errors as u64, "error finding"),
+            count(self.warnings as u64, "warning"),
         );
         out.push(format!("{}: {counts}", self.answer.label()));
         if !self.violations.is_empty() {
             let by: Vec<String> = self
                 .violations
                 .iter()
-                .map(|(v, n)| format!("{n} {v}"))
+                .map(|(v, n)| format!("{} {v}", thousands(*n)))
                 .collect();
             out.push(format!("  violations: {}", by.join(", ")));
         }
         for f in &self.failing_findings {
-            out.push(format!("  error: {f}"));
+            match f.strip_prefix("and ") {
+                Some(more) => out.push(format!("  and {more} error findings")),
+                None => out.push(format!("  error: {f}")),
+            }
         }
         for u in &self.unchecked {
             out.push(format!("  not checked: {u}"));

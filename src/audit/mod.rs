@@ -90,6 +90,10 @@ pub struct Audit {
     /// Findings across flows and federated call timelines (reports write them at top level).
     #[serde(skip)]
     pub diagnosis: crate::diagnose::Diagnosis,
+    /// The site the flows were judged for, for the reports that resolve the documented flows
+    /// to its addresses and ports.
+    #[serde(skip)]
+    pub site: Topology,
 }
 
 /// What the judge needs of a flow; the payload's protocol counts only when it is certain.
@@ -190,6 +194,7 @@ pub fn audit_from(
             })
             .collect(),
         diagnosis,
+        site: topology.clone(),
     }
 }
 

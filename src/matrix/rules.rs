@@ -486,9 +486,6 @@ pub enum MatrixError {
     Decision { id: String, problem: String },
 }
 
-/// The seed documents a source may cite.
-const DOCS: [&str; 5] = ["000", "001", "002", "003", "004"];
-
 impl Matrix {
     /// The built-in matrix (`data/matrix.toml`), parsed and validated once.
     pub fn builtin() -> Result<&'static Matrix, MatrixError> {
@@ -566,11 +563,12 @@ impl Rule {
             return Err(bad("cites no source".to_owned()));
         }
         for s in &self.sources {
-            if !DOCS.contains(&s.doc.as_str()) {
+            if super::Document::by_key(&s.doc).is_none() {
+                let keys: Vec<&str> = super::DOCUMENTS.iter().map(|d| d.key).collect();
                 return Err(bad(format!(
                     "source doc `{}` is not one of {}",
                     s.doc,
-                    DOCS.join(", ")
+                    keys.join(", ")
                 )));
             }
             if s.table.trim().is_empty() {

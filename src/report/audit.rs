@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{text, FlowRecord, Span, WithTimes, SCHEMA_VERSION};
+use super::{FlowRecord, Span, WithTimes, SCHEMA_VERSION};
 use crate::analysis::Analysis;
 use crate::audit::{Audit, Headline, Tallies, Tally, TopologyUsed};
 use crate::diagnose::Diagnosis;
@@ -26,14 +26,22 @@ pub struct AuditedFlow<'a> {
     pub reason: crate::judge::ReasonText<'a>,
 }
 
+/// A rule no flow exercised, as JSON writes it.
 #[derive(Serialize)]
 struct NeverExercised<'a> {
     id: &'a str,
     protocol: &'a str,
     interface: String,
     transport: String,
+    /// The site's own port (`[ports]` resolved).
     dst_port: String,
+    /// The first document it is read from: title, table heading, row.
     source: String,
+    /// The capture should have shown it: the rule applies, its feature is on, its roles exist,
+    /// no document contradicts it, and the capture shows its Edge-side addresses.
+    expected: bool,
+    /// Why it was not expected; null when it was.
+    why: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -142,16 +150,20 @@ fn service_id_of_label(label: &str) -> Option<String> {
 
 /// What a report shows of an audit: every flow, or those of a display filter's selection,
 /// with the tallies and the diagnosis of those flows. The audit itself is never changed.
-struct Shown<'a> {
+pub(super) struct Shown<'a> {
     /// Violations first, then by bytes.
-    flows: Vec<(&'a Flow, &'a Judgement)>,
-    tallies: Tallies,
+    pub flows: Vec<(&'a Flow, &'a Judgement)>,
+    pub tallies: Tallies,
     /// Numbered as the report numbers its flows ([`Selection::diagnosis`]).
-    diagnosis: Cow<'a, Diagnosis>,
+    pub diagnosis: Cow<'a, Diagnosis>,
 }
 
 impl<'a> Shown<'a> {
-    fn new(analysis: &'a Analysis, audit: &'a Audit, selection: Option<&Selection>) -> Shown<'a> {
+    pub fn new(
+        analysis: &'a Analysis,
+        audit: &'a Audit,
+        selection: Option<&Selection>,
+    ) -> Shown<'a> {
         let (tallies, diagnosis) = shown_tallies(analysis, audit, selection);
         Shown {
             flows: ordered(analysis, audit, selection),
@@ -198,23 +210,59 @@ impl Serialize for AuditedFlows<'_> {
     }
 }
 
-fn never_exercised<'a>(audit: &'a Audit, matrix: &'a Matrix) -> Vec<NeverExercised<'a>> {
+fn never_exercised<'a>(
+    analysis: &Analysis,
+    audit: &'a Audit,
+    matrix: &'a Matrix,
+) -> Vec<NeverExercised<'a>> {
+    use super::documented::{documented_flows, in_view, seen_addresses, Status};
+    let judge = crate::judge::Judge::new(&audit.site, matrix);
+    let flows = documented_flows(&judge);
+    let seen = seen_addresses(analysis);
     audit
         .coverage
         .never_exercised
         .iter()
         .filter_map(|id| matrix.rules.iter().find(|r| &r.id == id))
-        .map(|r| NeverExercised {
-            id: &r.id,
-            protocol: &r.protocol,
-            interface: id_of(r.interface),
-            transport: format!("{:?}", r.transport).to_lowercase(),
-            dst_port: r.dst_port.to_string(),
-            source: r
-                .sources
-                .first()
-                .map(|s| format!("{} {}", s.doc, s.table))
-                .unwrap_or_default(),
+        .map(|r| {
+            let flow = flows.iter().find(|f| f.rules.iter().any(|x| x.id == r.id));
+            let seen_as_another_row = flow.is_some_and(|f| {
+                f.rules
+                    .iter()
+                    .any(|x| audit.coverage.hits.get(&x.id).copied().unwrap_or(0) > 0)
+            });
+            let why = flow.and_then(|f| {
+                f.status
+                    .why(&audit.site)
+                    .or_else(|| {
+                        seen_as_another_row.then(|| {
+                            "the same documented flow was seen, as another document's row"
+                                .to_string()
+                        })
+                    })
+                    .or_else(|| {
+                        (!in_view(f, &seen)).then(|| {
+                            format!(
+                                "the capture never shows {}",
+                                f.edge_side().list().join(" or ")
+                            )
+                        })
+                    })
+            });
+            NeverExercised {
+                id: &r.id,
+                protocol: &r.protocol,
+                interface: id_of(r.interface),
+                transport: format!("{:?}", r.transport).to_lowercase(),
+                dst_port: match r.dst_port {
+                    crate::matrix::PortSpec::Named(sp) => audit.site.port(sp).to_string(),
+                    other => other.to_string(),
+                },
+                source: r.first_citation(),
+                expected: flow.is_some_and(|f| matches!(f.status, Status::Open { .. }))
+                    && why.is_none(),
+                why,
+            }
         })
         .collect()
 }
@@ -293,7 +341,7 @@ pub fn write_json_with<E: Serialize>(
         skipped_checks: &shown.diagnosis.skipped,
         calls: WithTimes(&shown.diagnosis.calls),
         display_filter,
-        never_exercised: never_exercised(audit, matrix),
+        never_exercised: never_exercised(analysis, audit, matrix),
         flows: AuditedFlows {
             analysis,
             ordered: shown.flows,
@@ -380,306 +428,23 @@ pub fn write_jsonl(
         },
         skipped_checks: &diagnosis.skipped,
         display_filter: selection.map(Selection::summary),
-        never_exercised: never_exercised(audit, matrix),
+        never_exercised: never_exercised(analysis, audit, matrix),
     };
     line(out, "summary", &summary)?;
     out.flush()
 }
 
-fn table(
-    out: &mut dyn Write,
-    title: &str,
-    rows: &std::collections::BTreeMap<String, Tally>,
-) -> io::Result<()> {
-    writeln!(out, "{title}")?;
-    for (k, t) in rows {
-        writeln!(
-            out,
-            "  {k:<32} {:>8} flows {:>10} packets {:>14} bytes",
-            t.flows, t.packets, t.bytes
-        )?;
-    }
-    Ok(())
-}
-
-fn write_findings(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out)?;
-    if d.findings.is_empty() {
-        writeln!(out, "Findings: none")?;
-    } else {
-        writeln!(
-            out,
-            "Findings ({} error, {} warning, {} info)",
-            d.count(crate::diagnose::Severity::Error),
-            d.count(crate::diagnose::Severity::Warning),
-            d.count(crate::diagnose::Severity::Info)
-        )?;
-    }
-    for f in &d.findings {
-        writeln!(
-            out,
-            "  [{}] {} {} (confidence {:?})",
-            f.severity.label(),
-            f.id,
-            f.title,
-            f.confidence
-        )?;
-        writeln!(out, "      {}", f.explanation)?;
-        writeln!(out, "      Fix: {}", f.fix)?;
-        writeln!(out, "      Source: {}", f.citation)?;
-        for e in f.evidence.iter().take(5) {
-            writeln!(
-                out,
-                "      - {} {} -> {} (frames {}-{}): {}",
-                e.transport,
-                e.initiator,
-                e.responder,
-                e.first_frame.map_or("?".into(), |n| n.to_string()),
-                e.last_frame.map_or("?".into(), |n| n.to_string()),
-                e.detail
-            )?;
-        }
-        if f.evidence.len() > 5 {
-            writeln!(out, "      - ... and {} more flows", f.evidence.len() - 5)?;
-        }
-    }
-    if !d.skipped.is_empty() {
-        writeln!(out, "  Checks skipped:")?;
-        for s in &d.skipped {
-            writeln!(out, "    {} {}: needs {}", s.id, s.title, s.needs)?;
-        }
-    }
-    Ok(())
-}
-
-/// Calls listed in the text report: those with a failed leg first (they are why it is read),
-/// then the others; JSON lists every call.
-const CALLS_SHOWN: usize = 20;
-
-fn write_calls(d: &Diagnosis, out: &mut dyn Write) -> io::Result<()> {
-    let calls = &d.calls;
-    if d.media_without_allocation > 0 {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "Media on relay ports whose allocation came before the capture: {} flows (in no call)",
-            d.media_without_allocation
-        )?;
-    }
-    if calls.is_empty() {
-        return Ok(());
-    }
-    let failed = calls.iter().filter(|c| c.failed_leg.is_some()).count();
-    writeln!(out)?;
-    writeln!(
-        out,
-        "Calls: {} ({} with a failed leg){}",
-        calls.len(),
-        failed,
-        if calls.len() > CALLS_SHOWN {
-            format!("; the first {CALLS_SHOWN} shown, failed first; --format json lists every call")
-        } else {
-            String::new()
-        }
-    )?;
-    let shown = calls
-        .iter()
-        .filter(|c| c.failed_leg.is_some())
-        .chain(calls.iter().filter(|c| c.failed_leg.is_none()))
-        .take(CALLS_SHOWN);
-    for c in shown {
-        writeln!(out, "  {}", c.heading())?;
-        for (_, line) in c.leg_lines() {
-            writeln!(out, "    {line}")?;
-        }
-    }
-    Ok(())
-}
-
-/// The text report; with a display filter's selection, of the flows it kept, after a first
-/// line that says what the filter kept.
+/// The text report; with a display filter's selection, of the flows it kept, and a line that
+/// says what the filter kept (after the headline, which always comes first).
 pub fn write_text(
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
     selection: Option<&Selection>,
-    time: Option<super::time::TimeFormat>,
+    opts: &super::TextOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    if let Some(s) = selection {
-        writeln!(
-            out,
-            "Display filter '{}' kept {} of {} flows (rule coverage and the accounting cover the whole capture).",
-            s.expression,
-            s.kept.len(),
-            s.total
-        )?;
-    }
-    write_text_body_with(analysis, audit, matrix, selection, time, out)
-}
-
-/// The text report of the flows shown, without a word about the filter.
-pub(super) fn write_text_body(
-    analysis: &Analysis,
-    audit: &Audit,
-    matrix: &Matrix,
-    selection: Option<&Selection>,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    write_text_body_with(analysis, audit, matrix, selection, None, out)
-}
-
-/// [`write_text_body`] with a start-time column (`-t`) in the flows table.
-fn write_text_body_with(
-    analysis: &Analysis,
-    audit: &Audit,
-    matrix: &Matrix,
-    selection: Option<&Selection>,
-    time: Option<super::time::TimeFormat>,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let first = analysis.first_ts_ns.unwrap_or(0);
-    let shown = Shown::new(analysis, audit, selection);
-    for line in Headline::of(analysis, audit, selection).lines() {
-        writeln!(out, "{line}")?;
-    }
-    writeln!(out)?;
-    let t = &audit.topology;
-    writeln!(
-        out,
-        "Audit of {} flows against the Edge port matrix for site '{}' ({}, {}) from {}{}",
-        shown.flows.len(),
-        t.name,
-        t.product,
-        t.scenario,
-        t.source,
-        if t.assumed {
-            " (assumed: no --topology given)"
-        } else {
-            ""
-        }
-    )?;
-    writeln!(
-        out,
-        "{} documented rules apply to this site.",
-        audit.applicable_rules
-    )?;
-    writeln!(out)?;
-    let flows = &shown.flows;
-    let violations: Vec<_> = flows
-        .iter()
-        .filter(|(_, j)| j.verdict.is_violation())
-        .collect();
-    if violations.is_empty() {
-        writeln!(out, "Violations: none")?;
-    } else {
-        writeln!(out, "Violations")?;
-        for (f, j) in violations {
-            writeln!(
-                out,
-                "  [{}] {} {}:{} -> {}:{} ({} packets, {} bytes, {})",
-                j.verdict.label(),
-                crate::net::transport_name(f.protocol),
-                f.initiator.ip,
-                f.initiator.port,
-                f.responder.ip,
-                f.responder.port,
-                f.packets(),
-                f.wire_bytes(),
-                f.conn_state()
-            )?;
-            writeln!(out, "      {}", j.reason.of(f))?;
-            if let Some(id) = analysis.identification(f) {
-                if id.protocol != crate::identify::Protocol::Unknown {
-                    writeln!(out, "      payload: {}", id.summary)?;
-                }
-            }
-        }
-    }
-    write_findings(&shown.diagnosis, out)?;
-    write_calls(&shown.diagnosis, out)?;
-    writeln!(out)?;
-    table(out, "Verdicts", &shown.tallies.by_verdict)?;
-    table(out, "Edge interfaces", &shown.tallies.by_interface)?;
-    table(out, "Edge services", &shown.tallies.by_service)?;
-    table(out, "Protocols", &shown.tallies.by_protocol)?;
-    let notes: Vec<(&Flow, &Judgement)> = flows
-        .iter()
-        .filter(|(_, j)| j.verdict == crate::judge::Verdict::PermittedWithNote)
-        .copied()
-        .collect();
-    if !notes.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "Permitted with a note")?;
-        for (f, j) in notes {
-            writeln!(
-                out,
-                "  {} {}:{} -> {}:{}: {}",
-                crate::net::transport_name(f.protocol),
-                f.initiator.ip,
-                f.initiator.port,
-                f.responder.ip,
-                f.responder.port,
-                j.reason.of(f)
-            )?;
-        }
-    }
-    writeln!(out)?;
-    let never = never_exercised(audit, matrix);
-    writeln!(
-        out,
-        "Rules never exercised ({} of {}; a documented flow that never appears can be a firewall block, or a feature not in use)",
-        never.len(),
-        audit.applicable_rules
-    )?;
-    for n in &never {
-        writeln!(
-            out,
-            "  {:<44} {:<12} {:<10} {} {:<12} {}",
-            n.id, n.protocol, n.interface, n.transport, n.dst_port, n.source
-        )?;
-    }
-    writeln!(out)?;
-    writeln!(out, "Flows")?;
-    writeln!(
-        out,
-        "  {}{:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
-        text::time_cell(time, None),
-        "verdict",
-        "proto",
-        "initiator",
-        "responder",
-        "interface",
-        "protocol",
-        "packets",
-        "bytes",
-        "state"
-    )?;
-    for (f, j) in flows {
-        let mut init = format!("{}:{}", f.initiator.ip, f.initiator.port);
-        if !f.initiator_by.is_certain() {
-            init.push('?');
-        }
-        writeln!(
-            out,
-            "  {}{:<21} {:<5} {:<44} {:<44} {:<10} {:<12} {:>8} {:>10} {:<6}",
-            text::time_cell(time, Some((f.first_ts_ns(), first))),
-            j.verdict.label(),
-            crate::net::transport_name(f.protocol),
-            init,
-            format!("{}:{}", f.responder.ip, f.responder.port),
-            j.edge_interface.map_or("-", interface_label),
-            if j.protocol.is_empty() {
-                "-"
-            } else {
-                &j.protocol
-            },
-            f.packets(),
-            f.wire_bytes(),
-            f.conn_state()
-        )?;
-    }
-    text::write_inputs_and_accounting(analysis, out)
+    super::audit_text::write(analysis, audit, matrix, selection, opts, None, out)
 }
 
 /// The flow table with the verdict's columns, as CSV: every flow, or a selection's.

@@ -15,50 +15,69 @@ use crate::select::{shown, Selection};
 
 /// The line summary, as the text report's preamble.
 pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(
+    use crate::report::words::{count, thousands, truncate, WIDTH};
+    crate::report::words::write_wrapped(
         out,
-        "Firewall log: format {}{}, times: {}",
-        s.format.map_or("?", LogFormat::label),
-        if s.detected { " (detected)" } else { "" },
-        s.time_basis
+        &format!(
+            "Firewall log: format {}{}, times: {}",
+            s.format.map_or("?", LogFormat::label),
+            if s.detected { " (detected)" } else { "" },
+            s.time_basis
+        ),
+        Some(WIDTH),
+        "",
+        "  ",
     )?;
     writeln!(
         out,
-        "  {} lines: {} used, {} comment, {} skipped, {} unparsable",
-        s.lines,
-        s.used,
-        s.comment,
-        s.skipped_total(),
-        s.unparsable_total()
+        "  {}: {} used, {} comment, {} skipped, {} unparsable",
+        count(s.lines, "line"),
+        thousands(s.used),
+        thousands(s.comment),
+        thousands(s.skipped_total()),
+        thousands(s.unparsable_total())
     )?;
     for (k, v) in &s.skipped {
-        writeln!(out, "    skipped {k}: {v}")?;
+        writeln!(out, "    skipped {k}: {}", thousands(*v))?;
     }
     for (k, v) in &s.unparsable {
-        writeln!(out, "    unparsable {k}: {v}")?;
+        writeln!(out, "    unparsable {k}: {}", thousands(*v))?;
     }
     for b in &s.examples {
-        writeln!(out, "    line {} ({}): {}", b.line, b.reason, b.text)?;
+        let head = format!("    line {} ({}): ", b.line, b.reason);
+        let room = WIDTH.saturating_sub(head.chars().count()).max(20);
+        writeln!(out, "{head}{}", truncate(&b.text, room))?;
     }
     if s.no_timestamp > 0 {
-        writeln!(out, "  {} used lines carry no usable time", s.no_timestamp)?;
+        writeln!(
+            out,
+            "  {} carry no usable time",
+            count(s.no_timestamp, "used line")
+        )?;
     }
-    writeln!(out)
+    Ok(())
 }
 
-/// The text report: the line summary, then the capture audit report of the flows shown
-/// (all, or a display filter's selection). Unlike the capture report, it has never said
-/// what the filter kept; standard error does.
+/// The text report: the capture audit report of the flows shown (all, or a display filter's
+/// selection), with the line summary after its headline.
 pub fn write_text(
     summary: &Summary,
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
     selection: Option<&Selection>,
+    opts: &crate::report::TextOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    write_summary_text(summary, out)?;
-    crate::report::audit::write_text_body(analysis, audit, matrix, selection, out)
+    crate::report::audit_text::write(
+        analysis,
+        audit,
+        matrix,
+        selection,
+        opts,
+        Some(&|out: &mut dyn Write| write_summary_text(summary, out)),
+        out,
+    )
 }
 
 /// The audit JSON document of a capture, with `log` (the line summary) and `log_flows` (the

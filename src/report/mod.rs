@@ -9,10 +9,13 @@
 //! opens with `schema_version`.
 
 pub mod audit;
+pub(crate) mod audit_text;
+pub mod documented;
 pub mod log;
 pub mod matrix;
 pub mod text;
 pub mod time;
+pub mod words;
 pub mod zeek;
 
 use std::io::{self, Write};
@@ -45,9 +48,26 @@ pub enum Format {
 
 pub use crate::net::transport_name;
 
+/// How the text reports are laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// `-t`: a start-time column in the flows tables, in a tshark time format.
+    pub time: Option<time::TimeFormat>,
+    /// `--wide`: every flow and every column, nothing wrapped; otherwise the report fits
+    /// [`words::WIDTH`] columns and lists examples of each kind of violation.
+    pub wide: bool,
+}
+
+impl TextOptions {
+    /// The width to wrap at; `None` with `--wide`.
+    pub fn width(&self) -> Option<usize> {
+        (!self.wide).then_some(words::WIDTH)
+    }
+}
+
 /// The version of the machine-readable schema (docs/SCHEMA.md): the major number changes when
 /// a field changes meaning or goes away, the minor number when fields are added.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 /// RFC 3339 text for an optional timestamp.
 fn rfc3339_opt(ns: Option<i64>) -> Option<String> {
@@ -326,21 +346,27 @@ pub fn write(
     analysis: &Analysis,
     format: Format,
     selection: Option<&Selection>,
-    time: Option<time::TimeFormat>,
+    text: &TextOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
         Format::Text => {
             if let Some(s) = selection {
-                writeln!(
+                words::write_wrapped(
                     out,
-                    "Display filter '{}' kept {} of {} flows (the accounting covers every packet read).\n",
-                    s.expression,
-                    s.kept.len(),
-                    s.total
+                    &format!(
+                        "Display filter '{}' kept {} of {} (the accounting covers every packet read).",
+                        s.expression,
+                        words::thousands(s.kept.len() as u64),
+                        words::count(s.total as u64, "flow"),
+                    ),
+                    text.width(),
+                    "",
+                    "  ",
                 )?;
+                writeln!(out)?;
             }
-            text::write_with(analysis, selection, time, out)
+            text::write_with(analysis, selection, text, out)
         }
         Format::Json => {
             let doc = JsonDocument {

@@ -584,8 +584,8 @@ fn verdict_lines(app: &App, f: &Flow, j: &Judgement) -> Vec<Line<'static>> {
             Span::from(id.to_string()),
         ]));
         if let Some(r) = app.model.matrix.rule(id) {
-            for s in &r.sources {
-                out.push(Line::from(format!("    cites {} \"{}\"", s.doc, s.table)).dark_gray());
+            for c in r.citations() {
+                out.push(Line::from(format!("    cites {}", c.short())).dark_gray());
             }
         }
     }
@@ -771,19 +771,20 @@ pub fn render_matrix(frame: &mut Frame, area: Rect, app: &App) {
             Cell::from(Line::from(hits.to_string()).right_aligned()),
             Cell::from(r.id.clone()),
             Cell::from(r.protocol.clone()),
+            // The site's own port, never the data file's `$name`.
             Cell::from(format!(
                 "{} {}",
                 format!("{:?}", r.transport).to_lowercase(),
-                r.dst_port
+                match r.dst_port {
+                    crate::matrix::PortSpec::Named(sp) => app.model.audit.site.port(sp),
+                    other => other,
+                }
             )),
         ];
         if wide {
             cells.push(Cell::from(interface_label(r.interface)));
             cells.push(Cell::from(
-                r.sources
-                    .first()
-                    .map(|s| format!("{} {}", s.doc, s.table))
-                    .unwrap_or_default(),
+                r.citations().first().map(|c| c.place()).unwrap_or_default(),
             ));
         }
         let row = Row::new(cells);
@@ -826,9 +827,9 @@ pub fn render_matrix(frame: &mut Frame, area: Rect, app: &App) {
         .and_then(|&i| rules.get(i))
     {
         let mut lines: Vec<Line> = r
-            .sources
+            .citations()
             .iter()
-            .map(|s| Line::from(format!("{} \"{}\"", s.doc, s.table)).dark_gray())
+            .map(|c| Line::from(c.short()).dark_gray())
             .collect();
         if !r.note.is_empty() {
             lines.push(Line::from(format!("note: {}", r.note)).cyan());
