@@ -140,16 +140,20 @@ fn service_id_of_label(label: &str) -> Option<String> {
 
 /// What a report shows of an audit: every flow, or those of a display filter's selection,
 /// with the tallies and the diagnosis of those flows. The audit itself is never changed.
-struct Shown<'a> {
+pub(super) struct Shown<'a> {
     /// Violations first, then by bytes.
-    flows: Vec<(&'a Flow, &'a Judgement)>,
-    tallies: Tallies,
+    pub(super) flows: Vec<(&'a Flow, &'a Judgement)>,
+    pub(super) tallies: Tallies,
     /// Numbered as the report numbers its flows ([`Selection::diagnosis`]).
-    diagnosis: Cow<'a, Diagnosis>,
+    pub(super) diagnosis: Cow<'a, Diagnosis>,
 }
 
 impl<'a> Shown<'a> {
-    fn new(analysis: &'a Analysis, audit: &'a Audit, selection: Option<&Selection>) -> Shown<'a> {
+    pub(super) fn new(
+        analysis: &'a Analysis,
+        audit: &'a Audit,
+        selection: Option<&Selection>,
+    ) -> Shown<'a> {
         let (tallies, diagnosis) = shown_tallies(analysis, audit, selection);
         Shown {
             flows: ordered(analysis, audit, selection),

@@ -9,8 +9,11 @@
 //! opens with `schema_version`.
 
 pub mod audit;
+pub mod html;
 pub mod log;
+pub mod map;
 pub mod matrix;
+pub mod svg;
 pub mod text;
 pub mod time;
 pub mod zeek;
