@@ -31,7 +31,7 @@ use crate::select::Selection;
 
 /// Rows of the flow table; the JSON Lines report has every flow.
 pub const FLOWS_SHOWN: usize = 500;
-/// Flows listed under each verdict of the violations.
+/// Groups listed under each verdict of the violations.
 const VIOLATIONS_SHOWN: usize = 50;
 /// Evidence flows listed under each finding.
 const EVIDENCE_SHOWN: usize = 20;
@@ -249,7 +249,7 @@ pub fn page(
     );
     headline_section(&mut o, &headline);
     map_section(&mut o, &map, analysis, audit);
-    violations_section(&mut o, analysis, &shown);
+    violations_section(&mut o, analysis, audit, &shown);
     findings_section(&mut o, &shown);
     traffic_section(&mut o, analysis, audit, selection);
     calls_section(&mut o, &shown);
@@ -470,52 +470,142 @@ fn payload<'a>(analysis: &'a Analysis, f: &Flow) -> Option<&'a str> {
         .map(|i| i.summary.as_str())
 }
 
-fn violations_section(o: &mut String, analysis: &Analysis, shown: &Shown<'_>) {
+/// The violations of one verdict at one service: a responder's address and port (media ports
+/// as their range), opened from one side of the Edge (inside or outside).
+struct ViolationGroup<'a> {
+    flows: Vec<(&'a Flow, &'a Judgement)>,
+    count: usize,
+    bytes: u64,
+    initiators: std::collections::HashSet<std::net::IpAddr>,
+}
+
+/// Distinct initiators counted per group, at most (then "N+").
+const INITIATORS_COUNTED: usize = 10_000;
+/// Example flows listed per group.
+const GROUP_FLOWS_SHOWN: usize = 5;
+
+fn violations_section(o: &mut String, analysis: &Analysis, audit: &Audit, shown: &Shown<'_>) {
     o.push_str(r#"<section id="violations"><h2>Violations</h2>"#);
-    let mut by: BTreeMap<Verdict, Vec<(&Flow, &Judgement)>> = BTreeMap::new();
+    let media = audit.site.port(crate::matrix::ServicePort::Media);
+    type Key = (u8, std::net::IpAddr, String, bool);
+    let mut by: BTreeMap<Verdict, (usize, BTreeMap<Key, ViolationGroup<'_>>)> = BTreeMap::new();
     for (f, j) in &shown.flows {
-        if j.verdict.is_violation() {
-            by.entry(j.verdict).or_default().push((f, j));
+        if !j.verdict.is_violation() {
+            continue;
+        }
+        let port = f.responder.port;
+        let ports = if matches!(media, crate::matrix::PortSpec::Range(..)) && media.matches(port) {
+            media.to_string()
+        } else {
+            port.to_string()
+        };
+        let (total, groups) = by.entry(j.verdict).or_default();
+        *total += 1;
+        let g = groups
+            .entry((
+                f.protocol,
+                f.responder.ip,
+                ports,
+                audit.site.is_internal_host(f.initiator.ip),
+            ))
+            .or_insert_with(|| ViolationGroup {
+                flows: Vec::new(),
+                count: 0,
+                bytes: 0,
+                initiators: Default::default(),
+            });
+        g.count += 1;
+        g.bytes += f.wire_bytes();
+        if g.flows.len() < GROUP_FLOWS_SHOWN {
+            g.flows.push((f, j));
+        }
+        if g.initiators.len() < INITIATORS_COUNTED {
+            g.initiators.insert(f.initiator.ip);
         }
     }
     if by.is_empty() {
         o.push_str(
             r#"<p class="ok">None: the matrix permits every flow that touched the Edge.</p>"#,
         );
+    } else {
+        o.push_str("<p>By verdict, then by the address and port they reached and the side of the Edge they came from, most flows first; each with the reason of its first flow and its first flows.</p>");
     }
-    for (v, flows) in &by {
+    for (v, (total, groups)) in &by {
         let _ = write!(
             o,
-            r#"<h3 class="verdict-{}"><span class="swatch" style="background:{}"></span>{} ({} flow{})</h3><table class="violations"><colgroup><col style="width:22em"><col></colgroup><thead><tr><th>flow</th><th>why</th></tr></thead><tbody>"#,
+            r#"<h3 class="verdict-{}"><span class="swatch" style="background:{}"></span>{} ({} flow{})</h3><table class="violations"><colgroup><col style="width:22em"><col></colgroup><thead><tr><th>reached</th><th>why</th></tr></thead><tbody>"#,
             v.label(),
             svg::verdict_colour(*v),
             v.label(),
-            flows.len(),
-            if flows.len() == 1 { "" } else { "s" }
+            total,
+            if *total == 1 { "" } else { "s" }
         );
-        for (f, j) in flows.iter().take(VIOLATIONS_SHOWN) {
+        let mut groups: Vec<(&Key, &ViolationGroup)> = groups.iter().collect();
+        groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        for ((transport, ip, ports, inside), g) in groups.iter().take(VIOLATIONS_SHOWN) {
+            let Some((f, j)) = g.flows.first() else {
+                continue;
+            };
+            let hosts = g.initiators.len();
             let _ = write!(
                 o,
-                r#"<tr class="violation"><td class="addr">{} {} → {}<br><span class="muted">{} packets, {} bytes, {}</span></td><td>{}"#,
-                crate::net::transport_name(f.protocol),
-                Esc(&endpoint(f.initiator)),
-                Esc(&endpoint(f.responder)),
-                f.packets(),
-                f.wire_bytes(),
-                f.conn_state(),
+                r#"<tr class="violation"><td class="addr">{} → {}{}<br><span class="muted">{} flow{} from {}{} {} host{}, {} bytes</span></td><td>{}"#,
+                crate::net::transport_name(*transport),
+                Esc(&match ip {
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                    ip => ip.to_string(),
+                }),
+                Esc(&format!(":{ports}")),
+                g.count,
+                if g.count == 1 { "" } else { "s" },
+                hosts,
+                if hosts >= INITIATORS_COUNTED { "+" } else { "" },
+                if *inside { "internal" } else { "external" },
+                if hosts == 1 { "" } else { "s" },
+                g.bytes,
                 Esc(&j.reason.to_string())
             );
             if let Some(p) = payload(analysis, f) {
                 let _ = write!(o, r#"<br><span class="muted">payload: {}</span>"#, Esc(p));
             }
+            if g.count > 1 {
+                let _ = write!(
+                    o,
+                    r#"<details><summary>its first {} flows</summary><ul class="mono">"#,
+                    g.flows.len()
+                );
+                for (f, _) in &g.flows {
+                    let _ = write!(
+                        o,
+                        "<li>{} {} → {}, {} packets, {} bytes, {}</li>",
+                        crate::net::transport_name(f.protocol),
+                        Esc(&endpoint(f.initiator)),
+                        Esc(&endpoint(f.responder)),
+                        f.packets(),
+                        f.wire_bytes(),
+                        f.conn_state()
+                    );
+                }
+                o.push_str("</ul></details>");
+            } else {
+                let _ = write!(
+                    o,
+                    r#"<br><span class="muted mono">{} {} → {}, {} packets, {}</span>"#,
+                    crate::net::transport_name(f.protocol),
+                    Esc(&endpoint(f.initiator)),
+                    Esc(&endpoint(f.responder)),
+                    f.packets(),
+                    f.conn_state()
+                );
+            }
             o.push_str("</td></tr>");
         }
         o.push_str("</tbody></table>");
-        if flows.len() > VIOLATIONS_SHOWN {
+        if groups.len() > VIOLATIONS_SHOWN {
             let _ = write!(
                 o,
-                r#"<p class="muted">… and {} more {} flows: every flow is in <code>--format jsonl</code>.</p>"#,
-                flows.len() - VIOLATIONS_SHOWN,
+                r#"<p class="muted">… and {} more groups of {} flows: every flow is in <code>--format jsonl</code>.</p>"#,
+                groups.len() - VIOLATIONS_SHOWN,
                 v.label()
             );
         }

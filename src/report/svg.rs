@@ -509,10 +509,11 @@ fn labels(out: &mut String, a: &Arrow, label_at: (f64, f64, &str), counts_at: (f
         counts_at.0,
         counts_at.1,
         counts_at.2,
-        if s == Status::Unseen {
-            "#757575"
-        } else {
-            status_colour(s)
+        match s {
+            Status::Unseen => "#757575",
+            // Seen, but connections failed: a block somewhere on the way.
+            Status::Seen if a.failed > 0 => "#ef6c00",
+            _ => status_colour(s),
         },
         Esc(&counts)
     );
