@@ -813,10 +813,15 @@ pub fn swimlanes(out: &mut String, call: &crate::diagnose::calls::Call) {
             Esc(text)
         );
         if failed {
+            // After the bar, or inside its end when the bar reaches the right edge.
+            let (x, anchor, fill) = if x1 + 64.0 <= w {
+                (x1 + 4.0, "start", "#c62828")
+            } else {
+                (x1 - 4.0, "end", "#ffffff")
+            };
             let _ = write!(
                 out,
-                r##"<text class="failmark" x="{:.1}" y="{:.1}" fill="#c62828">✕ failed</text>"##,
-                (x1 + 4.0).min(w - 60.0),
+                r#"<text class="failmark" x="{x:.1}" y="{:.1}" text-anchor="{anchor}" fill="{fill}">✕ failed</text>"#,
                 y + 11.0
             );
         }
