@@ -154,6 +154,10 @@ pub enum AuditFormat {
     /// Parquet (needs -o FILE and the `analytics` build feature): the flow table in FILE, the
     /// findings in FILE.findings.parquet; `edgewise summary` combines many of them.
     Parquet,
+    /// One self-contained HTML page (no network access; opens from a mail attachment, prints):
+    /// the headline, a map of the Edge with every documented flow, the violations, findings,
+    /// traffic over time, call timelines and the first 500 flows.
+    Html,
 }
 
 #[derive(Debug, Args)]

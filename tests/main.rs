@@ -12,6 +12,7 @@ mod diagnose;
 mod docs;
 mod ecosystem;
 mod generated;
+mod html;
 mod identify;
 mod infer;
 mod live;

@@ -104,6 +104,7 @@ fn every_view_renders() {
         ('3', "findings_empty"),
         ('4', "matrix"),
         ('5', "calls"),
+        ('6', "map"),
     ] {
         keys(&mut app, &k.to_string());
         snap_both(name, &app);
@@ -123,13 +124,14 @@ fn tab_cycles_views_and_q_quits() {
         View::Findings,
         View::Matrix,
         View::Calls,
+        View::Map,
         View::Overview,
     ] {
         key(&mut app, KeyCode::Tab);
         assert_eq!(app.view, v);
     }
     key(&mut app, KeyCode::BackTab);
-    assert_eq!(app.view, View::Calls);
+    assert_eq!(app.view, View::Map);
     keys(&mut app, "q");
     assert!(app.quit);
 }
@@ -269,11 +271,75 @@ fn selection_and_scroll_stay_in_bounds() {
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.view, View::Findings);
     // Tiny terminals do not panic.
-    for v in ["1", "2", "3", "4", "5", "?"] {
+    for v in ["1", "2", "3", "4", "5", "6", "?"] {
         keys(&mut app, v);
         screen(&app, 20, 5);
         screen(&app, 1, 1);
     }
+}
+
+/// The map of the Edge: the site's services and addresses in boxes, the violations red; an
+/// arrow selected lists its flows, and Esc comes back to every flow.
+#[test]
+fn map_arrow_lists_its_flows() {
+    use edgewise::report::map::Status;
+    let mut app = app();
+    keys(&mut app, "6");
+    assert_eq!(app.view, View::Map);
+    let map = &app.model.map;
+    // Every undocumented arrow of the violations capture, and the one violating documented
+    // arrow (TLS where the A/V Edge's TCP 443 documents STUN/MSTURN).
+    let target = map
+        .arrows
+        .iter()
+        .position(|a| a.status() == Status::Violating)
+        .expect("a violating arrow");
+    let flows = map.arrows[target].flows.clone();
+    assert!(!flows.is_empty());
+    while app.map_selected < target {
+        key(&mut app, KeyCode::Down);
+    }
+    snap_both("map_violating_selected", &app);
+    let t = screen(&app, 160, 48);
+    let text = format!("{:?}", t.backend());
+    for want in [
+        "Access Edge",
+        "10.45.16.10",
+        "public 131.107.155.10",
+        "172.25.33.10",
+    ] {
+        assert!(text.contains(want), "{want} not on the map");
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Flows);
+    let mut rows = app.flows.rows.clone();
+    rows.sort_unstable();
+    assert_eq!(rows, flows);
+    assert!(app
+        .flows
+        .pinned
+        .as_ref()
+        .is_some_and(|(what, _)| what.starts_with("map: ")));
+    key(&mut app, KeyCode::Esc);
+    if app.flows.pinned.is_some() {
+        key(&mut app, KeyCode::Esc);
+    }
+    assert!(app.flows.pinned.is_none());
+    // An arrow never seen has no flows to list: Enter stays on the map.
+    keys(&mut app, "6");
+    let unseen = app
+        .model
+        .map
+        .arrows
+        .iter()
+        .position(|a| a.status() == Status::Unseen)
+        .expect("an unseen arrow");
+    key(&mut app, KeyCode::Home);
+    while app.map_selected < unseen {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Map);
 }
 
 #[test]

@@ -167,6 +167,9 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
             AuditFormat::Jsonl => {
                 report::audit::write_jsonl(&analysis, &audit, s.site.matrix, selection, w)
             }
+            AuditFormat::Html => {
+                report::html::write(&analysis, &audit, s.site.matrix, selection, w)
+            }
             AuditFormat::Csv | AuditFormat::Parquet => Ok(()),
         }),
     };
@@ -235,6 +238,7 @@ fn log_report(s: &AuditSettings, a: &Audited) -> anyhow::Result<()> {
         AuditFormat::Jsonl => {
             report::audit::write_jsonl(&a.analysis, &a.audit, matrix, selection, w)
         }
+        AuditFormat::Html => report::html::write(&a.analysis, &a.audit, matrix, selection, w),
         AuditFormat::Text => crate::report::log::write_text(
             &log.summary,
             &a.analysis,

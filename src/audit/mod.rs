@@ -90,10 +90,10 @@ pub struct Audit {
     /// Findings across flows and federated call timelines (reports write them at top level).
     #[serde(skip)]
     pub diagnosis: crate::diagnose::Diagnosis,
-    /// The site the flows were judged for, for the reports that resolve the documented flows
-    /// to its addresses and ports.
+    /// The site the flows were judged for (the user's, the inferred one or the bundled
+    /// sample): the map of the Edge draws its nodes and addresses.
     #[serde(skip)]
-    pub site: Topology,
+    pub site: std::sync::Arc<Topology>,
 }
 
 /// What the judge needs of a flow; the payload's protocol counts only when it is certain.
@@ -194,7 +194,7 @@ pub fn audit_from(
             })
             .collect(),
         diagnosis,
-        site: topology.clone(),
+        site: std::sync::Arc::new(topology.clone()),
     }
 }
 

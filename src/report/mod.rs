@@ -11,8 +11,11 @@
 pub mod audit;
 pub(crate) mod audit_text;
 pub mod documented;
+pub mod html;
 pub mod log;
+pub mod map;
 pub mod matrix;
+pub mod svg;
 pub mod text;
 pub mod time;
 pub mod words;

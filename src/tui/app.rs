@@ -18,15 +18,17 @@ pub enum View {
     Findings,
     Matrix,
     Calls,
+    Map,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Overview,
         View::Flows,
         View::Findings,
         View::Matrix,
         View::Calls,
+        View::Map,
     ];
 
     pub fn title(self) -> &'static str {
@@ -36,6 +38,7 @@ impl View {
             View::Findings => "Findings",
             View::Matrix => "Matrix",
             View::Calls => "Calls",
+            View::Map => "Map",
         }
     }
 
@@ -123,7 +126,7 @@ pub enum Action {
     PageDown,
     Top,
     Bottom,
-    /// Enter: open a flow's detail, or jump to a finding's evidence flows.
+    /// Enter: open a flow's detail, or jump to a finding's or a map arrow's flows.
     Open,
     /// Esc: close the help, the detail, or the finding's flow selection.
     Back,
@@ -142,7 +145,8 @@ pub struct FlowTable {
     pub descending: bool,
     pub filter: String,
     pub editing: bool,
-    /// Flows restricted to a finding's evidence: (finding id, flow indexes).
+    /// Flows restricted to a finding's evidence or a map arrow's flows: (what they are, in
+    /// words, flow indexes).
     pub pinned: Option<(String, Vec<usize>)>,
     /// Flow indexes shown, in order (recomputed on sort and filter changes).
     pub rows: Vec<usize>,
@@ -166,6 +170,8 @@ pub struct App {
     pub matrix_selected: usize,
     /// Applicable rules in the matrix' data order (the keys of the audit's coverage).
     pub rules: Vec<usize>,
+    /// The arrow selected on the map (an index into the map's arrows, in lane order).
+    pub map_selected: usize,
 }
 
 /// Ctrl-C quits from anywhere, even while typing a filter.
@@ -273,6 +279,7 @@ impl App {
             finding_scroll: 0,
             matrix_selected: 0,
             rules,
+            map_selected: 0,
         };
         app.refresh_rows();
         app
@@ -372,7 +379,7 @@ impl App {
             KeyCode::Char('?') => Action::ToggleHelp,
             KeyCode::Tab => Action::NextView,
             KeyCode::BackTab => Action::PrevView,
-            KeyCode::Char(c @ '1'..='5') => Action::Show(View::ALL[(c as usize) - ('1' as usize)]),
+            KeyCode::Char(c @ '1'..='6') => Action::Show(View::ALL[(c as usize) - ('1' as usize)]),
             KeyCode::Char('/') => Action::StartFilter,
             KeyCode::Up | KeyCode::Char('k') => Action::Up,
             KeyCode::Down | KeyCode::Char('j') => Action::Down,
@@ -468,6 +475,10 @@ impl App {
                 self.matrix_selected = moved(self.matrix_selected, by, self.rules.len())
             }
             View::Calls => {}
+            View::Map => {
+                let n = self.model.map.arrows.len();
+                self.map_selected = moved(self.map_selected, by, n);
+            }
         }
     }
 
@@ -482,22 +493,39 @@ impl App {
                     return;
                 };
                 let (id, idx) = (f.id.clone(), f.flow_indexes.clone());
-                self.flows.pinned = Some((id, idx));
-                self.flows.filter.clear();
-                self.flows.editing = false;
-                self.flows.selected = 0;
-                self.refresh_rows();
-                self.flows.selected = 0;
-                self.view = View::Flows;
-                // A finding about one flow opens straight on that flow.
-                self.flows.detail = match self.flows.rows.as_slice() {
-                    [one] => Some(*one),
-                    _ => None,
+                self.pin(format!("finding {id} evidence"), idx);
+            }
+            View::Map => {
+                let Some(a) = self.model.map.arrows.get(self.map_selected) else {
+                    return;
                 };
-                self.flows.detail_scroll = 0;
+                if a.flows.is_empty() {
+                    return;
+                }
+                let what = format!("map: {}, {}", a.ends_label(), a.label());
+                let idx = a.flows.clone();
+                self.pin(what, idx);
             }
             _ => {}
         }
+    }
+
+    /// Shows only these flows in the flow table, opening the one flow's detail when there is
+    /// only one.
+    fn pin(&mut self, what: String, idx: Vec<usize>) {
+        self.flows.pinned = Some((what, idx));
+        self.flows.filter.clear();
+        self.flows.editing = false;
+        self.flows.selected = 0;
+        self.refresh_rows();
+        self.flows.selected = 0;
+        self.view = View::Flows;
+        // A finding or an arrow of one flow opens straight on that flow.
+        self.flows.detail = match self.flows.rows.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        self.flows.detail_scroll = 0;
     }
 
     fn back(&mut self) {
@@ -531,7 +559,7 @@ mod tests {
 
     #[test]
     fn every_view_has_a_number_key() {
-        assert_eq!(View::ALL.len(), 5);
+        assert_eq!(View::ALL.len(), 6);
         for (i, v) in View::ALL.iter().enumerate() {
             assert_eq!(v.index(), i);
         }

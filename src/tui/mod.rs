@@ -1,5 +1,5 @@
 //! The interactive terminal UI: the same [`Analysis`] and [`Audit`] the text report prints,
-//! browsed in five views (overview, flows, findings, matrix, calls).
+//! browsed in six views (overview, flows, findings, matrix, calls, and the map of the Edge).
 //!
 //! The [`Model`] is the data and never changes once built; [`App`] holds only view state (tab,
 //! selection, sort, filter, open detail, scroll). Keys become [`Action`]s in one place
@@ -11,6 +11,7 @@
 //! error, then opens the UI on the finished audit.
 
 pub mod app;
+pub mod map_view;
 pub mod ui;
 
 use std::collections::BTreeMap;
@@ -82,16 +83,20 @@ pub struct Model {
     pub findings: Vec<FindingView>,
     /// Payload evidence by flow index; flows without an entry show none.
     pub evidence: BTreeMap<usize, Vec<EvidenceView>>,
+    /// The map of the Edge, as the HTML report draws it.
+    pub map: crate::report::map::EdgeMap,
 }
 
 impl Model {
     pub fn new(analysis: Analysis, audit: Audit, matrix: &'static Matrix) -> Model {
+        let map = crate::report::map::EdgeMap::build(&analysis, &audit, matrix, None);
         Model {
             analysis,
             audit,
             matrix,
             findings: Vec::new(),
             evidence: BTreeMap::new(),
+            map,
         }
     }
 

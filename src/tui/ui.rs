@@ -115,6 +115,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         View::Findings => render_findings(frame, body, app),
         View::Matrix => render_matrix(frame, body, app),
         View::Calls => render_calls(frame, body, app),
+        View::Map => super::map_view::render(frame, body, app),
     }
     render_status(frame, status, app);
     if app.help {
@@ -145,7 +146,8 @@ fn render_status(frame: &mut Frame, area: Rect, app: &App) {
             "↑↓:move  enter:detail  /:filter  s/S:sort  r:reverse  esc:clear  ?:help  q:quit"
         }
         View::Findings => "↑↓:move  enter:evidence flows  tab:views  ?:help  q:quit",
-        _ => "tab/1-5:views  ↑↓:scroll  /:filter flows  ?:help  q:quit",
+        View::Map => "↑↓:arrow  enter:its flows  tab/1-6:views  ?:help  q:quit",
+        _ => "tab/1-6:views  ↑↓:scroll  /:filter flows  ?:help  q:quit",
     };
     frame.render_widget(
         Paragraph::new(Line::from(keys).style(Style::new().fg(Color::DarkGray))),
@@ -494,8 +496,8 @@ pub fn render_flows(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(msg, below);
     }
     let mut spans = Vec::new();
-    if let Some((id, _)) = &t.pinned {
-        spans.push(Span::from(format!("finding {id} evidence (esc: all flows)  ")).yellow());
+    if let Some((what, _)) = &t.pinned {
+        spans.push(Span::from(format!("{what} (esc: all flows)  ")).yellow());
     }
     if t.editing || !t.filter.is_empty() {
         spans.push(Span::from("/").bold());
@@ -874,15 +876,16 @@ pub fn render_calls(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-const HELP: [(&str, &str); 13] = [
+const HELP: [(&str, &str); 14] = [
     ("tab / shift-tab", "next / previous view"),
-    ("1..5", "overview, flows, findings, matrix, calls"),
+    ("1..6", "overview, flows, findings, matrix, calls,"),
+    ("", "  map of the Edge"),
     ("↑ ↓  j k  wheel", "move the selection or scroll"),
     ("pgup pgdn space", "move by a page"),
     ("home end  g G", "first / last"),
     ("/", "filter flows: address, port, protocol,"),
     ("", "  verdict, interface (terms are ANDed)"),
-    ("enter", "flow detail; finding's evidence flows"),
+    ("enter", "flow detail; a finding's or arrow's flows"),
     ("esc", "back: close detail, clear filter"),
     ("s / S", "sort flows by the next / previous column"),
     ("r", "reverse the sort"),
