@@ -52,7 +52,7 @@ pub struct FormatFacts {
 }
 
 /// Every format, in the order of [`LogFormat`].
-pub const FORMATS: [FormatFacts; 6] = [
+pub const FORMATS: [FormatFacts; 7] = [
     FormatFacts {
         format: LogFormat::Pfirewall,
         decision: Tells::By("action: ALLOW or DROP"),
@@ -109,6 +109,23 @@ pub const FORMATS: [FormatFacts; 6] = [
         tcp_outcome: Tells::By("conn_state and history"),
         replies: Tells::By("resp_pkts"),
         partial: "a connection without conn_state",
+    },
+    FormatFacts {
+        format: LogFormat::Netflow,
+        decision: Tells::Not(
+            "NetFlow/IPFIX records what an exporter metered, not what a firewall decided: a flow exported was let through \
+             at that point, a blocked one may not have been metered at all",
+        ),
+        tcp_outcome: Tells::By(
+            "the TCP flags ORed over each direction's packets (tcpControlBits), the two directions' records paired: \
+             SYN alone is unanswered (S0), SYN answered by RST refused (REJ), SYN with ACK and FIN completed (SF)",
+        ),
+        replies: Tells::By(
+            "the record of the reverse direction, paired with the forward one; a direction without a record is silence \
+             only when the exporters meter both directions",
+        ),
+        partial: "a template without TCP flags, or exporters that never exported both directions of any flow (a SYN \
+                  alone then tells nothing: its answer may be in the direction no exporter sent)",
     },
 ];
 
@@ -170,7 +187,7 @@ pub const NEEDING: [Needing; 7] = [
 
 /// Why a log never gives [`Fact::Payload`].
 pub const NO_PAYLOAD: &str =
-    "payloads (TLS handshakes, STUN/TURN messages, DNS answers), which no firewall log or conn.log carries";
+    "payloads (TLS handshakes, STUN/TURN messages, DNS answers), which no firewall log, conn.log or NetFlow/IPFIX record carries";
 
 #[cfg(test)]
 mod tests {
@@ -185,6 +202,7 @@ mod tests {
             LogFormat::Fortigate,
             LogFormat::ZeekTsv,
             LogFormat::ZeekJson,
+            LogFormat::Netflow,
         ] {
             assert_eq!(of(f).format, f);
         }

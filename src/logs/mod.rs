@@ -16,6 +16,7 @@ pub mod asa;
 pub mod detect;
 pub mod facts;
 pub mod fortigate;
+pub mod netflow;
 pub mod panos;
 pub mod pfirewall;
 pub mod sniff;
@@ -58,6 +59,8 @@ pub enum LogFormat {
     ZeekTsv,
     /// Zeek `conn.log`, one JSON object a line.
     ZeekJson,
+    /// NetFlow v5/v9 or IPFIX records, from a capture of export packets ([`netflow`]).
+    Netflow,
 }
 
 impl LogFormat {
@@ -70,6 +73,7 @@ impl LogFormat {
             LogFormat::Fortigate => "FortiGate traffic log",
             LogFormat::ZeekTsv => "Zeek conn.log (TSV)",
             LogFormat::ZeekJson => "Zeek conn.log (JSON)",
+            LogFormat::Netflow => "capture of NetFlow/IPFIX export packets",
         }
     }
 
@@ -82,6 +86,7 @@ impl LogFormat {
             LogFormat::Fortigate => "fortigate",
             LogFormat::ZeekTsv => "zeek-tsv",
             LogFormat::ZeekJson => "zeek-json",
+            LogFormat::Netflow => "netflow",
         }
     }
 
@@ -141,6 +146,9 @@ pub struct Record {
     /// How the TCP session ended, when the line says (a teardown reason, a session end reason,
     /// a denied SYN, Zeek's `conn_state`); `None` when it does not.
     pub end: Option<state::TcpEnd>,
+    /// How the originator is known, when the format says more than "the logged source"
+    /// (NetFlow records paired by [`netflow::pair`]).
+    pub evidence: Option<crate::flow::InitiatorEvidence>,
 }
 
 impl Record {
@@ -170,6 +178,7 @@ impl Record {
             session: None,
             tcp_opened: false,
             end: None,
+            evidence: None,
         }
     }
 }
@@ -248,6 +257,9 @@ pub struct Summary {
     pub no_timestamp: u64,
     /// What the format tells of a connection and what it cannot ([`facts::FORMATS`]).
     pub facts: Option<&'static facts::FormatFacts>,
+    /// NetFlow/IPFIX only: the exporters, export datagrams and what could not be used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exports: Option<netflow::ExportSummary>,
 }
 
 impl Summary {
@@ -346,6 +358,8 @@ pub fn parse_line(
         LogFormat::Fortigate => fortigate::parse(line_no, line, tz_offset_s),
         LogFormat::ZeekTsv => zeek::parse_tsv(header, line_no, line),
         LogFormat::ZeekJson => zeek::parse_json(line_no, line),
+        // Export packets are binary: read by `netflow::read_file`, never line by line.
+        LogFormat::Netflow => Outcome::Unparsable("not_netflow_exports"),
     }
 }
 
@@ -449,8 +463,20 @@ impl Batch {
     }
 }
 
-/// Parses a log file, gzip-compressed or not (rotated logs are often kept as `.gz`).
+/// Parses a log file, gzip-compressed or not (rotated logs are often kept as `.gz`). A capture
+/// of NetFlow/IPFIX export packets (named by `--log-format netflow`, or told by its content)
+/// is read by [`netflow::read_file`].
 pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
+    let exports = match opts.format {
+        Some(LogFormat::Netflow) => true,
+        Some(_) => false,
+        None => matches!(sniff::sniff(path)?, sniff::Content::Log(LogFormat::Netflow)),
+    };
+    if exports {
+        let mut parsed = netflow::read_file(path)?;
+        parsed.summary.detected = opts.format.is_none();
+        return Ok(parsed);
+    }
     let mut f = BufReader::new(std::fs::File::open(path)?);
     if f.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
         return parse_reader(flate2::read::MultiGzDecoder::new(f), opts);
