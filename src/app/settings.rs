@@ -403,6 +403,15 @@ fn reading(read: &ReadArgs) -> Result<Reading, SettingsError> {
 /// What `audit` reads: the log of `--log`, or what `-r` names: captures, or one log told by its
 /// content (or named by --log-format when its content matches no format's signature).
 fn audit_input(args: &cli::AuditArgs, options: LogOptions) -> Result<AuditInput, SettingsError> {
+    if let Some(source) = &args.netflow {
+        let path = PathBuf::from(source);
+        let options = LogOptions {
+            format: Some(LogFormat::Netflow),
+            ..options
+        };
+        sniff::check_log(&path, options.format).map_err(SettingsError::Log)?;
+        return Ok(AuditInput::Log { path, options });
+    }
     if let Some(path) = &args.log {
         sniff::check_log(path, options.format).map_err(SettingsError::Log)?;
         return Ok(AuditInput::Log {
@@ -427,6 +436,16 @@ fn audit_input(args: &cli::AuditArgs, options: LogOptions) -> Result<AuditInput,
             path: path.clone(),
             options,
         });
+    }
+    // A capture of exports that does not look like one (exports to an unusual port among
+    // other traffic), named by --log-format netflow.
+    if let (Some(LogFormat::Netflow), Source::Files(inputs)) = (options.format, &reading.source) {
+        if let [InputSpec::File(path)] = inputs.as_slice() {
+            return Ok(AuditInput::Log {
+                path: path.clone(),
+                options,
+            });
+        }
     }
     if args.log_format.is_some() || args.tz_offset.is_some() {
         return Err(SettingsError::LogOptionsWithCaptures);
@@ -573,5 +592,6 @@ fn log_format(f: cli::LogFormat) -> LogFormat {
         cli::LogFormat::Fortigate => LogFormat::Fortigate,
         cli::LogFormat::ZeekTsv => LogFormat::ZeekTsv,
         cli::LogFormat::ZeekJson => LogFormat::ZeekJson,
+        cli::LogFormat::Netflow => LogFormat::Netflow,
     }
 }

@@ -15,6 +15,9 @@ use crate::select::{shown, Selection};
 
 /// The line summary, as the text report's preamble.
 pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(x) = &s.exports {
+        return write_exports_text(s, x, out);
+    }
     writeln!(
         out,
         "Firewall log: format {}{}, times: {}",
@@ -42,6 +45,62 @@ pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     }
     if s.no_timestamp > 0 {
         writeln!(out, "  {} used lines carry no usable time", s.no_timestamp)?;
+    }
+    writeln!(out)
+}
+
+/// A capture of NetFlow/IPFIX exports: who exported, what was read and what could not be.
+fn write_exports_text(
+    s: &Summary,
+    x: &crate::logs::netflow::ExportSummary,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "Flow export: the audit is of the exported flows: {}; times: {}",
+        x.describe(),
+        s.time_basis
+    )?;
+    for e in x.exporters.iter().filter(|_| x.exporters.len() > 1) {
+        writeln!(
+            out,
+            "  {}: {} records in {} datagrams",
+            e.describe(),
+            e.records,
+            e.packets
+        )?;
+    }
+    writeln!(
+        out,
+        "  {} export datagrams ({} other packets), {} records: {} used, {} skipped; {} flows with both directions, {} one way{}",
+        x.packets,
+        x.other_packets,
+        s.lines,
+        s.used,
+        s.skipped_total(),
+        x.flows_paired,
+        x.flows_one_way,
+        if x.both_directions || s.used == 0 {
+            ""
+        } else {
+            " (no flow was exported both ways: a direction without a record tells nothing)"
+        }
+    )?;
+    for (k, v) in &s.skipped {
+        writeln!(out, "    skipped {k}: {v}")?;
+    }
+    for (k, v) in &x.dropped {
+        writeln!(out, "    dropped {k}: {v}")?;
+    }
+    let gaps: u64 = x.exporters.iter().map(|e| e.sequence_gaps).sum();
+    if gaps > 0 {
+        writeln!(
+            out,
+            "  {gaps} jumps of the export sequence numbers: export datagrams were lost before the capture"
+        )?;
+    }
+    if s.no_timestamp > 0 {
+        writeln!(out, "  {} records carry no usable time", s.no_timestamp)?;
     }
     writeln!(out)
 }
