@@ -275,8 +275,8 @@ pub struct ReadArgs {
         requires = "interface"
     )]
     pub capture_filter: Option<String>,
-    /// With -i: stop after this many seconds.
-    #[arg(long, value_name = "SECONDS", requires = "interface", value_parser = at_least_one)]
+    /// With -i (or audit --netflow udp://): stop after this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = at_least_one)]
     pub duration: Option<u64>,
     /// Stop after this many packets, as tshark's -c: with -r, the first N packets read (across
     /// every input, in order); with -i, N packets captured.

@@ -454,3 +454,89 @@ fn softflowd_on_loopback() {
         assert_as_capture(&path, v);
     }
 }
+
+/// `--netflow udp://127.0.0.1:PORT` collects softflowd's exports until Ctrl-C (SIGINT), then
+/// writes the report of what arrived.
+#[test]
+fn collector_ends_on_ctrl_c_with_the_report() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    if !have_softflowd() || !have("kill") {
+        return;
+    }
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port();
+    let topo = manifest("captures/topology.toml");
+    let mut child = edgewise()
+        .args(["audit", "--netflow", &format!("udp://127.0.0.1:{port}")])
+        .args(["--topology", topo.to_str().expect("path")])
+        .args(["--format", "json", "--fail-on", "never"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("edgewise runs");
+    // It says so once it listens.
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    err.read_line(&mut line).expect("stderr line");
+    assert!(line.contains("collecting NetFlow/IPFIX exports"), "{line}");
+    // The report is larger than a pipe holds: read it while the collector writes.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut out).map(|_| out)
+    });
+    let sent = Command::new("softflowd")
+        .args(["-a", "-d", "-r"])
+        .arg(manifest("captures/edge-sample.pcapng"))
+        .args(["-n", &format!("127.0.0.1:{port}"), "-v", "9", "-p"])
+        .arg(std::env::temp_dir().join(format!("edgewise-softflowd-{port}.pid")))
+        .output()
+        .expect("softflowd runs");
+    assert!(sent.status.success());
+    std::thread::sleep(Duration::from_millis(700));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("the collector did not end on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0));
+    let out = reader.join().expect("reader").expect("read");
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("json report");
+    assert_eq!(doc["log"]["exports"]["packets"], 2);
+    assert_eq!(doc["flows"].as_array().map(Vec::len), Some(24));
+    assert_eq!(doc["log"]["exports"]["exporters"][0]["version"], 9);
+}
+
+#[test]
+fn collector_addresses_are_checked() {
+    let out = run(&["audit", "--netflow", "udp://localhost"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("udp://ADDRESS:PORT"), "{err}");
+    let out = run(&[
+        "flows",
+        "-r",
+        "captures/edge-sample.pcapng",
+        "--duration",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--duration times a live capture"), "{err}");
+}

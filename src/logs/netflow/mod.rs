@@ -530,3 +530,40 @@ pub fn read_file(path: &Path) -> io::Result<ParsedLog> {
     }
     Ok(c.finish())
 }
+
+/// Listens for export datagrams on a UDP socket until `stop` is set or `limit` has passed;
+/// the collector keeps the same bounded state as a file's reader. `heard` is called with the
+/// datagrams read so far, about once a second.
+pub fn listen(
+    socket: &std::net::UdpSocket,
+    stop: &std::sync::atomic::AtomicBool,
+    limit: Option<std::time::Duration>,
+    mut heard: impl FnMut(&ExportSummary),
+) -> io::Result<ParsedLog> {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut c = Collector::new();
+    let mut buf = vec![0u8; 65_536];
+    let started = Instant::now();
+    let mut said = Instant::now();
+    while !stop.load(Ordering::SeqCst) && limit.is_none_or(|l| started.elapsed() < l) {
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => c.datagram(from, &buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        if said.elapsed() >= Duration::from_secs(1) {
+            heard(&c.summary);
+            said = Instant::now();
+        }
+    }
+    Ok(c.finish())
+}
