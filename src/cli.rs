@@ -126,6 +126,8 @@ pub enum LogFormat {
     ZeekJson,
     /// A capture (pcap, pcapng) of NetFlow v5/v9 or IPFIX export datagrams, read at any port.
     Netflow,
+    /// nfdump's CSV output (`nfdump -r nfcapd.FILE -o csv`).
+    NfdumpCsv,
 }
 
 /// `--fail-on`; maps to [`crate::audit::FailOn`].

@@ -122,17 +122,21 @@ fn finding_ids(doc: &serde_json::Value) -> Vec<String> {
 /// The audit of exported flows gives the capture's verdicts, states and findings, within what
 /// NetFlow carries.
 fn assert_as_capture(exports: &Path, version: u16) {
+    let nf = audit_json(&["-r", exports.to_str().expect("path")]);
+    assert_eq!(nf["log"]["format"], "netflow");
+    assert_eq!(nf["log"]["exports"]["exporters"][0]["version"], version);
+    assert_same_as_capture(&nf);
+}
+
+fn assert_same_as_capture(nf: &serde_json::Value) {
     let cap = audit_json(&[
         "-r",
         manifest("captures/edge-sample.pcapng")
             .to_str()
             .expect("path"),
     ]);
-    let nf = audit_json(&["-r", exports.to_str().expect("path")]);
-    assert_eq!(nf["log"]["format"], "netflow");
-    assert_eq!(nf["log"]["exports"]["exporters"][0]["version"], version);
     let want = by_tuple(&cap);
-    let got = by_tuple(&nf);
+    let got = by_tuple(nf);
     assert_eq!(
         want.keys().collect::<Vec<_>>(),
         got.keys().collect::<Vec<_>>(),
@@ -158,7 +162,7 @@ fn assert_as_capture(exports: &Path, version: u16) {
     // A1 (3478 unanswered), F1 (SYNs unanswered), F3 (refused), I1 (client on 5061): the
     // same findings. Payload checks (protocol-mismatch, TLS, DNS, TURN) are listed as
     // skipped instead: the capture raised none of them here.
-    assert_eq!(finding_ids(&nf), finding_ids(&cap));
+    assert_eq!(finding_ids(nf), finding_ids(&cap));
     let skipped: Vec<&str> = nf["skipped_checks"]
         .as_array()
         .expect("skipped")
@@ -539,4 +543,93 @@ fn collector_addresses_are_checked() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--duration times a live capture"), "{err}");
+}
+
+/// nfdump's CSV of the same exports (nfcapd 1.7.1 stored softflowd's v9 datagrams; `nfdump -r
+/// FILE -o csv` wrote tests/data/netflow/nfdump-v9.csv): the same connections once paired.
+#[test]
+fn nfdump_csv_gives_the_captures_verdicts() {
+    let csv = fixture("nfdump-v9.csv");
+    let p = logs::parse_file(&csv, LogOptions::default()).expect("read");
+    assert_eq!(p.summary.format, Some(LogFormat::NfdumpCsv));
+    assert_eq!(
+        (p.summary.lines, p.summary.used, p.summary.comment),
+        (50, 46, 1)
+    );
+    assert_eq!(p.summary.skipped.get("summary"), Some(&3));
+    assert_eq!(p.summary.accounted(), p.summary.lines);
+    assert_eq!(p.records.len(), 24);
+    let doc = audit_json(&["-r", csv.to_str().expect("path")]);
+    assert_eq!(doc["log"]["format"], "nfdump-csv");
+    assert_same_as_capture(&doc);
+    // A bad line is counted with its reason, the rest still read.
+    let mut text = std::fs::read_to_string(&csv).expect("read");
+    text = text.replacen(
+        "198.51.100.10,10.45.16.10,60200",
+        "198.51.100.999,10.45.16.10,60200",
+        1,
+    );
+    let p = logs::netflow::nfdump::read(text.as_bytes(), LogOptions::default()).expect("read");
+    assert_eq!(p.summary.unparsable.get("bad_address"), Some(&1));
+    assert_eq!(p.summary.examples[0].line, 3);
+}
+
+/// nfcapd collects softflowd's exports, nfdump writes them as CSV, edgewise audits that.
+#[test]
+fn nfcapd_and_nfdump_on_loopback() {
+    if !have_softflowd() || !have("nfdump") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port();
+    let store = dir.path().join("nfcapd");
+    std::fs::create_dir(&store).expect("mkdir");
+    let mut nfcapd = Command::new("nfcapd")
+        .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-w"])
+        .arg(&store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nfcapd runs");
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Command::new("softflowd")
+        .args(["-a", "-d", "-r"])
+        .arg(manifest("captures/edge-sample.pcapng"))
+        .args(["-n", &format!("127.0.0.1:{port}"), "-v", "9", "-p"])
+        .arg(dir.path().join("softflowd.pid"))
+        .output()
+        .expect("softflowd runs");
+    assert!(sent.status.success());
+    std::thread::sleep(Duration::from_millis(700));
+    // nfcapd writes its file when it ends.
+    let _ = Command::new("kill")
+        .args(["-TERM", &nfcapd.id().to_string()])
+        .status();
+    let _ = nfcapd.wait();
+    let file = std::fs::read_dir(&store)
+        .expect("nfcapd dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("nfcapd.") && !n.contains("current"))
+        })
+        .expect("an nfcapd file");
+    let csv = Command::new("nfdump")
+        .arg("-r")
+        .arg(&file)
+        .args(["-o", "csv"])
+        .output()
+        .expect("nfdump runs");
+    assert!(csv.status.success());
+    let path = dir.path().join("flows.csv");
+    std::fs::write(&path, &csv.stdout).expect("write");
+    let doc = audit_json(&["-r", path.to_str().expect("path")]);
+    assert_eq!(doc["log"]["format"], "nfdump-csv");
+    assert_eq!(doc["log"]["used"], 46);
+    assert_same_as_capture(&doc);
 }

@@ -629,5 +629,6 @@ fn log_format(f: cli::LogFormat) -> LogFormat {
         cli::LogFormat::ZeekTsv => LogFormat::ZeekTsv,
         cli::LogFormat::ZeekJson => LogFormat::ZeekJson,
         cli::LogFormat::Netflow => LogFormat::Netflow,
+        cli::LogFormat::NfdumpCsv => LogFormat::NfdumpCsv,
     }
 }

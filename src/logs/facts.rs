@@ -52,7 +52,7 @@ pub struct FormatFacts {
 }
 
 /// Every format, in the order of [`LogFormat`].
-pub const FORMATS: [FormatFacts; 7] = [
+pub const FORMATS: [FormatFacts; 8] = [
     FormatFacts {
         format: LogFormat::Pfirewall,
         decision: Tells::By("action: ALLOW or DROP"),
@@ -126,6 +126,20 @@ pub const FORMATS: [FormatFacts; 7] = [
         ),
         partial: "a template without TCP flags, or exporters that never exported both directions of any flow (a SYN \
                   alone then tells nothing: its answer may be in the direction no exporter sent)",
+    },
+    FormatFacts {
+        format: LogFormat::NfdumpCsv,
+        decision: Tells::Not(
+            "nfdump stores what NetFlow/IPFIX exporters metered, not what a firewall decided",
+        ),
+        tcp_outcome: Tells::By(
+            "flg, the TCP flags of each direction's record, the two directions' lines paired: SYN alone is \
+             unanswered (S0), SYN answered by RST refused (REJ), SYN with ACK and FIN completed (SF)",
+        ),
+        replies: Tells::By(
+            "the line of the reverse direction; a direction without a line is silence only when some flow has both",
+        ),
+        partial: "a record without TCP flags, or a file where no flow has lines of both directions",
     },
 ];
 
@@ -203,6 +217,7 @@ mod tests {
             LogFormat::ZeekTsv,
             LogFormat::ZeekJson,
             LogFormat::Netflow,
+            LogFormat::NfdumpCsv,
         ] {
             assert_eq!(of(f).format, f);
         }

@@ -61,6 +61,8 @@ pub enum LogFormat {
     ZeekJson,
     /// NetFlow v5/v9 or IPFIX records, from a capture of export packets ([`netflow`]).
     Netflow,
+    /// nfdump's CSV output (`nfdump -o csv`), records paired as NetFlow's ([`netflow::nfdump`]).
+    NfdumpCsv,
 }
 
 impl LogFormat {
@@ -74,6 +76,7 @@ impl LogFormat {
             LogFormat::ZeekTsv => "Zeek conn.log (TSV)",
             LogFormat::ZeekJson => "Zeek conn.log (JSON)",
             LogFormat::Netflow => "capture of NetFlow/IPFIX export packets",
+            LogFormat::NfdumpCsv => "nfdump CSV output",
         }
     }
 
@@ -87,6 +90,7 @@ impl LogFormat {
             LogFormat::ZeekTsv => "zeek-tsv",
             LogFormat::ZeekJson => "zeek-json",
             LogFormat::Netflow => "netflow",
+            LogFormat::NfdumpCsv => "nfdump-csv",
         }
     }
 
@@ -94,7 +98,11 @@ impl LogFormat {
     pub fn local_time(self) -> bool {
         matches!(
             self,
-            LogFormat::Pfirewall | LogFormat::Asa | LogFormat::Panos | LogFormat::Fortigate
+            LogFormat::Pfirewall
+                | LogFormat::Asa
+                | LogFormat::Panos
+                | LogFormat::Fortigate
+                | LogFormat::NfdumpCsv
         )
     }
 }
@@ -360,6 +368,8 @@ pub fn parse_line(
         LogFormat::ZeekJson => zeek::parse_json(line_no, line),
         // Export packets are binary: read by `netflow::read_file`, never line by line.
         LogFormat::Netflow => Outcome::Unparsable("not_netflow_exports"),
+        // Line by line, each direction's record stays its own; `parse_file` pairs them.
+        LogFormat::NfdumpCsv => netflow::nfdump::parse_line(line_no, line, tz_offset_s),
     }
 }
 
@@ -373,14 +383,20 @@ fn update_header(format: LogFormat, header: &mut Header, line: &str) {
 }
 
 /// Reads lines of at most [`MAX_LINE`] bytes; the rest of a longer line is read and dropped.
-struct LineReader<R> {
+pub(crate) struct LineReader<R> {
     r: BufReader<R>,
 }
 
 impl<R: Read> LineReader<R> {
+    pub(crate) fn new(r: R) -> LineReader<R> {
+        LineReader {
+            r: BufReader::with_capacity(1 << 20, r),
+        }
+    }
+
     /// Appends the next line (without `\n` / `\r\n`) to `out`. `None` at the end of the input;
     /// `Some(true)` when the line was longer than the limit (only its head was kept).
-    fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    pub(crate) fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<Option<bool>> {
         let start = out.len();
         let mut seen = false;
         let mut len = 0usize;
@@ -467,15 +483,21 @@ impl Batch {
 /// of NetFlow/IPFIX export packets (named by `--log-format netflow`, or told by its content)
 /// is read by [`netflow::read_file`].
 pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
-    let exports = match opts.format {
-        Some(LogFormat::Netflow) => true,
-        Some(_) => false,
-        None => matches!(sniff::sniff(path)?, sniff::Content::Log(LogFormat::Netflow)),
+    let special = match opts.format {
+        Some(f) => Some(f),
+        None => match sniff::sniff(path)? {
+            sniff::Content::Log(f) => Some(f),
+            _ => None,
+        },
     };
-    if exports {
-        let mut parsed = netflow::read_file(path)?;
-        parsed.summary.detected = opts.format.is_none();
-        return Ok(parsed);
+    match special {
+        Some(LogFormat::Netflow) => {
+            let mut parsed = netflow::read_file(path)?;
+            parsed.summary.detected = opts.format.is_none();
+            return Ok(parsed);
+        }
+        Some(LogFormat::NfdumpCsv) => return netflow::nfdump::read_file(path, opts),
+        _ => {}
     }
     let mut f = BufReader::new(std::fs::File::open(path)?);
     if f.fill_buf()?.starts_with(&[0x1f, 0x8b]) {

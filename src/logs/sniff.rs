@@ -142,6 +142,8 @@ fn format_names() -> String {
         LogFormat::Fortigate,
         LogFormat::ZeekTsv,
         LogFormat::ZeekJson,
+        LogFormat::NfdumpCsv,
+        LogFormat::Netflow,
     ]
     .iter()
     .map(|f| f.label())

@@ -17,6 +17,7 @@
 //! first record.
 
 pub mod detect;
+pub mod nfdump;
 pub mod pair;
 pub mod records;
 
