@@ -68,7 +68,7 @@ pub struct TuiArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(mut_arg("inputs", |a| a.required(false).required_unless_present_any(["log", "interface"])))]
+#[command(mut_arg("inputs", |a| a.required(false).required_unless_present_any(["log", "interface", "netflow"])))]
 pub struct AuditArgs {
     #[command(flatten)]
     pub read: ReadArgs,
@@ -78,6 +78,12 @@ pub struct AuditArgs {
     /// packets nor successful connections by default: enable both first.
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     pub log: Option<PathBuf>,
+    /// Audit the flows NetFlow v5/v9 or IPFIX exporters sent: FILE is a capture (pcap, pcapng)
+    /// of their export datagrams, whatever the port (`-r FILE` does the same when the capture
+    /// holds mostly exports to a collector port); udp://ADDRESS:PORT collects them live until
+    /// Ctrl-C or --duration.
+    #[arg(long, value_name = "FILE|udp://ADDR:PORT", conflicts_with_all = ["inputs", "log"])]
+    pub netflow: Option<String>,
     /// The log's format (with --log, or a log given to -r); detected from its first lines when
     /// omitted.
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -119,6 +125,10 @@ pub enum LogFormat {
     ZeekTsv,
     /// Zeek `conn.log`, one JSON object a line.
     ZeekJson,
+    /// A capture (pcap, pcapng) of NetFlow v5/v9 or IPFIX export datagrams, read at any port.
+    Netflow,
+    /// nfdump's CSV output (`nfdump -r nfcapd.FILE -o csv`).
+    NfdumpCsv,
 }
 
 /// `--fail-on`; maps to [`crate::audit::FailOn`].
@@ -276,8 +286,8 @@ pub struct ReadArgs {
         requires = "interface"
     )]
     pub capture_filter: Option<String>,
-    /// With -i: stop after this many seconds.
-    #[arg(long, value_name = "SECONDS", requires = "interface", value_parser = at_least_one)]
+    /// With -i (or audit --netflow udp://): stop after this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = at_least_one)]
     pub duration: Option<u64>,
     /// Stop after this many packets, as tshark's -c: with -r, the first N packets read (across
     /// every input, in order); with -i, N packets captured.

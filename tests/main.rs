@@ -17,6 +17,7 @@ mod identify;
 mod infer;
 mod live;
 mod logs;
+mod netflow;
 mod oracles;
 mod robust;
 mod rulebook;

@@ -28,7 +28,7 @@ fn section<'a>(doc: &'a str, heading: &str) -> &'a str {
 }
 
 /// Objects whose keys are data (bucket names, rule ids, verdicts...): documented as `*`.
-const MAPS: [&str; 11] = [
+const MAPS: [&str; 12] = [
     "accounting.buckets",
     "accounting.notes",
     "audit.by_interface",
@@ -40,6 +40,7 @@ const MAPS: [&str; 11] = [
     "inputs[].container.skipped_blocks",
     "log.skipped",
     "log.unparsable",
+    "log.exports.dropped",
 ];
 
 /// Every leaf path of a JSON value, as the schema page names it.
@@ -172,6 +173,22 @@ fn machine_outputs() -> Vec<(String, String, Value)> {
             ]),
         );
     }
+    // NetFlow v9 records from a capture of softflowd's exports (`log.exports`).
+    push_doc(
+        "log json netflow".into(),
+        &output(&[
+            "audit",
+            "-q",
+            "--netflow",
+            "tests/data/netflow/softflowd-v9.pcap",
+            "--topology",
+            TOPOLOGY,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ]),
+    );
     if let Some(shared) = shared() {
         for dir in ["dpi", "robust"] {
             for cap in captures_in(&shared.join("pcaps").join(dir)) {

@@ -175,7 +175,7 @@ fn audit_report(s: &AuditSettings, a: Audited) -> anyhow::Result<()> {
     };
     let written = written.and_then(|()| match &s.input {
         AuditInput::Captures(reading) => write_packets(reading, &s.out, &analysis, selection),
-        AuditInput::Log { .. } => Ok(()),
+        AuditInput::Log { .. } | AuditInput::Collect { .. } => Ok(()),
     });
     exit_soon((analysis, audit));
     written

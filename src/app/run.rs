@@ -87,6 +87,14 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
                 Some(audited) => Outcome::Audit(Box::new(audited)),
                 None => Outcome::Unusable,
             },
+            AuditInput::Collect {
+                address,
+                duration,
+                quiet,
+            } => match collect(*address, *duration, *quiet, s)? {
+                Some(audited) => Outcome::Audit(Box::new(audited)),
+                None => Outcome::Unusable,
+            },
         },
         Settings::Tui(s) => browse(s)?,
         Settings::Generate(args) => Outcome::Generated(crate::generate_cmd::run(args)?),
@@ -262,7 +270,75 @@ fn audit_log(
     let Some(parsed) = read_log(path, options)? else {
         return Ok(None);
     };
-    let (analysis, info) = logs::to_flow::analysis(&path.display().to_string(), &parsed);
+    Ok(Some(audit_parsed(&path.display().to_string(), parsed, s)))
+}
+
+/// `--netflow udp://ADDRESS:PORT`: export datagrams collected until Ctrl-C or --duration, then
+/// audited as a capture of them would be. `None` when no flow record arrived.
+fn collect(
+    address: std::net::SocketAddr,
+    duration: Option<u64>,
+    quiet: bool,
+    s: &AuditSettings,
+) -> anyhow::Result<Option<Audited>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let name = format!("udp://{address}");
+    let socket = std::net::UdpSocket::bind(address)
+        .map_err(|e| anyhow::anyhow!("{name}: cannot listen: {e}"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        // A handler already installed (a second run in one process) leaves Ctrl-C its default.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    if !quiet {
+        messages::error(&format_args!(
+            "collecting NetFlow/IPFIX exports on {name}{}; Ctrl-C ends and writes the report",
+            duration.map_or(String::new(), |d| format!(" for {d} s"))
+        ));
+    }
+    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new_spinner();
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        b
+    });
+    let parsed = logs::netflow::listen(
+        &socket,
+        &stop,
+        duration.map(std::time::Duration::from_secs),
+        |x| {
+            if let Some(b) = &bar {
+                b.set_message(format!(
+                    "{} export datagrams from {} exporters",
+                    x.packets,
+                    x.exporters.len()
+                ));
+            }
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if parsed.summary.used == 0 {
+        let x = parsed.summary.exports.as_ref();
+        messages::error(&format_args!(
+            "{name}: no flow record arrived ({} export datagrams, {} other datagrams): point the \
+             exporter's collector at this address and port, and collect for longer than its \
+             template timeout",
+            x.map_or(0, |x| x.packets),
+            x.map_or(0, |x| x.other_packets)
+        ));
+        return Ok(None);
+    }
+    Ok(Some(audit_parsed(&name, parsed, s)))
+}
+
+/// The audit of a parsed log or flow export, with the findings only a log gives.
+fn audit_parsed(name: &str, parsed: logs::ParsedLog, s: &AuditSettings) -> Audited {
+    let (analysis, info) = logs::to_flow::analysis(name, &parsed);
     let unrecorded: Vec<bool> = info.iter().map(|x| !x.outcome_recorded).collect();
     let mut audit = crate::audit::audit_with(
         &analysis,
@@ -273,7 +349,7 @@ fn audit_log(
     );
     crate::diagnose::firewall::attach(&analysis, &mut audit, &info, parsed.summary.format);
     let selection = select(s, &analysis, &audit);
-    Ok(Some(Audited {
+    Audited {
         analysis,
         audit,
         selection,
@@ -281,7 +357,7 @@ fn audit_log(
             summary: parsed.summary,
             info,
         }),
-    }))
+    }
 }
 
 /// `edgewise tui`: the same reading and audit as `audit`, on the TUI's loading thread.

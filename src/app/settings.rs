@@ -41,6 +41,10 @@ pub enum SettingsError {
     TuiLog(PathBuf),
     #[error("--tz-offset: {0}")]
     TzOffset(String),
+    #[error("--netflow {0}: give a capture file of export datagrams, or udp://ADDRESS:PORT to collect them (udp://127.0.0.1:2055, udp://[::]:4739)")]
+    NetflowAddress(String),
+    #[error("--duration times a live capture (-i IFACE) or a NetFlow collector (--netflow udp://ADDRESS:PORT); files are read to their end")]
+    DurationWithoutLive,
     #[error("--format parquet writes files: add -o FILE.parquet")]
     AuditParquetNeedsFile,
     #[error("--format parquet writes a file: add -o FILE.parquet")]
@@ -115,7 +119,16 @@ pub struct Site {
 #[derive(Debug)]
 pub enum AuditInput {
     Captures(Reading),
-    Log { path: PathBuf, options: LogOptions },
+    Log {
+        path: PathBuf,
+        options: LogOptions,
+    },
+    /// `--netflow udp://ADDRESS:PORT`: collect export datagrams until Ctrl-C or `duration`.
+    Collect {
+        address: std::net::SocketAddr,
+        duration: Option<u64>,
+        quiet: bool,
+    },
 }
 
 pub struct FlowsSettings {
@@ -240,15 +253,19 @@ impl Settings {
                 let site = site(args.topology.as_deref(), Stand::Infer { say: true })?;
                 let out = match &input {
                     AuditInput::Captures(r) => outputs(args.out, &r.source)?,
-                    AuditInput::Log { .. } if args.out.write.is_some() => {
+                    AuditInput::Log { .. } | AuditInput::Collect { .. }
+                        if args.out.write.is_some() =>
+                    {
                         return Err(SettingsError::WriteNeedsFiles(
                             "a firewall log has no packets",
                         ))
                     }
-                    AuditInput::Log { .. } => outputs(args.out, &Source::Files(Vec::new()))?,
+                    AuditInput::Log { .. } | AuditInput::Collect { .. } => {
+                        outputs(args.out, &Source::Files(Vec::new()))?
+                    }
                 };
                 // The TUI replaces the report of captures; a log's report is written anyway.
-                let writes_report = !args.tui || matches!(input, AuditInput::Log { .. });
+                let writes_report = !args.tui || !matches!(input, AuditInput::Captures(_));
                 if args.tui && out.packets.is_some() {
                     return Err(SettingsError::WriteNeedsFiles(
                         "with --tui there is no report to take the flows from: drop --tui, or -w",
@@ -280,7 +297,7 @@ impl Settings {
                         value,
                     });
                 }
-                if args.read.interface.is_some() {
+                if args.read.interface.is_some() || args.read.duration.is_some() {
                     return Err(SettingsError::TuiLive);
                 }
                 // The UI takes the screen at once: the bundled-topology note would be lost.
@@ -387,6 +404,9 @@ fn flow_config(read: &ReadArgs) -> FlowConfig {
 /// The source: a live interface, or the files behind `-r` (checked to exist now): captures,
 /// or one log, told apart by their content.
 fn reading(read: &ReadArgs) -> Result<Reading, SettingsError> {
+    if read.duration.is_some() && read.interface.is_none() {
+        return Err(SettingsError::DurationWithoutLive);
+    }
     let source = match &read.interface {
         Some(interface) => Source::Live(LiveOptions {
             interface: interface.clone(),
@@ -418,6 +438,31 @@ fn reading(read: &ReadArgs) -> Result<Reading, SettingsError> {
 /// What `audit` reads: the log of `--log`, or what `-r` names: captures, or one log told by its
 /// content (or named by --log-format when its content matches no format's signature).
 fn audit_input(args: &cli::AuditArgs, options: LogOptions) -> Result<AuditInput, SettingsError> {
+    if let Some(source) = &args.netflow {
+        if let Some(address) = source.strip_prefix("udp://") {
+            let address = address
+                .parse()
+                .map_err(|_| SettingsError::NetflowAddress(source.clone()))?;
+            return Ok(AuditInput::Collect {
+                address,
+                duration: args.read.duration,
+                quiet: args.read.quiet,
+            });
+        }
+        if source.contains("://") {
+            return Err(SettingsError::NetflowAddress(source.clone()));
+        }
+        if args.read.duration.is_some() {
+            return Err(SettingsError::DurationWithoutLive);
+        }
+        let path = PathBuf::from(source);
+        let options = LogOptions {
+            format: Some(LogFormat::Netflow),
+            ..options
+        };
+        sniff::check_log(&path, options.format).map_err(SettingsError::Log)?;
+        return Ok(AuditInput::Log { path, options });
+    }
     if let Some(path) = &args.log {
         sniff::check_log(path, options.format).map_err(SettingsError::Log)?;
         return Ok(AuditInput::Log {
@@ -442,6 +487,16 @@ fn audit_input(args: &cli::AuditArgs, options: LogOptions) -> Result<AuditInput,
             path: path.clone(),
             options,
         });
+    }
+    // A capture of exports that does not look like one (exports to an unusual port among
+    // other traffic), named by --log-format netflow.
+    if let (Some(LogFormat::Netflow), Source::Files(inputs)) = (options.format, &reading.source) {
+        if let [InputSpec::File(path)] = inputs.as_slice() {
+            return Ok(AuditInput::Log {
+                path: path.clone(),
+                options,
+            });
+        }
     }
     if args.log_format.is_some() || args.tz_offset.is_some() {
         return Err(SettingsError::LogOptionsWithCaptures);
@@ -589,5 +644,7 @@ fn log_format(f: cli::LogFormat) -> LogFormat {
         cli::LogFormat::Fortigate => LogFormat::Fortigate,
         cli::LogFormat::ZeekTsv => LogFormat::ZeekTsv,
         cli::LogFormat::ZeekJson => LogFormat::ZeekJson,
+        cli::LogFormat::Netflow => LogFormat::Netflow,
+        cli::LogFormat::NfdumpCsv => LogFormat::NfdumpCsv,
     }
 }

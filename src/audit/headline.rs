@@ -126,14 +126,30 @@ impl Headline {
             }
         }
         if !diagnosis.skipped.is_empty() {
-            let mut ids: Vec<&str> = diagnosis.skipped.iter().map(|s| s.id).collect();
-            ids.sort_unstable();
+            // A skipped entry may name a group ("D1, D3-D5"): name each id once.
+            let mut ids: Vec<&str> = diagnosis
+                .skipped
+                .iter()
+                .flat_map(|s| s.id.split(", "))
+                .collect();
+            // Rulebook order: letters, then the number (F4 before F12).
+            ids.sort_unstable_by_key(|id| {
+                let letters = id
+                    .find(|c: char| !c.is_ascii_alphabetic())
+                    .unwrap_or(id.len());
+                let number: u32 = id[letters..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .unwrap_or(0);
+                (&id[..letters], number, *id)
+            });
             ids.dedup();
             const NAMED: usize = 12;
             let more = ids.len().saturating_sub(NAMED);
             unchecked.push(format!(
-                "{} skipped for want of a fact the topology or the input does not give ({}{})",
-                count(ids.len() as u64, "check"),
+                "skipped for want of a fact the topology or the input does not give: {}{}",
                 ids[..ids.len().min(NAMED)].join(", "),
                 if more > 0 {
                     format!(" and {more} more")

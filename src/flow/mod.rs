@@ -546,7 +546,7 @@ const SWEEP_EVERY_NS: i64 = 5_000_000_000;
 
 /// Service ports that say which side of a flow is the server when no SYN was seen: the Edge's
 /// documented ports and the well-known range.
-fn is_service_port(port: u16) -> bool {
+pub fn is_service_port(port: u16) -> bool {
     port < 1024
         || matches!(
             port,

@@ -26,6 +26,9 @@ pub fn line_format(l: &str) -> Option<LogFormat> {
     if (t.contains("logid=") || t.contains("devid=")) && t.contains("type=") {
         return Some(LogFormat::Fortigate);
     }
+    if super::netflow::nfdump::is_line(t) {
+        return Some(LogFormat::NfdumpCsv);
+    }
     // A W3C data line: date, time, ALLOW/DROP.
     let mut w = t.split_ascii_whitespace();
     if let (Some(d), Some(_), Some(a)) = (w.next(), w.next(), w.next()) {
@@ -47,15 +50,16 @@ pub fn line_format(l: &str) -> Option<LogFormat> {
 /// (a capture, a log of another product): guessing would read every line as a bad line of the
 /// guessed format, or worse, print binary as if it were one.
 pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> Option<LogFormat> {
-    const ORDER: [LogFormat; 6] = [
+    const ORDER: [LogFormat; 7] = [
         LogFormat::Pfirewall,
         LogFormat::Asa,
         LogFormat::Panos,
         LogFormat::Fortigate,
         LogFormat::ZeekTsv,
         LogFormat::ZeekJson,
+        LogFormat::NfdumpCsv,
     ];
-    let mut votes = [0usize; 6];
+    let mut votes = [0usize; 7];
     for l in lines {
         if let Some(f) = line_format(l) {
             if let Some(i) = ORDER.iter().position(|o| *o == f) {

@@ -52,7 +52,7 @@ pub struct FormatFacts {
 }
 
 /// Every format, in the order of [`LogFormat`].
-pub const FORMATS: [FormatFacts; 6] = [
+pub const FORMATS: [FormatFacts; 8] = [
     FormatFacts {
         format: LogFormat::Pfirewall,
         decision: Tells::By("action: ALLOW or DROP"),
@@ -110,6 +110,37 @@ pub const FORMATS: [FormatFacts; 6] = [
         replies: Tells::By("resp_pkts"),
         partial: "a connection without conn_state",
     },
+    FormatFacts {
+        format: LogFormat::Netflow,
+        decision: Tells::Not(
+            "NetFlow/IPFIX records what an exporter metered, not what a firewall decided: a flow exported was let through \
+             at that point, a blocked one may not have been metered at all",
+        ),
+        tcp_outcome: Tells::By(
+            "the TCP flags ORed over each direction's packets (tcpControlBits), the two directions' records paired: \
+             SYN alone is unanswered (S0), SYN answered by RST refused (REJ), SYN with ACK and FIN completed (SF)",
+        ),
+        replies: Tells::By(
+            "the record of the reverse direction, paired with the forward one; a direction without a record is silence \
+             only when the exporters meter both directions",
+        ),
+        partial: "a template without TCP flags, or exporters that never exported both directions of any flow (a SYN \
+                  alone then tells nothing: its answer may be in the direction no exporter sent)",
+    },
+    FormatFacts {
+        format: LogFormat::NfdumpCsv,
+        decision: Tells::Not(
+            "nfdump stores what NetFlow/IPFIX exporters metered, not what a firewall decided",
+        ),
+        tcp_outcome: Tells::By(
+            "flg, the TCP flags of each direction's record, the two directions' lines paired: SYN alone is \
+             unanswered (S0), SYN answered by RST refused (REJ), SYN with ACK and FIN completed (SF)",
+        ),
+        replies: Tells::By(
+            "the line of the reverse direction; a direction without a line is silence only when some flow has both",
+        ),
+        partial: "a record without TCP flags, or a file where no flow has lines of both directions",
+    },
 ];
 
 /// What `format` tells.
@@ -130,7 +161,7 @@ pub struct Needing {
 
 /// The checks by the fact they need. Verdicts, hairpins (A12), sources and sides (F11, I1, I4,
 /// R1, N6) and the firewall's own findings (FW1, FW2) need none of these and run on every log.
-pub const NEEDING: [Needing; 7] = [
+pub const NEEDING: [Needing; 8] = [
     Needing {
         fact: Fact::TcpOutcome,
         ids: "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5",
@@ -143,8 +174,13 @@ pub const NEEDING: [Needing; 7] = [
     },
     Needing {
         fact: Fact::Payload,
-        ids: "F4-F10, F12, F14",
-        title: "TLS handshake, certificate and retry-loop checks",
+        ids: "F4-F10, F12",
+        title: "Federation TLS handshake, certificate and retry-loop checks",
+    },
+    Needing {
+        fact: Fact::Payload,
+        ids: "TL1-TL5",
+        title: "TLS handshake and certificate checks of the Edge's other services",
     },
     Needing {
         fact: Fact::Payload,
@@ -153,8 +189,8 @@ pub const NEEDING: [Needing; 7] = [
     },
     Needing {
         fact: Fact::Payload,
-        ids: "A8, N1",
-        title: "TURN Allocate rejected, relay address checks",
+        ids: "A8, N1, N3",
+        title: "TURN Allocate rejected, relay address and NAT mapping checks",
     },
     Needing {
         fact: Fact::Payload,
@@ -163,14 +199,14 @@ pub const NEEDING: [Needing; 7] = [
     },
     Needing {
         fact: Fact::Payload,
-        ids: "calls",
-        title: "Media legs of call timelines (joined through the TURN relay addresses)",
+        ids: "calls, A9",
+        title: "Media legs of call timelines (joined through the TURN relay addresses) and the calls whose media failed",
     },
 ];
 
 /// Why a log never gives [`Fact::Payload`].
 pub const NO_PAYLOAD: &str =
-    "payloads (TLS handshakes, STUN/TURN messages, DNS answers), which no firewall log or conn.log carries";
+    "payloads (TLS handshakes, STUN/TURN messages, DNS answers), which no firewall log, conn.log or NetFlow/IPFIX record carries";
 
 #[cfg(test)]
 mod tests {
@@ -185,6 +221,8 @@ mod tests {
             LogFormat::Fortigate,
             LogFormat::ZeekTsv,
             LogFormat::ZeekJson,
+            LogFormat::Netflow,
+            LogFormat::NfdumpCsv,
         ] {
             assert_eq!(of(f).format, f);
         }

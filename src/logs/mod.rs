@@ -16,6 +16,7 @@ pub mod asa;
 pub mod detect;
 pub mod facts;
 pub mod fortigate;
+pub mod netflow;
 pub mod panos;
 pub mod pfirewall;
 pub mod sniff;
@@ -58,6 +59,10 @@ pub enum LogFormat {
     ZeekTsv,
     /// Zeek `conn.log`, one JSON object a line.
     ZeekJson,
+    /// NetFlow v5/v9 or IPFIX records, from a capture of export packets ([`netflow`]).
+    Netflow,
+    /// nfdump's CSV output (`nfdump -o csv`), records paired as NetFlow's ([`netflow::nfdump`]).
+    NfdumpCsv,
 }
 
 impl LogFormat {
@@ -70,6 +75,8 @@ impl LogFormat {
             LogFormat::Fortigate => "FortiGate traffic log",
             LogFormat::ZeekTsv => "Zeek conn.log (TSV)",
             LogFormat::ZeekJson => "Zeek conn.log (JSON)",
+            LogFormat::Netflow => "capture of NetFlow/IPFIX export packets",
+            LogFormat::NfdumpCsv => "nfdump CSV output",
         }
     }
 
@@ -82,6 +89,8 @@ impl LogFormat {
             LogFormat::Fortigate => "fortigate",
             LogFormat::ZeekTsv => "zeek-tsv",
             LogFormat::ZeekJson => "zeek-json",
+            LogFormat::Netflow => "netflow",
+            LogFormat::NfdumpCsv => "nfdump-csv",
         }
     }
 
@@ -89,7 +98,11 @@ impl LogFormat {
     pub fn local_time(self) -> bool {
         matches!(
             self,
-            LogFormat::Pfirewall | LogFormat::Asa | LogFormat::Panos | LogFormat::Fortigate
+            LogFormat::Pfirewall
+                | LogFormat::Asa
+                | LogFormat::Panos
+                | LogFormat::Fortigate
+                | LogFormat::NfdumpCsv
         )
     }
 }
@@ -141,6 +154,9 @@ pub struct Record {
     /// How the TCP session ended, when the line says (a teardown reason, a session end reason,
     /// a denied SYN, Zeek's `conn_state`); `None` when it does not.
     pub end: Option<state::TcpEnd>,
+    /// How the originator is known, when the format says more than "the logged source"
+    /// (NetFlow records paired by [`netflow::pair`]).
+    pub evidence: Option<crate::flow::InitiatorEvidence>,
 }
 
 impl Record {
@@ -170,6 +186,7 @@ impl Record {
             session: None,
             tcp_opened: false,
             end: None,
+            evidence: None,
         }
     }
 }
@@ -248,6 +265,9 @@ pub struct Summary {
     pub no_timestamp: u64,
     /// What the format tells of a connection and what it cannot ([`facts::FORMATS`]).
     pub facts: Option<&'static facts::FormatFacts>,
+    /// NetFlow/IPFIX only: the exporters, export datagrams and what could not be used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exports: Option<netflow::ExportSummary>,
 }
 
 impl Summary {
@@ -346,6 +366,10 @@ pub fn parse_line(
         LogFormat::Fortigate => fortigate::parse(line_no, line, tz_offset_s),
         LogFormat::ZeekTsv => zeek::parse_tsv(header, line_no, line),
         LogFormat::ZeekJson => zeek::parse_json(line_no, line),
+        // Export packets are binary: read by `netflow::read_file`, never line by line.
+        LogFormat::Netflow => Outcome::Unparsable("not_netflow_exports"),
+        // Line by line, each direction's record stays its own; `parse_file` pairs them.
+        LogFormat::NfdumpCsv => netflow::nfdump::parse_line(line_no, line, tz_offset_s),
     }
 }
 
@@ -359,14 +383,20 @@ fn update_header(format: LogFormat, header: &mut Header, line: &str) {
 }
 
 /// Reads lines of at most [`MAX_LINE`] bytes; the rest of a longer line is read and dropped.
-struct LineReader<R> {
+pub(crate) struct LineReader<R> {
     r: BufReader<R>,
 }
 
 impl<R: Read> LineReader<R> {
+    pub(crate) fn new(r: R) -> LineReader<R> {
+        LineReader {
+            r: BufReader::with_capacity(1 << 20, r),
+        }
+    }
+
     /// Appends the next line (without `\n` / `\r\n`) to `out`. `None` at the end of the input;
     /// `Some(true)` when the line was longer than the limit (only its head was kept).
-    fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    pub(crate) fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<Option<bool>> {
         let start = out.len();
         let mut seen = false;
         let mut len = 0usize;
@@ -449,8 +479,26 @@ impl Batch {
     }
 }
 
-/// Parses a log file, gzip-compressed or not (rotated logs are often kept as `.gz`).
+/// Parses a log file, gzip-compressed or not (rotated logs are often kept as `.gz`). A capture
+/// of NetFlow/IPFIX export packets (named by `--log-format netflow`, or told by its content)
+/// is read by [`netflow::read_file`].
 pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
+    let special = match opts.format {
+        Some(f) => Some(f),
+        None => match sniff::sniff(path)? {
+            sniff::Content::Log(f) => Some(f),
+            _ => None,
+        },
+    };
+    match special {
+        Some(LogFormat::Netflow) => {
+            let mut parsed = netflow::read_file(path)?;
+            parsed.summary.detected = opts.format.is_none();
+            return Ok(parsed);
+        }
+        Some(LogFormat::NfdumpCsv) => return netflow::nfdump::read_file(path, opts),
+        _ => {}
+    }
     let mut f = BufReader::new(std::fs::File::open(path)?);
     if f.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
         return parse_reader(flate2::read::MultiGzDecoder::new(f), opts);

@@ -68,9 +68,21 @@ pub fn sniff(path: &Path) -> io::Result<Content> {
         if inner.is_empty() {
             return Ok(Content::Capture("gzip file that does not decompress"));
         }
-        return Ok(classify(&inner));
+        return Ok(exports(path, classify(&inner)));
     }
-    Ok(classify(&head))
+    Ok(exports(path, classify(&head)))
+}
+
+/// A capture whose packets are mostly NetFlow/IPFIX export datagrams is read as their records.
+fn exports(path: &Path, content: Content) -> Content {
+    match content {
+        Content::Capture("pcap capture" | "pcapng capture")
+            if super::netflow::detect::probe(path).is_some_and(|p| p.is_exports()) =>
+        {
+            Content::Log(LogFormat::Netflow)
+        }
+        c => c,
+    }
 }
 
 /// Tells what these first bytes of a file are.
@@ -130,6 +142,8 @@ fn format_names() -> String {
         LogFormat::Fortigate,
         LogFormat::ZeekTsv,
         LogFormat::ZeekJson,
+        LogFormat::NfdumpCsv,
+        LogFormat::Netflow,
     ]
     .iter()
     .map(|f| f.label())
@@ -214,6 +228,8 @@ pub fn check_log(path: &Path, given: Option<LogFormat>) -> Result<Content, LogIn
     let problem = match &content {
         Content::Log(_) => return Ok(content),
         Content::Text(_) if given.is_some() => return Ok(content),
+        // Named as exports: every UDP datagram whose header is an export's is read.
+        Content::Capture(_) if given == Some(LogFormat::Netflow) => return Ok(content),
         Content::Empty => LogProblem::Empty,
         Content::Capture(kind) => LogProblem::IsCapture(kind),
         Content::Binary(b) => LogProblem::Binary(b.clone()),
@@ -277,6 +293,28 @@ pub fn unusable(path: &Path, s: &Summary, content: Option<&Content>) -> Option<S
         return None;
     }
     let name = path.display();
+    if let Some(x) = &s.exports {
+        let dropped: Vec<String> = x.dropped.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        return Some(if x.packets == 0 {
+            format!(
+                "{name}: no NetFlow/IPFIX export datagram among its {} packets: capture the UDP \
+                 datagrams the exporter sends to its collector (port 2055, 4739, 9995...)",
+                x.other_packets
+            )
+        } else {
+            format!(
+                "{name}: {} export datagrams, but no flow record could be read from them ({}): \
+                 templates arrive every few minutes, so capture for longer than the exporter's \
+                 template timeout",
+                x.packets,
+                if dropped.is_empty() {
+                    "they held only templates and options".to_string()
+                } else {
+                    dropped.join(", ")
+                }
+            )
+        });
+    }
     if s.lines == 0 {
         return Some(format!(
             "{name}: empty file (0 bytes): no log lines to audit"

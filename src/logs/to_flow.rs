@@ -78,10 +78,10 @@ fn dir(ts: Option<i64>, line: u64) -> DirStats {
 }
 
 fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
-    let initiator_by = if r.transport == 6 && r.tcp_opened {
-        InitiatorEvidence::Syn
-    } else {
-        InitiatorEvidence::FirstPacket
+    let initiator_by = match r.evidence {
+        Some(e) => e,
+        None if r.transport == 6 && r.tcp_opened => InitiatorEvidence::Syn,
+        None => InitiatorEvidence::FirstPacket,
     };
     let byte = |p: u16| u8::try_from(p).unwrap_or(u8::MAX);
     let icmp = matches!(r.transport, 1 | 58).then_some((byte(src.1), byte(dst.1)));

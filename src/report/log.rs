@@ -16,6 +16,9 @@ use crate::select::{shown, Selection};
 /// The line summary, as the text report's preamble.
 pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     use crate::report::words::{count, thousands, truncate, WIDTH};
+    if let Some(x) = &s.exports {
+        return write_exports_text(s, x, out);
+    }
     crate::report::words::write_wrapped(
         out,
         &format!(
@@ -53,6 +56,83 @@ pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             out,
             "  {} carry no usable time",
             count(s.no_timestamp, "used line")
+        )?;
+    }
+    Ok(())
+}
+
+/// A capture of NetFlow/IPFIX exports: who exported, what was read and what could not be.
+fn write_exports_text(
+    s: &Summary,
+    x: &crate::logs::netflow::ExportSummary,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    use crate::report::words::{count, thousands, write_wrapped, WIDTH};
+    write_wrapped(
+        out,
+        &format!(
+            "Flow export: the audit is of the exported flows: {}; times: {}",
+            x.describe(),
+            s.time_basis
+        ),
+        Some(WIDTH),
+        "",
+        "  ",
+    )?;
+    for e in x.exporters.iter().filter(|_| x.exporters.len() > 1) {
+        writeln!(
+            out,
+            "  {}: {} in {}",
+            e.describe(),
+            count(e.records, "record"),
+            count(e.packets, "datagram")
+        )?;
+    }
+    write_wrapped(
+        out,
+        &format!(
+            "{} ({} other packets), {}: {} used, {} skipped; {} with both directions, {} one way{}",
+            count(x.packets, "export datagram"),
+            thousands(x.other_packets),
+            count(s.lines, "record"),
+            thousands(s.used),
+            thousands(s.skipped_total()),
+            count(x.flows_paired, "flow"),
+            thousands(x.flows_one_way),
+            if x.both_directions || s.used == 0 {
+                ""
+            } else {
+                " (no flow was exported both ways: a direction without a record tells nothing)"
+            }
+        ),
+        Some(WIDTH),
+        "  ",
+        "    ",
+    )?;
+    for (k, v) in &s.skipped {
+        writeln!(out, "    skipped {k}: {}", thousands(*v))?;
+    }
+    for (k, v) in &x.dropped {
+        writeln!(out, "    dropped {k}: {}", thousands(*v))?;
+    }
+    let gaps: u64 = x.exporters.iter().map(|e| e.sequence_gaps).sum();
+    if gaps > 0 {
+        write_wrapped(
+            out,
+            &format!(
+                "{} of the export sequence numbers: export datagrams were lost before the capture",
+                count(gaps, "jump")
+            ),
+            Some(WIDTH),
+            "  ",
+            "    ",
+        )?;
+    }
+    if s.no_timestamp > 0 {
+        writeln!(
+            out,
+            "  {} carry no usable time",
+            count(s.no_timestamp, "record")
         )?;
     }
     Ok(())
