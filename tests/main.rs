@@ -10,6 +10,7 @@ mod damage;
 mod diagnose;
 mod docs;
 mod ecosystem;
+mod fuzz_found;
 mod generated;
 mod identify;
 mod live;

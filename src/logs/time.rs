@@ -11,7 +11,9 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// A local wall-clock time to UTC nanoseconds, given the zone's offset east of UTC.
+/// A local wall-clock time to UTC nanoseconds, given the zone's offset east of UTC. Years
+/// outside 0..=9999 give no time (nanoseconds in an i64 end in 2262 anyway, and a year read
+/// from a line can be any number).
 #[allow(clippy::too_many_arguments)]
 pub fn to_ns(
     y: i64,
@@ -23,7 +25,13 @@ pub fn to_ns(
     frac_ns: u32,
     tz: i32,
 ) -> Option<i64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
         return None;
     }
     let secs = days_from_civil(y, mo, d) * 86_400

@@ -1,0 +1,33 @@
+//! Bugs the fuzz targets found (or that issue 15 named), each as a plain test of the behaviour
+//! expected; the raw reproducers are replayed by `fuzz_replay` from `fuzz/regressions/`.
+
+use edgewise::logs::{self, LogFormat, LogOptions, Outcome};
+
+/// An ASA line whose year is a huge number: the line is used, without a time (it overflowed
+/// the date arithmetic: a panic in debug builds, a garbage time in release).
+#[test]
+fn an_asa_line_with_a_huge_year_is_used_without_a_time() {
+    for year in ["9223372036854775807", "99999999999", "10000"] {
+        let line = format!(
+            "Apr 29 {year} 12:59:50: %ASA-6-302016: Teardown UDP connection 89743275 for \
+             outside:192.0.2.222/53 to inside:10.123.1.35/52925 duration 1:23:45 bytes 140"
+        );
+        let o = logs::parse_line(LogFormat::Asa, &Default::default(), 1, &line, 0);
+        let Outcome::Used(r) = o else {
+            panic!("year {year}: {o:?}");
+        };
+        assert_eq!(r.ts_ns, None, "year {year}");
+    }
+    let parsed = logs::parse_reader(
+        "Apr 29 9223372036854775807 12:59:50: %ASA-6-302016: Teardown UDP connection 1 for \
+         outside:192.0.2.222/53 to inside:10.123.1.35/52925 duration 1:23:45 bytes 140\n"
+            .as_bytes(),
+        LogOptions {
+            format: Some(LogFormat::Asa),
+            tz_offset_s: -14 * 3600,
+        },
+    )
+    .expect("from memory");
+    assert_eq!(parsed.summary.used, 1);
+    assert_eq!(parsed.summary.no_timestamp, 1);
+}
