@@ -48,6 +48,7 @@ pub mod cli;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
+pub mod fuzzing;
 pub mod generate;
 pub mod generate_cmd;
 pub mod identify;

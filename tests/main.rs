@@ -11,6 +11,7 @@ mod diagnose;
 mod docs;
 mod ecosystem;
 mod fuzz_found;
+mod fuzz_replay;
 mod generated;
 mod identify;
 mod live;
