@@ -306,17 +306,19 @@ const LOG_FORMATS: [Option<LogFormat>; 7] = [
     Some(LogFormat::ZeekJson),
 ];
 
-/// A firewall or flow log: byte 0 picks the format (detected, or one of the six), byte 1 the
-/// device's offset from UTC (in quarter hours from -14:00), the rest is the log. Every line is
-/// accounted for; the flows it gives are audited against the sample site and both log reports
-/// render.
+/// A firewall or flow log: byte 0 picks the format (low 7 bits: detected, or one of the six),
+/// byte 1 the device's offset from UTC (in quarter hours from -14:00), the rest is the log.
+/// Every line is accounted for and the flows it gives balance. With the top bit of byte 0 set,
+/// the flows are also audited against the sample site and both log reports render (an audit
+/// builds a judge, which costs a hundred times the parse of a short log: the bit keeps most
+/// runs on the parsers).
 pub fn log(data: &[u8]) {
     let [pick, tz, text @ ..] = data else {
         return;
     };
     let text = &text[..text.len().min(MAX_INPUT)];
     let opts = LogOptions {
-        format: LOG_FORMATS[usize::from(*pick) % LOG_FORMATS.len()],
+        format: LOG_FORMATS[usize::from(pick & 0x7f) % LOG_FORMATS.len()],
         tz_offset_s: (i32::from(*tz) % 113 - 56) * 900,
     };
     let parsed = logs::parse_reader(text, opts).expect("reading from memory");
@@ -326,10 +328,14 @@ pub fn log(data: &[u8]) {
     let (analysis, info) = logs::to_flow::analysis("fuzz.log", &parsed);
     assert_balanced(&analysis, "log flows");
     assert_eq!(info.len(), analysis.flows.len());
+    let sink = &mut io::sink();
+    report::log::write_summary_text(s, sink).expect("log summary renders");
+    if pick & 0x80 == 0 {
+        return;
+    }
     let (topology, matrix) = sample_site();
     let mut audit = audit::audit(&analysis, topology, matrix, false);
     crate::diagnose::firewall::attach(&analysis, &mut audit, &info);
-    let sink = &mut io::sink();
     report::log::write_text(s, &analysis, &audit, matrix, None, sink).expect("log text renders");
     report::log::write_json(s, &info, &analysis, &audit, matrix, None, sink)
         .expect("log JSON renders");

@@ -102,7 +102,7 @@ fn the_seed_material_runs_clean() {
     }
     for path in files(&repo.join("tests/data/logs")) {
         // The format picks of fuzzing::log: 1 pfirewall, 2 asa, 3 panos, 4 fortigate, 5 zeek
-        // TSV, 6 zeek JSON (0 detects).
+        // TSV, 6 zeek JSON (0 detects); the top bit audits and renders too.
         let name = path.file_name().map(|n| n.to_string_lossy().to_string());
         let pick = match name.as_deref() {
             Some("pfirewall.log") => 1,
@@ -113,7 +113,7 @@ fn the_seed_material_runs_clean() {
             Some("zeek-conn.json") => 6,
             _ => 0,
         };
-        for format in [0, pick] {
+        for format in [0, pick, pick | 0x80] {
             let data = [&[format, 56][..], &read(&path)].concat();
             inputs.push(("log", path.display().to_string(), data));
         }
