@@ -49,6 +49,7 @@ pub mod decode;
 pub mod diagnose;
 pub mod export;
 pub mod flow;
+pub mod fuzzing;
 pub mod generate;
 pub mod generate_cmd;
 pub mod identify;

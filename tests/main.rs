@@ -11,6 +11,8 @@ mod damage;
 mod diagnose;
 mod docs;
 mod ecosystem;
+mod fuzz_found;
+mod fuzz_replay;
 mod generated;
 mod html;
 mod identify;

@@ -10,7 +10,7 @@ use crate::flow::{Clock, Flow, FlowConfig, FlowCounts, FlowSink, FlowTable, Open
 
 mod shard;
 use crate::identify::{identify, Identification};
-use crate::source::capture::{ContainerNotes, Next, ReadStop};
+use crate::source::capture::{CaptureReader, ContainerNotes, Next, ReadStop};
 use crate::source::input::{self, DynRead, InputError, InputSpec};
 
 /// An interface of one input, numbered across the whole run.
@@ -148,6 +148,21 @@ pub fn analyze_count(
         run.acc.note(COUNT_LIMIT_NOTE, n);
     }
     progress.finish();
+    run.finish(reports)
+}
+
+/// Reads byte streams already at hand (each a named pcap or pcapng, gzip-wrapped or not) into
+/// flows, as [`analyze`] reads files: what the fuzz targets and in-memory callers use.
+pub fn analyze_streams(inputs: Vec<(String, DynRead)>, config: FlowConfig) -> Analysis {
+    let mut run = Run::new(config, None);
+    if config.threads > 1 {
+        run.shards = Some(shard::Shards::start(config.threads, config));
+    }
+    let mut reports = Vec::new();
+    for (idx, (name, raw)) in inputs.into_iter().enumerate() {
+        let opened = input::open_stream(&name, raw);
+        reports.push(run.read_opened(idx, name, opened));
+    }
     run.finish(reports)
 }
 
@@ -392,7 +407,17 @@ impl Run {
 
     fn read_input(&mut self, idx: usize, spec: &InputSpec, progress: &dyn Progress) -> InputReport {
         let name = spec.display_name();
-        let mut reader = match input::open(spec, |r| progress.wrap(r)) {
+        let opened = input::open(spec, |r| progress.wrap(r));
+        self.read_opened(idx, name, opened)
+    }
+
+    fn read_opened(
+        &mut self,
+        idx: usize,
+        name: String,
+        opened: Result<CaptureReader<DynRead>, InputError>,
+    ) -> InputReport {
+        let mut reader = match opened {
             Ok(r) => r,
             Err(InputError { problem, .. }) => {
                 return InputReport {

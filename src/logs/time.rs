@@ -46,7 +46,8 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
         .saturating_sub(719_468)
 }
 
-/// A local wall-clock time to UTC nanoseconds, given the zone's offset east of UTC.
+/// A local wall-clock time to UTC nanoseconds, given the zone's offset east of UTC. Years
+/// outside [`YEARS`] are out of range (a year read from a line can be any number).
 #[allow(clippy::too_many_arguments)]
 pub fn to_ns(
     y: i64,

@@ -119,7 +119,16 @@ pub fn open(
             }
         })?),
     };
-    let raw = wrap(raw);
+    open_stream(&name, wrap(raw))
+}
+
+/// Opens a byte stream already at hand as a capture (pcap, pcapng, either gzip-wrapped), as
+/// [`open`] does a named input; `name` is used in the error.
+pub fn open_stream(name: &str, raw: DynRead) -> Result<CaptureReader<DynRead>, InputError> {
+    let err = |problem| InputError {
+        name: name.to_string(),
+        problem,
+    };
     let (head, rest) = peek(raw, 4).map_err(|e| err(InputProblem::Io(e)))?;
     let stream: DynRead = if detect(&head) == Detected::Gzip {
         let gz = MultiGzDecoder::new(BufReader::new(Cursor::new(head).chain(rest)));
