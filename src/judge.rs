@@ -609,8 +609,8 @@ impl<'a> Judge<'a> {
             direction,
             edge,
             remote,
-            edge_roles,
-            remote_roles: t.roles_of(remote.0),
+            edge_roles: edge_roles.to_vec(),
+            remote_roles: t.roles_of(remote.0).to_vec(),
             remote_internal: t.is_internal_host(remote.0),
         })
     }

@@ -26,7 +26,7 @@ pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     retry_loop(inputs, d);
 }
 
-fn roles(inputs: &Inputs<'_>, ip: IpAddr) -> Vec<Role> {
+fn roles<'a>(inputs: &Inputs<'a>, ip: IpAddr) -> &'a [Role] {
     inputs.topology.roles_of(ip)
 }
 
