@@ -446,7 +446,8 @@ fn media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             .flatten()
     });
     // A7: the same remote got through on TCP 443 to the A/V Edge.
-    let tcp_ok: Vec<IpAddr> = flows
+    // A set: a busy Edge has hundreds of thousands of both, and a list made this quadratic.
+    let tcp_ok: std::collections::HashSet<IpAddr> = flows
         .iter()
         .filter(|f| {
             av(f.responder.ip)

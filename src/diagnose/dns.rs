@@ -341,7 +341,9 @@ fn internal_resolver(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         });
         return;
     }
+    // In order of first use; the set keeps the membership test constant-time.
     let mut servers: Vec<IpAddr> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let ev: Vec<Evidence> = inputs
         .analysis
         .flows
@@ -356,7 +358,7 @@ fn internal_resolver(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 && t.is_internal_host(f.responder.ip)
         })
         .map(|(i, f)| {
-            if !servers.contains(&f.responder.ip) {
+            if seen.insert(f.responder.ip) {
                 servers.push(f.responder.ip);
             }
             evidence(
