@@ -2,6 +2,7 @@
 //! ([MS-TURN]): messages, ChannelData, the MS multiplexed channel 0xFF10, and the TCP framings
 //! (unframed RFC 8489 §6.2.2, RFC 4571 length prefix, MS-TURN `02 00 LL LL`, pseudo-TLS).
 
+use compact_str::CompactString;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::Serialize;
@@ -95,12 +96,12 @@ pub enum StunFraming {
 /// first message's; the rest is gathered over all messages in the prefix.
 #[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct StunInfo {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub method: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub class: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub transaction_id: String,
+    #[serde(skip_serializing_if = "CompactString::is_empty")]
+    pub method: CompactString,
+    #[serde(skip_serializing_if = "CompactString::is_empty")]
+    pub class: CompactString,
+    #[serde(skip_serializing_if = "CompactString::is_empty")]
+    pub transaction_id: CompactString,
     /// The RFC 5389 magic cookie 0x2112A442 was in the header.
     pub magic_cookie: bool,
     /// RFC 3489 messages (no cookie, no MS-TURN attribute) were seen.
@@ -111,13 +112,13 @@ pub struct StunInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_reason: Option<String>,
+    pub error_reason: Option<CompactString>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub xor_mapped: Option<String>,
+    pub xor_mapped: Option<CompactString>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mapped: Option<String>,
+    pub mapped: Option<CompactString>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub xor_relayed: Option<String>,
+    pub xor_relayed: Option<CompactString>,
     /// The MS-TURN Magic Cookie attribute (0x000F) was the first attribute.
     pub ms_magic_cookie_first: bool,
     pub channel_data: bool,
@@ -126,10 +127,10 @@ pub struct StunInfo {
     pub framing: StunFraming,
     /// "Allocate request", "Allocate error 401"... (first 16).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub messages: Vec<String>,
+    pub messages: Vec<CompactString>,
     pub message_count: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub software: Option<String>,
+    pub software: Option<CompactString>,
     /// FINGERPRINT checked (RFC 8489 §14.7): all present ones valid?
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint_valid: Option<bool>,
@@ -255,7 +256,7 @@ pub(crate) struct Msg<'a> {
     typ: u16,
     cookie: bool,
     ms_first: bool,
-    method: String,
+    method: CompactString,
     class: &'static str,
     txid: &'a [u8],
     attrs: Vec<(u16, &'a [u8])>,
@@ -282,7 +283,7 @@ fn class_name(c: u8) -> &'static str {
     }
 }
 
-fn method_name(m: u16, ms: bool) -> String {
+fn method_name(m: u16, ms: bool) -> CompactString {
     match m {
         0x001 => "Binding".into(),
         0x002 => "SharedSecret".into(),
@@ -300,7 +301,7 @@ fn method_name(m: u16, ms: bool) -> String {
         0x00b => "ConnectionBind".into(),
         0x00c => "ConnectionAttempt".into(),
         0x080 => "GooglePing".into(),
-        m => format!("0x{m:03x}"),
+        m => compact_str::format_compact!("0x{m:03x}"),
     }
 }
 
@@ -384,7 +385,7 @@ pub(crate) fn parse(p: &[u8]) -> Option<Msg<'_>> {
             .or_else(|| walk_attrs(body, false))
             .unwrap_or_default();
         let (mn, cn) = match classic_type(t) {
-            Some((mn, cn)) if ms_first => (mn.to_string(), cn),
+            Some((mn, cn)) if ms_first => (CompactString::const_new(mn), cn),
             _ => (method_name(m, ms_first), class_name(class_of(t))),
         };
         (mn, cn, p.get(field::TXID)?, attrs)
@@ -395,7 +396,12 @@ pub(crate) fn parse(p: &[u8]) -> Option<Msg<'_>> {
         let (mn, cn) = classic_type(t)?;
         // Not padded in RFC 3489 and MS-TURN; some stacks pad anyway.
         let attrs = walk_attrs(body, false).or_else(|| walk_attrs(body, true))?;
-        (mn.to_string(), cn, p.get(field::TXID_CLASSIC)?, attrs)
+        (
+            CompactString::const_new(mn),
+            cn,
+            p.get(field::TXID_CLASSIC)?,
+            attrs,
+        )
     };
     let mut fingerprint_ok = None;
     if let Some(&(ATTR_FINGERPRINT, v)) = attrs.last() {
@@ -418,8 +424,8 @@ pub(crate) fn parse(p: &[u8]) -> Option<Msg<'_>> {
 }
 
 /// An address attribute (RFC 8489 §14.1/§14.2) as "ip:port"; XOR'd with `key` when given.
-fn address(v: &[u8], key: Option<&[u8]>) -> Option<String> {
-    socket_addr(v, key).map(|a| a.to_string())
+fn address(v: &[u8], key: Option<&[u8]>) -> Option<CompactString> {
+    socket_addr(v, key).map(|a| compact_str::format_compact!("{a}"))
 }
 
 /// A STUN address attribute, XOR'ed with `key` (cookie and transaction ID) when given.
@@ -465,8 +471,8 @@ impl Acc {
         let i = &mut self.info;
         if i.message_count == 0 {
             i.method = m.method.clone();
-            i.class = m.class.to_string();
-            i.transaction_id = hex(m.txid);
+            i.class = CompactString::const_new(m.class);
+            i.transaction_id = hex(m.txid).into();
         }
         i.message_count += 1;
         if m.cookie || m.ms_first {
@@ -482,7 +488,7 @@ impl Acc {
             i.turn.get_or_insert_with(TurnSession::default).add(m);
         }
         if i.messages.len() < 16 {
-            let mut s = format!("{} {}", m.method, m.class);
+            let mut s = compact_str::format_compact!("{} {}", m.method, m.class);
             if let Some(&(_, v)) = m.attrs.iter().find(|(t, _)| *t == ATTR_ERROR) {
                 if let (Some(&c), Some(&n)) = (v.get(2), v.get(3)) {
                     s.push_str(&format!(" {}", u16::from(c & 7) * 100 + u16::from(n)));
@@ -517,12 +523,13 @@ impl Acc {
                             i.error_code = Some(u16::from(c & 7) * 100 + u16::from(n));
                             // An empty reason phrase is no reason: absent, not "".
                             i.error_reason = Some(super::text(&v[4.min(v.len())..], 128))
-                                .filter(|r| !r.is_empty());
+                                .filter(|r| !r.is_empty())
+                                .map(CompactString::from);
                         }
                     }
                 }
                 ATTR_SOFTWARE if i.software.is_none() => {
-                    i.software = Some(super::text(v, 128).trim_end_matches('.').to_string());
+                    i.software = Some(super::text(v, 128).trim_end_matches('.').into());
                 }
                 ATTR_CHANNEL_NUMBER => i.turn_method_seen = true,
                 // Relayed data (Send/Data indications): the peer's STUN (not counted as this
