@@ -231,29 +231,45 @@ pub struct Tallies {
 }
 
 impl Tallies {
-    /// Groups flows with their judgements; the one place tallies are computed.
+    /// Groups flows with their judgements; the one place tallies are computed. Keys are
+    /// borrowed while counting and owned once per group, not once per flow.
     fn of<'a>(flows: impl IntoIterator<Item = (&'a Flow, &'a Judgement)>) -> Tallies {
-        let mut t = Tallies::default();
+        use std::borrow::Cow;
+        type Groups<'k> = rustc_hash::FxHashMap<Cow<'k, str>, Tally>;
+        let (mut iface, mut svc, mut proto, mut verdict) = (
+            Groups::default(),
+            Groups::default(),
+            Groups::default(),
+            Groups::default(),
+        );
+        let mut violations = 0;
         for (f, j) in flows {
-            let iface = j.edge_interface.map_or("none", interface_label).to_string();
-            t.by_interface.entry(iface).or_default().add(f);
-            let svc = j.edge_service.map_or("none", service_label).to_string();
-            t.by_service.entry(svc).or_default().add(f);
-            let proto = if j.protocol.is_empty() {
-                crate::net::transport_name(f.protocol)
+            let i = j.edge_interface.map_or("none", interface_label);
+            iface.entry(Cow::Borrowed(i)).or_default().add(f);
+            let sv = j.edge_service.map_or("none", service_label);
+            svc.entry(Cow::Borrowed(sv)).or_default().add(f);
+            let p = if j.protocol.is_empty() {
+                crate::net::IpProto(f.protocol).name()
             } else {
-                j.protocol.to_string()
+                Cow::Borrowed(&*j.protocol)
             };
-            t.by_protocol.entry(proto).or_default().add(f);
-            t.by_verdict
-                .entry(j.verdict.label().to_string())
+            proto.entry(p).or_default().add(f);
+            verdict
+                .entry(Cow::Borrowed(j.verdict.label()))
                 .or_default()
                 .add(f);
             if j.verdict.is_violation() {
-                t.violations += 1;
+                violations += 1;
             }
         }
-        t
+        let owned = |g: Groups<'_>| g.into_iter().map(|(k, t)| (k.into_owned(), t)).collect();
+        Tallies {
+            by_interface: owned(iface),
+            by_service: owned(svc),
+            by_protocol: owned(proto),
+            by_verdict: owned(verdict),
+            violations,
+        }
     }
 }
 
