@@ -428,3 +428,22 @@ fn binary_in_tmux() {
         "the alternate screen was not left:\n{text}"
     );
 }
+
+/// Without a terminal (a pipe, cron, ssh without -t) the UI says what it needs and what to run
+/// instead, and exits 2 before reading anything.
+#[test]
+fn without_a_terminal_it_says_so_and_names_the_report_to_run_instead() {
+    let out = crate::util::edgewise()
+        .args(["tui", "-r", "captures/edge-sample.pcapng"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run edgewise");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the terminal UI needs a terminal: standard output is not a terminal"),
+        "{err}"
+    );
+    assert!(err.contains("edgewise audit -r FILE"), "{err}");
+    assert!(!err.contains("os error 6"), "{err}");
+}

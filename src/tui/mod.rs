@@ -248,8 +248,13 @@ struct Session {
 
 impl Session {
     fn start() -> io::Result<Session> {
+        use std::io::IsTerminal;
+        if !io::stdout().is_terminal() {
+            return Err(no_terminal("standard output is not a terminal"));
+        }
         install_panic_hook();
-        enable_raw_mode()?;
+        // Raw mode opens the controlling terminal: none under cron, ssh without -t or CI.
+        enable_raw_mode().map_err(|e| no_terminal(&format!("no terminal to draw on ({e})")))?;
         let setup = execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)
             .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
         match setup {
@@ -260,6 +265,14 @@ impl Session {
             }
         }
     }
+}
+
+/// Why the UI cannot start, and what to run instead.
+fn no_terminal(why: &str) -> io::Error {
+    io::Error::other(format!(
+        "the terminal UI needs a terminal: {why}. Run it in a terminal (ssh -t for a remote \
+         one), or write the same audit as a report: edgewise audit -r FILE --format text|json|html"
+    ))
 }
 
 impl Drop for Session {
