@@ -51,8 +51,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff) to standard output: `edgewise man | man -l -`.
-    Man,
+    /// Print a manual page (roff) to standard output: `edgewise man audit | man -l -`; or write
+    /// every page into a directory with --dir.
+    Man {
+        /// The subcommand whose page to print (audit, flows, matrix...); none: the tool's page.
+        subcommand: Option<String>,
+        /// Write edgewise.1 and edgewise-SUBCOMMAND.1 for every subcommand into DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -539,6 +539,69 @@ fn completions_and_man_page() {
     assert!(man.contains(".SH NAME"));
 }
 
+/// A page per subcommand: each names itself, lists its exit statuses, and the audit's explains
+/// every verdict; `--dir` writes them all; groff reads every page without a warning.
+#[test]
+fn a_man_page_per_subcommand_with_exit_status_and_verdicts() {
+    let audit = stdout(&["man", "audit"]);
+    assert!(
+        audit.starts_with(".TH edgewise-audit 1"),
+        "{}",
+        &audit[..80]
+    );
+    assert!(
+        audit.contains("\\fBedgewise audit\\fR"),
+        "synopsis names `edgewise audit`"
+    );
+    assert!(audit.contains(".SH \"EXIT STATUS\""));
+    assert!(audit.contains("\\fB3\\fR"), "exit status 3 is documented");
+    for v in edgewise::judge::Verdict::ALL {
+        let tag = format!("\\fB{}\\fR", v.label().replace('-', "\\-"));
+        assert!(audit.contains(&tag), "verdict {} missing", v.label());
+    }
+    let flows = stdout(&["man", "flows"]);
+    assert!(
+        !flows.contains(".SH \"VERDICTS\""),
+        "flows prints no verdicts"
+    );
+    let unknown = run(&["man", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        err.contains("no manual page for `nope`") && err.contains("audit"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(&["man", "--dir", &dir.path().display().to_string()]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for want in [
+        "edgewise.1",
+        "edgewise-audit.1",
+        "edgewise-flows.1",
+        "edgewise-tui.1",
+    ] {
+        assert!(pages.iter().any(|p| p == want), "{want} not in {pages:?}");
+    }
+    if crate::util::have("groff") {
+        for p in &pages {
+            let page = dir.path().join(p);
+            let g = std::process::Command::new("groff")
+                .args(["-man", "-ww", "-z"])
+                .arg(&page)
+                .output()
+                .expect("groff");
+            let warnings = String::from_utf8_lossy(&g.stderr);
+            assert!(warnings.trim().is_empty(), "{p}: {warnings}");
+        }
+    }
+}
+
 proptest::proptest! {
     /// Any string of the filter's own tokens parses or is refused with a column, never panics.
     #[test]

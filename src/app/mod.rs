@@ -3,6 +3,7 @@
 //! into an [`Outcome`], [`mod@render`] writes it, and [`exit`] maps it to the exit status.
 
 pub mod exit;
+pub mod man;
 pub mod messages;
 mod parquet;
 pub mod render;

@@ -92,7 +92,7 @@ pub fn render(settings: &Settings, outcome: Outcome) -> anyhow::Result<()> {
             _,
         ) => parquet::summary(files, by, *format),
         (Settings::Completions(shell), _) => completions(*shell),
-        (Settings::Man, _) => man(),
+        (Settings::Man { subcommand, dir }, _) => man(subcommand.as_deref(), dir.as_deref()),
         // Nothing to write: no usable input, the TUI already ran, generate wrote its files.
         _ => Ok(()),
     }
@@ -335,23 +335,17 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `edgewise man`: the manual page in roff, from the same command-line definition.
-fn man() -> anyhow::Result<()> {
-    use clap::CommandFactory;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-    // The page opens with .TH, as man-pages(7) asks; the roff crate's apostrophe preamble
-    // (an `.ie`/`.el` string definition) follows it, which groff and mandoc accept.
-    let page = String::from_utf8_lossy(&page);
-    let mut lines: Vec<&str> = page.lines().collect();
-    if let Some(i) = lines.iter().position(|l| l.starts_with(".TH ")) {
-        let th = lines.remove(i);
-        lines.insert(0, th);
+/// `edgewise man`: a manual page in roff on standard output, or every page into a directory.
+fn man(subcommand: Option<&str>, dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if let Some(dir) = dir {
+        for file in super::man::write_all(dir)? {
+            eprintln!("wrote {}", file.display());
+        }
+        return Ok(());
     }
+    let page = super::man::page(subcommand)?;
     let mut out = io::stdout().lock();
-    for l in lines {
-        writeln!(out, "{l}")?;
-    }
+    out.write_all(page.as_bytes())?;
     out.flush()?;
     Ok(())
 }

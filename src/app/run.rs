@@ -120,7 +120,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         | Settings::TopologyCheck { .. }
         | Settings::Summary { .. }
         | Settings::Completions(_)
-        | Settings::Man => Outcome::Print,
+        | Settings::Man { .. } => Outcome::Print,
     })
 }
 

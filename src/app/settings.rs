@@ -211,7 +211,10 @@ pub enum Settings {
     },
     Generate(cli::GenerateArgs),
     Completions(clap_complete::Shell),
-    Man,
+    Man {
+        subcommand: Option<String>,
+        dir: Option<PathBuf>,
+    },
 }
 
 impl Settings {
@@ -374,7 +377,7 @@ impl Settings {
             },
             Command::Generate(args) => Settings::Generate(args),
             Command::Completions { shell } => Settings::Completions(shell),
-            Command::Man => Settings::Man,
+            Command::Man { subcommand, dir } => Settings::Man { subcommand, dir },
         })
     }
 }
