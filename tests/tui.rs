@@ -447,3 +447,48 @@ fn without_a_terminal_it_says_so_and_names_the_report_to_run_instead() {
     assert!(err.contains("edgewise audit -r FILE"), "{err}");
     assert!(!err.contains("os error 6"), "{err}");
 }
+
+/// The Calls view selects a call (↑↓, g/G) and Enter lists its legs in the flow table; at
+/// 80x24 the selected call stays on screen when the list is longer than the screen.
+#[test]
+fn calls_view_selects_a_call_and_enter_lists_its_legs() {
+    let topology = Topology::load(Path::new("captures/topology.toml")).expect("topology");
+    let matrix = Matrix::builtin().expect("matrix");
+    let inputs = [InputSpec::File("captures/edge-sample.pcapng".into())];
+    let analysis = analysis::analyze(&inputs, FlowConfig::default(), &NoProgress);
+    let audit = edgewise::audit::audit(&analysis, &topology, matrix, false);
+    let mut app = App::new(Model::from_audit(analysis, audit, matrix));
+    let calls = app.model.audit.diagnosis.calls.clone();
+    assert_eq!(calls.len(), 5, "the sample's calls");
+    keys(&mut app, "5");
+    assert_eq!(app.view, View::Calls);
+    keys(&mut app, "G");
+    assert_eq!(app.call_selected, 4);
+    let last = &calls[4];
+    let text = screen_text(&app, 80, 24);
+    assert!(
+        text.contains(&format!("▶ call {}", last.id)),
+        "the last call is selected and on screen:\n{text}"
+    );
+    keys(&mut app, "gj");
+    assert_eq!(app.call_selected, 1);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.view, View::Flows);
+    let (what, idx) = app.flows.pinned.clone().expect("pinned legs");
+    assert_eq!(what, format!("call {} legs", calls[1].id));
+    let legs: Vec<usize> = calls[1].legs.iter().map(|l| l.flow).collect();
+    assert_eq!(idx, legs);
+}
+
+fn screen_text(app: &App, w: u16, h: u16) -> String {
+    let t = screen(app, w, h);
+    let buf = t.backend().buffer();
+    let mut s = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}

@@ -172,6 +172,8 @@ pub struct App {
     pub rules: Vec<usize>,
     /// The arrow selected on the map (an index into the map's arrows, in lane order).
     pub map_selected: usize,
+    /// The call selected in the Calls view (an index into the diagnosis' calls).
+    pub call_selected: usize,
 }
 
 /// Ctrl-C quits from anywhere, even while typing a filter.
@@ -280,6 +282,7 @@ impl App {
             matrix_selected: 0,
             rules,
             map_selected: 0,
+            call_selected: 0,
         };
         app.refresh_rows();
         app
@@ -474,7 +477,10 @@ impl App {
             View::Matrix => {
                 self.matrix_selected = moved(self.matrix_selected, by, self.rules.len())
             }
-            View::Calls => {}
+            View::Calls => {
+                let n = self.model.audit.diagnosis.calls.len();
+                self.call_selected = moved(self.call_selected, by, n);
+            }
             View::Map => {
                 let n = self.model.map.arrows.len();
                 self.map_selected = moved(self.map_selected, by, n);
@@ -494,6 +500,19 @@ impl App {
                 };
                 let (id, idx) = (f.id.clone(), f.flow_indexes.clone());
                 self.pin(format!("finding {id} evidence"), idx);
+            }
+            View::Calls => {
+                let calls = &self.model.audit.diagnosis.calls;
+                let Some(c) = calls.get(self.call_selected) else {
+                    return;
+                };
+                // Its own legs and the partner's connections shown beside them, in time order.
+                let idx: Vec<usize> = c.legs.iter().map(|l| l.flow).collect();
+                if idx.is_empty() {
+                    return;
+                }
+                let what = format!("call {} legs", c.id);
+                self.pin(what, idx);
             }
             View::Map => {
                 let Some(a) = self.model.map.arrows.get(self.map_selected) else {

@@ -853,30 +853,54 @@ pub fn render_calls(frame: &mut Frame, area: Rect, app: &App) {
             "No call in this capture (a call is a TURN allocation on the A/V Edge with its relayed media, or a failed SIP/MTLS 5061 connection with a partner).",
         ));
     }
-    for c in calls {
-        let head = c.heading();
-        lines.push(if c.failed_leg.is_some() {
-            Line::from(head).red()
+    let selected = app.call_selected.min(calls.len().saturating_sub(1));
+    // Rows (after wrapping) before the selected call and to its end, to scroll it into view.
+    let width = usize::from(area.width.max(1));
+    let rows = |l: &Line| l.width().max(1).div_ceil(width);
+    let (mut start, mut end) = (0usize, 0usize);
+    for (n, c) in calls.iter().enumerate() {
+        if n == selected {
+            start = lines.iter().map(rows).sum();
+        }
+        let mark = if n == selected { "▶ " } else { "  " };
+        let head = Line::from(format!("{mark}{}", c.heading()));
+        let head = if c.failed_leg.is_some() {
+            head.red()
         } else {
-            Line::from(head).green()
-        });
+            head.green()
+        };
+        lines.push(if n == selected { head.bold() } else { head });
         for (ok, text) in c.leg_lines() {
-            let text = format!("  {text}");
+            let text = format!("    {text}");
             lines.push(if ok {
                 Line::from(text)
             } else {
                 Line::from(text).red()
             });
         }
+        if n == selected {
+            end = lines.iter().map(rows).sum();
+        }
         lines.push(Line::from(""));
     }
+    let height = usize::from(area.height);
+    // Keep the selected call's heading on screen, and as much of its legs as fits.
+    let scroll = if end > height {
+        start
+            .min(end - height)
+            .max(start.saturating_sub(height.saturating_sub(1)))
+    } else {
+        0
+    };
     frame.render_widget(
-        Paragraph::new(Text::from(lines)).wrap(Wrap { trim: false }),
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0)),
         area,
     );
 }
 
-const HELP: [(&str, &str); 14] = [
+const HELP: [(&str, &str); 15] = [
     ("tab / shift-tab", "next / previous view"),
     ("1..6", "overview, flows, findings, matrix, calls,"),
     ("", "  map of the Edge"),
@@ -885,7 +909,8 @@ const HELP: [(&str, &str); 14] = [
     ("home end  g G", "first / last"),
     ("/", "filter flows: address, port, protocol,"),
     ("", "  verdict, interface (terms are ANDed)"),
-    ("enter", "flow detail; a finding's or arrow's flows"),
+    ("enter", "flow detail; a finding's, call's or arrow's"),
+    ("", "  flows"),
     ("esc", "back: close detail, clear filter"),
     ("s / S", "sort flows by the next / previous column"),
     ("r", "reverse the sort"),
