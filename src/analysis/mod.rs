@@ -308,7 +308,18 @@ impl Run {
         // Room for exactly every shard's flows: doubling a table of hundreds of thousands of
         // records would leave a third of it unused.
         let total: usize = results.iter().map(|r| r.finished.flows.len()).sum();
-        self.flows.reserve(total);
+        // The largest shard's records become the run's, moved rather than copied; growing
+        // them to the total remaps the pages, so only the other shards' records are copied.
+        let mut results = results;
+        if self.flows.flows.is_empty() {
+            if let Some(big) = (0..results.len()).max_by_key(|&i| results[i].finished.flows.len()) {
+                let r = &mut results[big];
+                std::mem::swap(&mut self.flows.flows, &mut r.finished.flows);
+                std::mem::swap(&mut self.flows.ids, &mut r.finished.ids);
+            }
+        }
+        let have = self.flows.flows.len();
+        self.flows.reserve(total - have);
         for r in results {
             let mut finished = r.finished;
             self.flows.flows.append(&mut finished.flows);

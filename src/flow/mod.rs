@@ -727,19 +727,24 @@ impl FlowTable {
     }
 
     fn finish_flow(&mut self, key: FlowKey, end: FlowEnd, sink: &mut impl FlowSink) {
-        if let Some(mut f) = self.flows.remove(&key) {
-            self.prefix_bytes = self
-                .prefix_bytes
-                .saturating_sub(f.orig_prefix.retained_bytes() + f.resp_prefix.retained_bytes());
-            f.flow.end = end;
-            match end {
-                FlowEnd::IdleTimeout => self.counts.expired_idle += 1,
-                FlowEnd::Evicted => self.counts.evicted_cap += 1,
-                FlowEnd::EndOfCapture => self.counts.active_at_end += 1,
-            }
-            f.finish_streams();
-            sink.finish(*f);
+        if let Some(f) = self.flows.remove(&key) {
+            self.finish_open(f, end, sink);
         }
+    }
+
+    /// Ends a flow already out of the table.
+    fn finish_open(&mut self, mut f: Box<OpenFlow>, end: FlowEnd, sink: &mut impl FlowSink) {
+        self.prefix_bytes = self
+            .prefix_bytes
+            .saturating_sub(f.orig_prefix.retained_bytes() + f.resp_prefix.retained_bytes());
+        f.flow.end = end;
+        match end {
+            FlowEnd::IdleTimeout => self.counts.expired_idle += 1,
+            FlowEnd::Evicted => self.counts.evicted_cap += 1,
+            FlowEnd::EndOfCapture => self.counts.active_at_end += 1,
+        }
+        f.finish_streams();
+        sink.finish(*f);
     }
 
     /// At the cap: evict the least recently seen sixteenth of the table in one pass.
@@ -1050,26 +1055,27 @@ impl FlowTable {
     /// [`FlowTable::finish`] at a time kept elsewhere: flows silent past their timeout by then
     /// count as expired, whether or not a sweep came by.
     pub fn finish_at(&mut self, now: Option<i64>, sink: &mut impl FlowSink) -> Vec<(u64, u32)> {
-        let mut keys: Vec<(u64, FlowKey, bool)> = self
-            .flows
-            .iter()
-            .map(|(k, f)| {
-                let idle =
-                    now.is_some_and(|n| n.saturating_sub(f.flow.last_ts_ns()) > self.idle_limit(f));
-                (f.flow.id, *k, idle)
+        // Out of the table first, and the table freed before the sink makes room for them: at
+        // the end of a busy capture nearly every flow is open, and the table, a list of its
+        // keys and the finished records all at once were the run's peak.
+        let mut open: Vec<(u64, bool, Box<OpenFlow>)> = std::mem::take(&mut self.flows)
+            .into_values()
+            .map(|f| {
+                let idle = now
+                    .is_some_and(|n| n.saturating_sub(f.flow.last_ts_ns()) > self.idle_limit(&f));
+                (f.flow.id, idle, f)
             })
             .collect();
-        keys.sort_unstable();
-        sink.reserve(keys.len());
-        for (_, k, idle) in keys {
+        open.sort_unstable_by_key(|(id, _, _)| *id);
+        sink.reserve(open.len());
+        for (_, idle, f) in open {
             let end = if idle {
                 FlowEnd::IdleTimeout
             } else {
                 FlowEnd::EndOfCapture
             };
-            self.finish_flow(k, end, sink);
+            self.finish_open(f, end, sink);
         }
-        self.flows = FxHashMap::default();
         let mut out = std::mem::take(&mut self.unattributed_fragments);
         out.extend(self.pending_fragments.drain(..).map(|p| (p.frame, p.wire)));
         out

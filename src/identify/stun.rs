@@ -143,7 +143,23 @@ pub struct StunInfo {
     pub turn_method_seen: bool,
     /// The TURN session these messages ran, when they ran one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub turn: Option<TurnSession>,
+    /// Boxed: most STUN flows are a Binding or two and run no TURN session.
+    pub turn: Option<Box<TurnSession>>,
+}
+
+impl StunInfo {
+    /// Lists sized to what they hold: a finished flow keeps its evidence to the end of the run,
+    /// and a Binding request's one message name sat in room for four.
+    fn fitted(mut self) -> StunInfo {
+        self.messages.shrink_to_fit();
+        self.attributes.shrink_to_fit();
+        if let Some(t) = self.turn.as_mut() {
+            t.relayed.shrink_to_fit();
+            t.peers.shrink_to_fit();
+            t.errors.shrink_to_fit();
+        }
+        self
+    }
 }
 
 /// Most relayed and peer addresses kept per session (the rest are counted).
@@ -485,7 +501,7 @@ impl Acc {
         i.ms_magic_cookie_first |= m.ms_first;
         if matches!(method_of(m.typ), 0x003 | 0x004 | 0x006..=0x00c) || m.typ == 0x0115 {
             i.turn_method_seen = true;
-            i.turn.get_or_insert_with(TurnSession::default).add(m);
+            i.turn.get_or_insert_with(Default::default).add(m);
         }
         if i.messages.len() < 16 {
             let mut s = compact_str::format_compact!("{} {}", m.method, m.class);
@@ -652,7 +668,7 @@ pub fn probe_datagrams(
     }
     let rtp = acc.rtp();
     let certain = acc.strong > 0 || acc.classic >= 2 || (acc.classic >= 1 && stun_port);
-    let out = (acc.info, rtp);
+    let out = (acc.info.fitted(), rtp);
     if certain {
         ProbeResult::Certain(out)
     } else {
@@ -730,10 +746,10 @@ pub fn probe_tcp(o: &[u8], r: &[u8]) -> ProbeResult<(StunInfo, Option<RtpInfo>)>
     acc.info.framing = framing;
     let rtp = acc.rtp();
     if acc.strong > 0 {
-        ProbeResult::Certain((acc.info, rtp))
+        ProbeResult::Certain((acc.info.fitted(), rtp))
     } else {
         // RFC 3489 is not defined over TCP (nDPI rejects it there): weak.
-        ProbeResult::Unsure((acc.info, rtp))
+        ProbeResult::Unsure((acc.info.fitted(), rtp))
     }
 }
 
