@@ -91,6 +91,26 @@ impl Verdict {
         )
     }
 
+    /// What the verdict means, in one line: the manual pages print it, and docs/FINDINGS.md's
+    /// verdict table says the same (a test holds them together).
+    pub fn in_short(self) -> &'static str {
+        match self {
+            Verdict::Permitted => "a documented rule for this site permits it",
+            Verdict::PermittedWithNote => "permitted by a rule that carries a note or a caveat",
+            Verdict::NotInMatrix => "touches the Edge, and nothing documented comes close",
+            Verdict::WrongSource => "the port is documented here, for other peers",
+            Verdict::WrongDirection => "documented, but opened by the other side",
+            Verdict::MediaOnInternal => "the media range 50000-59999 on the internal interface",
+            Verdict::NotInVersion => "documented for another product version only",
+            Verdict::FeatureOff => "documented for a feature the topology turns off",
+            Verdict::ProtocolMismatch => "the payload is not what the documented rule carries",
+            Verdict::InternalHairpin => {
+                "an internal host uses the Edge's external or public address"
+            }
+            Verdict::UnknownEndpoint => "neither end is in the topology: the matrix does not apply",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Permitted => "permitted",

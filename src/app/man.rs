@@ -93,23 +93,6 @@ fn item(out: &mut String, tag: &str, text: &str) {
     out.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", esc(tag), esc(text)));
 }
 
-/// What a verdict means, for the page of the commands that print verdicts.
-fn verdict_meaning(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Permitted => "A documented flow of the matrix, on the interface, direction, ports and roles it names.",
-        Verdict::PermittedWithNote => "Permitted, with a condition or remark the documents attach (a feature, a version, a scenario).",
-        Verdict::NotInMatrix => "No documented flow has this port and transport on this interface: a violation.",
-        Verdict::WrongSource => "The port is documented here, but not from or to this kind of host (for example an external host on the internal interface).",
-        Verdict::WrongDirection => "Documented the other way round: the Edge opened what it should only accept, or the reverse.",
-        Verdict::MediaOnInternal => "RTP/media ports (50000-59999) on the internal side, where the documents do not open them.",
-        Verdict::NotInVersion => "Documented, but not for the product version the topology names (Lync 2010, 2013, Skype for Business 2015, 2019).",
-        Verdict::FeatureOff => "Documented for a feature the topology turns off (XMPP, public IM, CLS...).",
-        Verdict::ProtocolMismatch => "The port is right but the payload is another protocol than the documented one.",
-        Verdict::InternalHairpin => "Traffic from the internal side back to the Edge's own public address: a NAT hairpin the documents rule out.",
-        Verdict::UnknownEndpoint => "Neither end is an address of the topology: not judged (the headline counts these flows).",
-    }
-}
-
 fn extra_sections(subcommand: Option<&str>) -> String {
     let mut out = String::new();
     let judges = matches!(subcommand, None | Some("audit") | Some("tui"));
@@ -120,7 +103,7 @@ fn extra_sections(subcommand: Option<&str>) -> String {
         ));
         out.push('\n');
         for v in Verdict::ALL {
-            item(&mut out, v.label(), verdict_meaning(v));
+            item(&mut out, v.label(), v.in_short());
         }
     }
     if matches!(
