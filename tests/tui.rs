@@ -433,11 +433,8 @@ fn binary_in_tmux() {
 /// instead, and exits 2 before reading anything.
 #[test]
 fn without_a_terminal_it_says_so_and_names_the_report_to_run_instead() {
-    let out = crate::util::edgewise()
-        .args(["tui", "-r", "captures/edge-sample.pcapng"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run edgewise");
+    // Output captured: standard output is a pipe, as under cron or in a script.
+    let out = crate::util::run(&["tui", "-r", "captures/edge-sample.pcapng"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

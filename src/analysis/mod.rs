@@ -299,7 +299,7 @@ impl Run {
     /// if one table had done it; returns the fragments that never found their flow.
     fn merge(&mut self, shards: shard::Shards) -> Vec<(u64, u32)> {
         let mut unattributed = Vec::new();
-        let (results, failed) = shards.finish(self.clock.now());
+        let (mut results, failed) = shards.finish(self.clock.now());
         if failed > 0 {
             self.acc.mismatches.push(format!(
                 "{failed} flow-table thread(s) failed: their packets are missing from the flows"
@@ -310,7 +310,6 @@ impl Run {
         let total: usize = results.iter().map(|r| r.finished.flows.len()).sum();
         // The largest shard's records become the run's, moved rather than copied; growing
         // them to the total remaps the pages, so only the other shards' records are copied.
-        let mut results = results;
         if self.flows.flows.is_empty() {
             if let Some(big) = (0..results.len()).max_by_key(|&i| results[i].finished.flows.len()) {
                 let r = &mut results[big];

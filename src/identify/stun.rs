@@ -2,9 +2,10 @@
 //! ([MS-TURN]): messages, ChannelData, the MS multiplexed channel 0xFF10, and the TCP framings
 //! (unframed RFC 8489 §6.2.2, RFC 4571 length prefix, MS-TURN `02 00 LL LL`, pseudo-TLS).
 
-use compact_str::CompactString;
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use super::rtp::Collector;
@@ -141,9 +142,9 @@ pub struct StunInfo {
     pub dtls_seen: bool,
     /// A TURN method (Allocate, Refresh/Send, Data, CreatePermission, ChannelBind...) was seen.
     pub turn_method_seen: bool,
-    /// The TURN session these messages ran, when they ran one.
+    /// The TURN session these messages ran, when they ran one. Boxed: most STUN flows are a
+    /// Binding or two and run no TURN session.
     #[serde(skip_serializing_if = "Option::is_none")]
-    /// Boxed: most STUN flows are a Binding or two and run no TURN session.
     pub turn: Option<Box<TurnSession>>,
 }
 
@@ -507,7 +508,7 @@ impl Acc {
             let mut s = compact_str::format_compact!("{} {}", m.method, m.class);
             if let Some(&(_, v)) = m.attrs.iter().find(|(t, _)| *t == ATTR_ERROR) {
                 if let (Some(&c), Some(&n)) = (v.get(2), v.get(3)) {
-                    s.push_str(&format!(" {}", u16::from(c & 7) * 100 + u16::from(n)));
+                    let _ = write!(s, " {}", u16::from(c & 7) * 100 + u16::from(n));
                 }
             }
             i.messages.push(s);

@@ -884,14 +884,8 @@ pub fn render_calls(frame: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(""));
     }
     let height = usize::from(area.height);
-    // Keep the selected call's heading on screen, and as much of its legs as fits.
-    let scroll = if end > height {
-        start
-            .min(end - height)
-            .max(start.saturating_sub(height.saturating_sub(1)))
-    } else {
-        0
-    };
+    // Scrolled as little as shows the whole call, but never past its heading.
+    let scroll = start.min(end.saturating_sub(height));
     frame.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
