@@ -332,3 +332,55 @@ fn evicted_and_expired_flows_keep_every_count() {
     assert_eq!(total(&bounded), total(&unbounded));
     assert_eq!(bounded.accounting.buckets, unbounded.accounting.buckets);
 }
+
+/// `--max-flows` bounds the run, not each thread: when one pair of addresses (whose flows all
+/// go to one thread) holds most of the flows, two threads evict no more than one does.
+#[test]
+fn the_flow_cap_is_the_runs_not_each_threads() {
+    use edgewise::generate::packets::{sa, EXT_GW_MAC, LINKTYPE_ETHERNET};
+    use edgewise::generate::{Dir, Link, Sim, UdpFlow};
+    let mut sim = Sim::new(5);
+    let ext = sim.add_interface(
+        "ext",
+        LINKTYPE_ETHERNET,
+        65_535,
+        Link::eth(EXT_GW_MAC, EXT_GW_MAC),
+    );
+    // 300 flows between one client and the A/V Edge, 20 between other pairs, all open at once.
+    for port in 0..300u16 {
+        let client = sa(&format!("203.0.113.7:{}", 20_000 + port));
+        let mut u = UdpFlow::new(ext, client, sa("198.51.100.30:3478"), 20.0);
+        u.send(&mut sim, Dir::Orig, b"media");
+    }
+    for host in 0..20u16 {
+        let client = sa(&format!("192.0.2.{}:40000", host + 1));
+        let mut u = UdpFlow::new(ext, client, sa("198.51.100.31:3478"), 20.0);
+        u.send(&mut sim, Dir::Orig, b"media");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("skewed.pcapng");
+    std::fs::write(
+        &path,
+        pcapng(&sim.into_capture(), &PcapNgOptions::default()),
+    )
+    .expect("write");
+    let run = |threads: usize| {
+        let config = FlowConfig {
+            max_flows: 320,
+            threads,
+            ..FlowConfig::default()
+        };
+        analysis::analyze(&[InputSpec::File(path.clone())], config, &NoProgress)
+    };
+    let (one, two) = (run(1), run(2));
+    assert_eq!(one.flow_counts.evicted_cap, 0, "{:?}", one.flow_counts);
+    assert_eq!(two.flow_counts, one.flow_counts);
+    let keys = |a: &Analysis| {
+        a.flows
+            .iter()
+            .map(|f| (f.key(), f.packets()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&two), keys(&one));
+    assert_eq!(one.flows.len(), 320);
+}

@@ -8,11 +8,14 @@
 //! packet clock and sends its time with every packet, so every shard expires flows on the same
 //! time as a single table would; flow ids are the frame of a flow's first packet in a shard and
 //! are made dense after the merge. The output is the same as one thread's, in the same order,
-//! except where the flow cap is reached: each shard holds its share of `--max-flows`.
+//! except where the flow cap is reached: the shards count their open flows together against
+//! `--max-flows`, but each evicts its own least recently seen flows.
 
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
+use std::sync::atomic::AtomicUsize;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rustc_hash::FxHasher;
@@ -90,11 +93,13 @@ pub(super) struct Shards {
 
 impl Shards {
     pub fn start(n: usize, config: FlowConfig) -> Shards {
+        // The flow cap is the run's (the shards count their open flows together); the
+        // prefix memory cap is split.
         let per_shard = FlowConfig {
-            max_flows: (config.max_flows / n).max(1),
             prefix_memcap: config.prefix_memcap / n,
             ..config
         };
+        let open_in_run = Arc::new(AtomicUsize::new(0));
         let mut senders = Vec::with_capacity(n);
         let mut returned = Vec::with_capacity(n);
         let mut workers = Vec::with_capacity(n);
@@ -103,7 +108,10 @@ impl Shards {
             let (back_tx, back_rx) = sync_channel(BATCHES_IN_FLIGHT + 1);
             senders.push(tx);
             returned.push(back_rx);
-            workers.push(std::thread::spawn(move || work(rx, back_tx, per_shard)));
+            let open_in_run = Arc::clone(&open_in_run);
+            workers.push(std::thread::spawn(move || {
+                work(rx, back_tx, per_shard, open_in_run)
+            }));
         }
         Shards {
             senders,
@@ -247,8 +255,13 @@ fn owner(a: IpAddr, b: IpAddr, n: usize) -> usize {
     ((h.finish() >> 32) as usize) % n
 }
 
-fn work(rx: Receiver<Message>, back: SyncSender<Batch>, config: FlowConfig) -> ShardResult {
-    let mut table = FlowTable::new(config).as_shard();
+fn work(
+    rx: Receiver<Message>,
+    back: SyncSender<Batch>,
+    config: FlowConfig,
+    open_in_run: Arc<AtomicUsize>,
+) -> ShardResult {
+    let mut table = FlowTable::new(config).as_shard(open_in_run);
     let mut finished = Finished::default();
     let mut placed_flow = Tally::default();
     let mut placed_icmp = 0u64;

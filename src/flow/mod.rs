@@ -14,6 +14,8 @@ pub mod stream;
 pub mod tcp;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -637,6 +639,10 @@ pub struct FlowTable {
     pub unattributed_fragments: Vec<(u64, u32)>,
     /// Later fragments that waited for their first fragment and then joined its flow.
     pub joined_late: crate::accounting::Tally,
+    /// Open flows across every shard of a parallel run, so that `--max-flows` bounds the
+    /// run, not each shard: an address pair that draws most flows to one shard must not
+    /// make it evict while the run is under the cap.
+    open_in_run: Option<Arc<AtomicUsize>>,
 }
 
 impl FlowTable {
@@ -655,6 +661,7 @@ impl FlowTable {
             notes: Default::default(),
             unattributed_fragments: Vec::new(),
             joined_late: Default::default(),
+            open_in_run: None,
         }
     }
 
@@ -666,10 +673,27 @@ impl FlowTable {
         self.flows.is_empty()
     }
 
-    /// A shard of a parallel run: ids are frame numbers, time comes from the reader's clock.
-    pub fn as_shard(mut self) -> Self {
+    /// A shard of a parallel run: ids are frame numbers, time comes from the reader's clock,
+    /// and the cap counts the open flows of all shards (`open_in_run`, shared by them).
+    pub fn as_shard(mut self, open_in_run: Arc<AtomicUsize>) -> Self {
         self.ids_from_frames = true;
+        self.open_in_run = Some(open_in_run);
         self
+    }
+
+    /// Open flows the cap is checked against: this table's, or the whole run's.
+    fn open_flows(&self) -> usize {
+        match &self.open_in_run {
+            Some(n) => n.load(Ordering::Relaxed),
+            None => self.flows.len(),
+        }
+    }
+
+    /// `n` flows left this table.
+    fn left(&self, n: usize) {
+        if let Some(total) = &self.open_in_run {
+            total.fetch_sub(n, Ordering::Relaxed);
+        }
     }
 
     fn note(&mut self, name: &'static str) {
@@ -728,6 +752,7 @@ impl FlowTable {
 
     fn finish_flow(&mut self, key: FlowKey, end: FlowEnd, sink: &mut impl FlowSink) {
         if let Some(f) = self.flows.remove(&key) {
+            self.left(1);
             self.finish_open(f, end, sink);
         }
     }
@@ -813,7 +838,7 @@ impl FlowTable {
         let b = (pkt.dst, dst_port);
         let (key, _) = FlowKey::new(a, b, pkt.protocol);
         // One hash lookup per packet: the cap is checked (a second lookup) only when full.
-        if self.flows.len() >= self.config.max_flows && !self.flows.contains_key(&key) {
+        if self.open_flows() >= self.config.max_flows && !self.flows.contains_key(&key) {
             self.make_room(sink);
         }
         let memcap_left = self.config.prefix_memcap.saturating_sub(self.prefix_bytes);
@@ -851,6 +876,9 @@ impl FlowTable {
             }
             std::collections::hash_map::Entry::Vacant(v) => {
                 self.counts.created += 1;
+                if let Some(total) = &self.open_in_run {
+                    total.fetch_add(1, Ordering::Relaxed);
+                }
                 v.insert(Box::new(new_flow(id(), pkt, a, b)))
             }
         };
@@ -1058,7 +1086,9 @@ impl FlowTable {
         // Out of the table first, and the table freed before the sink makes room for them: at
         // the end of a busy capture nearly every flow is open, and the table, a list of its
         // keys and the finished records all at once were the run's peak.
-        let mut open: Vec<(u64, bool, Box<OpenFlow>)> = std::mem::take(&mut self.flows)
+        let flows = std::mem::take(&mut self.flows);
+        self.left(flows.len());
+        let mut open: Vec<(u64, bool, Box<OpenFlow>)> = flows
             .into_values()
             .map(|f| {
                 let idle = now
