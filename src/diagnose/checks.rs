@@ -262,29 +262,38 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ("R4", "Internal client subnets missing from the Edge routes"),
 ];
 
-pub(super) fn run_all(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+/// A group of checks: reads the inputs, adds to its own diagnosis.
+pub(super) type Check = fn(&Inputs<'_>, &mut Diagnosis);
+
+/// The groups of checks in the order their findings are listed; each reads only the inputs,
+/// so they can run at once. Without the site's topology, one that lists the checks skipped.
+pub(super) fn groups(inputs: &Inputs<'_>) -> Vec<Check> {
     if inputs.topology_assumed {
-        for (id, title) in TOPOLOGY_CHECKS {
-            d.skipped.push(Skipped {
-                id,
-                title,
-                needs: "your site's topology (--topology FILE): which addresses are the Edge's"
-                    .into(),
-            });
-        }
-        return;
+        return vec![skip_all];
     }
-    federation(inputs, d);
-    super::payload::run(inputs, d);
-    super::tls::run(inputs, d);
-    super::dns::run(inputs, d);
-    super::paths::run(inputs, d);
-    dns_and_crl(inputs, d);
-    media(inputs, d);
-    internal(inputs, d);
-    nat(inputs, d);
-    super::services::run(inputs, d);
-    super::misdirected::run(inputs, d);
+    vec![
+        federation,
+        super::payload::run,
+        super::tls::run,
+        super::dns::run,
+        super::paths::run,
+        dns_and_crl,
+        media,
+        internal,
+        nat,
+        super::services::run,
+        super::misdirected::run,
+    ]
+}
+
+fn skip_all(_: &Inputs<'_>, d: &mut Diagnosis) {
+    for (id, title) in TOPOLOGY_CHECKS {
+        d.skipped.push(Skipped {
+            id,
+            title,
+            needs: "your site's topology (--topology FILE): which addresses are the Edge's".into(),
+        });
+    }
 }
 
 fn federation(inputs: &Inputs<'_>, d: &mut Diagnosis) {

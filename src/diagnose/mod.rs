@@ -164,10 +164,33 @@ fn order(id: &'static str) -> (bool, &'static str) {
 
 /// Runs every check.
 pub fn diagnose(inputs: &Inputs<'_>) -> Diagnosis {
-    let mut d = Diagnosis::default();
-    site::check(inputs, &mut d);
-    checks::run_all(inputs, &mut d);
-    (d.calls, d.media_without_allocation) = calls::group(inputs);
+    // Every group of checks and the call grouping read only the inputs: they run on all
+    // cores, and their findings are taken in the fixed order of the groups.
+    use rayon::prelude::*;
+    let mut groups: Vec<checks::Check> = vec![site::check];
+    groups.extend(checks::groups(inputs));
+    let (parts, (calls, media_without_allocation)) = rayon::join(
+        || {
+            groups
+                .par_iter()
+                .map(|check| {
+                    let mut part = Diagnosis::default();
+                    check(inputs, &mut part);
+                    part
+                })
+                .collect::<Vec<_>>()
+        },
+        || calls::group(inputs),
+    );
+    let mut d = Diagnosis {
+        calls,
+        media_without_allocation,
+        ..Diagnosis::default()
+    };
+    for part in parts {
+        d.findings.extend(part.findings);
+        d.skipped.extend(part.skipped);
+    }
     // A9 reads the call timelines.
     paths::ice_failures(inputs, &mut d);
     d.findings.sort_by(|a, b| {
