@@ -242,7 +242,10 @@ mod tls_services {
             "TLS handshakes on the Access Edge (SIP/TLS 443) refused before any certificate"
         );
         assert!(
-            f.evidence[0].detail.contains("protocol_version"),
+            f.evidence[0]
+                .detail
+                .to_string()
+                .contains("protocol_version"),
             "{}",
             f.evidence[0].detail
         );
@@ -432,6 +435,7 @@ mod tls_services {
         assert!(
             f.evidence[0]
                 .detail
+                .to_string()
                 .contains("the topology names this service"),
             "{}",
             f.evidence[0].detail
@@ -567,6 +571,7 @@ mod federation_stall {
         assert!(
             f.evidence[0]
                 .detail
+                .to_string()
                 .contains("revocation download to 203.0.113.80:80"),
             "{}",
             f.evidence[0].detail
@@ -724,7 +729,9 @@ mod dns {
         let f = finding(&d, "D5");
         assert!(f.title.contains("sip.fabrikam.com"), "{}", f.title);
         assert!(
-            f.evidence.iter().any(|e| e.detail.contains("NXDOMAIN")),
+            f.evidence
+                .iter()
+                .any(|e| e.detail.to_string().contains("NXDOMAIN")),
             "{:#?}",
             f.evidence
         );
@@ -896,11 +903,13 @@ mod paths {
         assert_fires("N3", &d, Severity::Error);
         assert!(finding(&d, "N3").evidence[0]
             .detail
+            .to_string()
             .contains("another public address"));
         let d = diagnose(|s, ext, _| binding(s, ext, "131.107.155.30:61000"));
         assert_fires("N3", &d, Severity::Error);
         assert!(finding(&d, "N3").evidence[0]
             .detail
+            .to_string()
             .contains("source port 3478 was translated"));
         let d = diagnose(|s, ext, _| binding(s, ext, "131.107.155.30:3478"));
         assert!(problems(&d).is_empty(), "{:?}", ids(&d));
@@ -928,6 +937,7 @@ mod paths {
         assert_fires("N8", &d, Severity::Warning);
         assert!(finding(&d, "N8").evidence[0]
             .detail
+            .to_string()
             .contains("edge1's A/V Edge to edge2's"));
         let d = diagnose_with(&pool, |s, ext, _| {
             udp(s, ext, "10.45.16.30:3478", "131.107.155.31:3478", 3, true)

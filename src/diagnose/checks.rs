@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::{
-    evidence, is_private, Confidence, Diagnosis, Evidence, Finding, Inputs, Severity, Skipped,
+    evidence, is_private, Confidence, Detail, Diagnosis, Evidence, Finding, Inputs, Severity,
+    Skipped,
 };
 use crate::flow::tcp::Handshake;
 use crate::flow::Flow;
@@ -35,19 +36,17 @@ pub(super) fn secs(ns: i64) -> f64 {
 
 /// P1: how a TCP connection attempt failed, in words, if it failed. A flow whose outcome the
 /// input did not record never failed.
-pub(super) fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
+pub(super) fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<Detail> {
     if !inputs.recorded(i) {
         return None;
     }
     match f.handshake()? {
         Handshake::SynUnanswered {
             syn_retransmissions,
-        } => Some(format!(
-            "{} SYN{} over {:.1} s, no SYN-ACK",
-            syn_retransmissions + 1,
-            if syn_retransmissions == 0 { "" } else { "s" },
-            secs(f.last_ts_ns() - f.first_ts_ns())
-        )),
+        } => Some(Detail::SynUnanswered {
+            syns: u64::from(syn_retransmissions) + 1,
+            span_ns: f.last_ts_ns() - f.first_ts_ns(),
+        }),
         Handshake::RefusedByRst => Some("the SYN was answered by a reset".into()),
         Handshake::UnreachableByIcmp => {
             let what = f
@@ -55,7 +54,7 @@ pub(super) fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<Str
                 .first()
                 .map(|n| format!("ICMP type {} code {} from {}", n.icmp_type, n.code, n.from))
                 .unwrap_or_else(|| "an ICMP error".into());
-            Some(format!("the SYN was answered by {what}"))
+            Some(format!("the SYN was answered by {what}").into())
         }
         Handshake::Established | Handshake::NotSeen => None,
     }
@@ -63,21 +62,17 @@ pub(super) fn tcp_failure(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<Str
 
 /// P2: UDP the responder never answered, in words. A flow whose replies the input did not
 /// record was not unanswered.
-pub(super) fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
-    (f.protocol == 17 && inputs.recorded(i) && !f.answered()).then(|| {
-        format!(
-            "{} datagram{} over {:.1} s, none answered",
-            f.orig.packets,
-            if f.orig.packets == 1 { "" } else { "s" },
-            secs(f.last_ts_ns() - f.first_ts_ns())
-        )
+pub(super) fn unanswered_udp(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<Detail> {
+    (f.protocol == 17 && inputs.recorded(i) && !f.answered()).then(|| Detail::Unanswered {
+        datagrams: f.orig.packets,
+        span_ns: f.last_ts_ns() - f.first_ts_ns(),
     })
 }
 
 /// Flows matching `pred`, with the failure detail it returns.
-pub(super) fn failing(
+pub(super) fn failing<D: Into<Detail>>(
     inputs: &Inputs<'_>,
-    pred: impl Fn(usize, &Flow) -> Option<String>,
+    pred: impl Fn(usize, &Flow) -> Option<D>,
 ) -> Vec<Evidence> {
     inputs
         .analysis

@@ -131,7 +131,9 @@ fn truncated(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             continue;
         };
         any_tc |= tc;
-        let how = tcp_failure(inputs, i, f).unwrap_or_default();
+        let how = tcp_failure(inputs, i, f)
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         ev.push(evidence(
             inputs,
             j,

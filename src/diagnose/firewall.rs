@@ -40,13 +40,19 @@ fn evidence(analysis: &Analysis, idx: usize, info: &LogFlowInfo, detail: String)
     let f = &analysis.flows[idx];
     Evidence {
         flow: idx,
-        initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
-        responder: format!("{}:{}", f.responder.ip, f.responder.port),
-        transport: crate::net::transport_name(f.protocol),
+        initiator: crate::net::HostPort {
+            ip: f.initiator.ip,
+            port: f.initiator.port,
+        },
+        responder: crate::net::HostPort {
+            ip: f.responder.ip,
+            port: f.responder.port,
+        },
+        transport: crate::net::IpProto(f.protocol),
         first_frame: info.lines.first().copied(),
         last_frame: f.orig.last_frame(),
         first_ts_ns: f.first_ts_ns(),
-        detail,
+        detail: detail.into(),
     }
 }
 

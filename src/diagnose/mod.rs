@@ -20,6 +20,7 @@ mod tls;
 use serde::Serialize;
 
 use crate::analysis::Analysis;
+use crate::net::{HostPort, IpProto};
 use crate::topology::Topology;
 
 /// How bad a finding is.
@@ -50,19 +51,70 @@ pub enum Confidence {
     Low,
 }
 
-/// One flow's part in a finding.
+/// One flow's part in a finding. Typed, with no text of its own for the common failures: a
+/// busy Edge's finding can name hundreds of thousands of flows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
     /// Index into `Analysis::flows` (and the audit's judgements).
     pub flow: usize,
-    pub initiator: String,
-    pub responder: String,
-    pub transport: String,
+    pub initiator: HostPort,
+    pub responder: HostPort,
+    pub transport: IpProto,
     pub first_frame: Option<u64>,
     pub last_frame: Option<u64>,
     pub first_ts_ns: i64,
-    /// The fields that decided, in words ("4 SYNs over 7.0 s, no SYN-ACK").
-    pub detail: String,
+    /// The fields that decided, written in words ("4 SYNs over 7.0 s, no SYN-ACK").
+    pub detail: Detail,
+}
+
+/// What decided that a flow is a finding's evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    /// P2: UDP datagrams the responder never answered, over a time.
+    Unanswered { datagrams: u64, span_ns: i64 },
+    /// P1: SYNs (first and retransmissions) with no SYN-ACK, over a time.
+    SynUnanswered { syns: u64, span_ns: i64 },
+    /// Anything else, in words.
+    Words(Box<str>),
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        match self {
+            Detail::Unanswered { datagrams, span_ns } => write!(
+                f,
+                "{datagrams} datagram{} over {:.1} s, none answered",
+                plural(*datagrams),
+                checks::secs(*span_ns)
+            ),
+            Detail::SynUnanswered { syns, span_ns } => write!(
+                f,
+                "{syns} SYN{} over {:.1} s, no SYN-ACK",
+                plural(*syns),
+                checks::secs(*span_ns)
+            ),
+            Detail::Words(w) => f.write_str(w),
+        }
+    }
+}
+
+impl Serialize for Detail {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl From<String> for Detail {
+    fn from(s: String) -> Detail {
+        Detail::Words(s.into_boxed_str())
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(s: &str) -> Detail {
+        Detail::Words(s.into())
+    }
 }
 
 /// A diagnostic finding.
@@ -128,13 +180,17 @@ impl Inputs<'_> {
 }
 
 /// One flow as a finding's evidence, with the fields that decided in words.
-pub(crate) fn evidence(inputs: &Inputs<'_>, idx: usize, detail: String) -> Evidence {
+pub(crate) fn evidence(inputs: &Inputs<'_>, idx: usize, detail: impl Into<Detail>) -> Evidence {
     let f = &inputs.analysis.flows[idx];
+    let at = |e: &crate::flow::Endpoint| HostPort {
+        ip: e.ip,
+        port: e.port,
+    };
     Evidence {
         flow: idx,
-        initiator: format!("{}:{}", f.initiator.ip, f.initiator.port),
-        responder: format!("{}:{}", f.responder.ip, f.responder.port),
-        transport: crate::net::transport_name(f.protocol),
+        initiator: at(&f.initiator),
+        responder: at(&f.responder),
+        transport: IpProto(f.protocol),
         first_frame: [f.orig.first_frame(), f.resp.first_frame()]
             .into_iter()
             .flatten()
@@ -144,7 +200,7 @@ pub(crate) fn evidence(inputs: &Inputs<'_>, idx: usize, detail: String) -> Evide
             .flatten()
             .max(),
         first_ts_ns: f.first_ts_ns(),
-        detail,
+        detail: detail.into(),
     }
 }
 

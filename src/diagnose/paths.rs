@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::calls::{CallKind, LegKind};
 use super::checks::{confidence_for, is_internet, partner_name, secs, tcp_failure, unanswered_udp};
-use super::{evidence, Confidence, Diagnosis, Evidence, Finding, Inputs, Severity, Skipped};
+use super::{
+    evidence, Confidence, Detail, Diagnosis, Evidence, Finding, Inputs, Severity, Skipped,
+};
 use crate::flow::Flow;
 use crate::matrix::{Feature, PortSpec, Role, ServicePort};
 
@@ -63,7 +65,7 @@ fn media_port(inputs: &Inputs<'_>, p: u16) -> bool {
 
 /// P2 `udp_one_way`: many datagrams over a while, none back; not when the input did not record
 /// replies.
-fn one_way(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<String> {
+fn one_way(inputs: &Inputs<'_>, i: usize, f: &Flow) -> Option<Detail> {
     (f.orig.packets >= ONE_WAY_DATAGRAMS && f.last_ts_ns() - f.first_ts_ns() >= ONE_WAY_NS)
         .then(|| unanswered_udp(inputs, i, f))
         .flatten()
@@ -134,7 +136,7 @@ fn inbound_media(inputs: &Inputs<'_>, d: &mut Diagnosis) {
 
 /// The outbound UDP 3478 flows of the A/V Edge to Internet addresses: the unanswered ones, and
 /// the distinct addresses that answered (our firewall passes them).
-fn outbound_3478(inputs: &Inputs<'_>) -> (Vec<(usize, String)>, Vec<IpAddr>) {
+fn outbound_3478(inputs: &Inputs<'_>) -> (Vec<(usize, Detail)>, Vec<IpAddr>) {
     let (mut silent, mut answered) = (Vec::new(), Vec::new());
     for (i, f) in inputs.analysis.flows.iter().enumerate() {
         if f.protocol != 17

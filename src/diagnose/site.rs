@@ -327,7 +327,7 @@ fn mismatch(
         citation: "topology file",
         evidence: examples
             .into_iter()
-            .map(|i| evidence(inputs, i, "touches no address of the topology".into()))
+            .map(|i| evidence(inputs, i, "touches no address of the topology"))
             .collect(),
     });
 }
@@ -369,7 +369,7 @@ fn internal_side(inputs: &Inputs<'_>, d: &mut Diagnosis, flows: &[usize]) {
         evidence: flows
             .iter()
             .take(EVIDENCE_SHOWN)
-            .map(|&i| evidence(inputs, i, "from a host the topology does not place".into()))
+            .map(|&i| evidence(inputs, i, "from a host the topology does not place"))
             .collect(),
     });
 }

@@ -650,11 +650,11 @@ fn findings_section(o: &mut String, shown: &Shown<'_>) {
                 let _ = write!(
                     o,
                     r#"<tr><td class="addr">{} {} → {}</td><td>{}</td><td>{}</td></tr>"#,
-                    Esc(&e.transport),
-                    Esc(&e.initiator),
-                    Esc(&e.responder),
+                    Esc(&e.transport.to_string()),
+                    Esc(&e.initiator.to_string()),
+                    Esc(&e.responder.to_string()),
                     frames,
-                    Esc(&e.detail)
+                    Esc(&e.detail.to_string())
                 );
             }
             o.push_str("</tbody></table>");
