@@ -21,6 +21,7 @@ pub mod panos;
 pub mod pfirewall;
 pub mod sniff;
 pub mod state;
+pub mod syslog;
 pub mod time;
 pub mod to_flow;
 pub mod zeek;
