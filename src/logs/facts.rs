@@ -17,6 +17,9 @@ use super::LogFormat;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fact {
+    /// What the firewall decided (allowed or denied), on each of a flow's lines: a netfilter
+    /// `LOG` line whose prefix names no decision does not say.
+    Decision,
     /// How a TCP connection attempt ended: answered, refused or unanswered.
     TcpOutcome,
     /// Whether the responder answered datagrams (UDP): the packets it sent back.
@@ -160,8 +163,11 @@ pub struct Needing {
 }
 
 /// The checks by the fact they need. Verdicts, hairpins (A12), sources and sides (F11, I1, I4,
-/// R1, N6) and the firewall's own findings (FW1, FW2) need none of these and run on every log.
-pub const NEEDING: [Needing; 8] = [
+/// R1, N6) need none of these and run on every log; the firewall's own findings (FW1, FW2) need
+/// its decision, which every line of a firewall's format gives but a netfilter `LOG` line whose
+/// prefix names none (and a sensor's records, Zeek's or NetFlow's, record traffic seen: nothing
+/// is denied there, and FW1 and FW2 have nothing to read).
+pub const NEEDING: [Needing; 9] = [
     Needing {
         fact: Fact::TcpOutcome,
         ids: "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5",
@@ -202,7 +208,17 @@ pub const NEEDING: [Needing; 8] = [
         ids: "calls, A9",
         title: "Media legs of call timelines (joined through the TURN relay addresses) and the calls whose media failed",
     },
+    Needing {
+        fact: Fact::Decision,
+        ids: "FW1, FW2",
+        title: "Traffic the firewall denied, documented or not",
+    },
 ];
+
+/// Why a flow whose lines name no decision cannot be checked for FW1 and FW2.
+pub const UNDECIDED: &str =
+    "their lines name no decision: a netfilter LOG rule whose prefix has no word such as DROP, REJECT or ACCEPT \
+     records the packets it matched, not what a later rule did with them";
 
 /// Why a log never gives [`Fact::Payload`].
 pub const NO_PAYLOAD: &str =

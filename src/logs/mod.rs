@@ -118,6 +118,10 @@ pub enum Action {
     Denied,
     /// The end of a session whose start may be in another line (ASA Teardown).
     Teardown,
+    /// A packet a logging rule matched, with no word of what the firewall then did (a
+    /// netfilter `LOG` rule whose prefix names no decision): never read as denied, and the
+    /// checks that need the decision are listed as skipped for its flow.
+    Logged,
 }
 
 /// One log line that describes traffic.
