@@ -37,6 +37,7 @@ fn parse_str(text: &[u8], format: Option<LogFormat>) -> ParsedLog {
         LogOptions {
             format,
             tz_offset_s: 0,
+            reference_ns: None,
         },
     )
     .expect("read")
@@ -89,6 +90,7 @@ fn pfirewall_samples() {
         LogOptions {
             format: Some(LogFormat::Pfirewall),
             tz_offset_s: 3600,
+            reference_ns: None,
         },
     )
     .expect("read");
@@ -608,6 +610,26 @@ mod mutation {
         "\0",
         "é",
         "999999999999999999999",
+        "Dec  5 10:12:01 fw kernel:",
+        "[12345.678901]",
+        "EDGE-DROP",
+        "IN=eth0",
+        "OUT=",
+        "SRC=203.0.113.5",
+        "DST=2001:db8::1",
+        "PROTO=TCP",
+        "SPT=51514",
+        "DPT=5061",
+        "TYPE=3",
+        "SYN",
+        "[SRC=10.0.0.1",
+        "]",
+        "filterlog[1]:",
+        "<134>1 2026-12-05T10:12:01+01:00 h filterlog 1 - [meta x=\"]\"]",
+        "5,,,1,igb0,match,block,in,4,0x0,,64,1,0,DF,6,tcp,60,",
+        "203.0.113.5,10.45.16.10,51514,5061,0,S",
+        ",6,0x00,0x00000,57,tcp,6,80,",
+        "2026-13-45T99:99:99+99:99",
     ];
 
     fn line() -> impl Strategy<Value = String> {
@@ -621,11 +643,12 @@ mod mutation {
             lines in proptest::collection::vec(line(), 1..40),
             format in proptest::sample::select(vec![
                 LogFormat::Pfirewall, LogFormat::Asa, LogFormat::Panos, LogFormat::Fortigate,
-                LogFormat::ZeekTsv, LogFormat::ZeekJson,
+                LogFormat::ZeekTsv, LogFormat::ZeekJson, LogFormat::Netfilter,
+                LogFormat::Filterlog,
             ]),
         ) {
             let text = lines.join("\n");
-            let parsed = parse_reader(text.as_bytes(), LogOptions { format: Some(format), tz_offset_s: 0 })
+            let parsed = parse_reader(text.as_bytes(), LogOptions { format: Some(format), tz_offset_s: 0, reference_ns: None })
                 .expect("reading from memory");
             let s = &parsed.summary;
             // A line is what `wc -l` counts, plus a last line without its newline.

@@ -7,7 +7,8 @@
 //!
 //! The words each format uses for an outcome are mapped in the format's own table (ASA
 //! teardown reasons in `asa.rs`, PAN-OS session end reasons in `panos.rs`, FortiGate actions in
-//! `fortigate.rs`, Zeek's `conn_state` in `state.rs`).
+//! `fortigate.rs`, Zeek's `conn_state` in `state.rs`, netfilter prefix words in `netfilter.rs`,
+//! filterlog actions in `filterlog.rs`).
 
 use serde::Serialize;
 
@@ -55,7 +56,7 @@ pub struct FormatFacts {
 }
 
 /// Every format, in the order of [`LogFormat`].
-pub const FORMATS: [FormatFacts; 8] = [
+pub const FORMATS: [FormatFacts; 10] = [
     FormatFacts {
         format: LogFormat::Pfirewall,
         decision: Tells::By("action: ALLOW or DROP"),
@@ -143,6 +144,35 @@ pub const FORMATS: [FormatFacts; 8] = [
             "the line of the reverse direction; a direction without a line is silence only when some flow has both",
         ),
         partial: "a record without TCP flags, or a file where no flow has lines of both directions",
+    },
+    FormatFacts {
+        format: LogFormat::Netfilter,
+        decision: Tells::By(
+            "the log prefix's words: DROP, REJECT, BLOCK or DENY is denied, ACCEPT, ALLOW or PASS allowed; \
+             a prefix with neither tells no decision",
+        ),
+        tcp_outcome: Tells::Not(
+            "a netfilter LOG line records one packet a rule matched, not how the connection went; \
+             only a dropped SYN (unanswered) or a rejected one (refused) tells how an attempt ended",
+        ),
+        replies: Tells::Not(
+            "a netfilter LOG line is one packet: the responder's packets are logged only if a rule logs them, \
+             and their absence proves nothing",
+        ),
+        partial: "a line that is not a dropped or rejected SYN tells no outcome",
+    },
+    FormatFacts {
+        format: LogFormat::Filterlog,
+        decision: Tells::By("action: pass, block or reject"),
+        tcp_outcome: Tells::Not(
+            "filterlog records the packet a logged rule matched (for a pass rule, the one that created the state), \
+             not how the connection went; only a blocked SYN (unanswered) or a rejected one (refused) tells how \
+             an attempt ended",
+        ),
+        replies: Tells::Not(
+            "filterlog logs the packet a rule matched, not the state's later packets: nothing of what the responder sent",
+        ),
+        partial: "a pass line tells no outcome",
     },
 ];
 
@@ -239,6 +269,8 @@ mod tests {
             LogFormat::ZeekJson,
             LogFormat::Netflow,
             LogFormat::NfdumpCsv,
+            LogFormat::Netfilter,
+            LogFormat::Filterlog,
         ] {
             assert_eq!(of(f).format, f);
         }
