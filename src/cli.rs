@@ -81,8 +81,9 @@ pub struct AuditArgs {
     pub read: ReadArgs,
     /// Audit a firewall log instead of captures (`-r FILE` does the same, telling a log by its
     /// content): Windows Firewall pfirewall.log, Cisco ASA/FTD syslog, PAN-OS TRAFFIC CSV,
-    /// FortiGate key=value or Zeek conn.log, gzip allowed. Windows Firewall logs neither dropped
-    /// packets nor successful connections by default: enable both first.
+    /// FortiGate key=value, Linux netfilter LOG lines of iptables or nftables (kern.log,
+    /// journald, dmesg), pfSense/OPNsense filterlog or Zeek conn.log, gzip allowed. Windows Firewall
+    /// logs neither dropped packets nor successful connections by default: enable both first.
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     pub log: Option<PathBuf>,
     /// Audit the flows NetFlow v5/v9 or IPFIX exporters sent: FILE is a capture (pcap, pcapng)
@@ -92,7 +93,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE|udp://ADDR:PORT", conflicts_with_all = ["inputs", "log"])]
     pub netflow: Option<String>,
     /// The log's format (with --log, or a log given to -r); detected from its first lines when
-    /// omitted.
+    /// omitted. Syslog times without a year (netfilter, filterlog) are taken in the year of the
+    /// file's last modification, or the year before for a date after it.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
     /// UTC offset of the firewall's local time (+01:00, -05:30); logs carry local time without a
@@ -136,6 +138,15 @@ pub enum LogFormat {
     Netflow,
     /// nfdump's CSV output (`nfdump -r nfcapd.FILE -o csv`).
     NfdumpCsv,
+    /// Linux netfilter LOG lines (iptables/ip6tables `-j LOG`, nftables `log`) from the kernel
+    /// log; the log prefix's words (DROP, REJECT, ACCEPT...) give the decision. Also
+    /// `iptables`, `nftables`.
+    #[value(alias = "iptables", alias = "nftables")]
+    Netfilter,
+    /// pfSense / OPNsense `filterlog` CSV lines (BSD or RFC 5424 syslog header). Also
+    /// `pfsense`, `opnsense`.
+    #[value(alias = "pfsense", alias = "opnsense")]
+    Filterlog,
 }
 
 /// `--fail-on`; maps to [`crate::audit::FailOn`].
@@ -266,7 +277,8 @@ pub enum TopologyCommand {
 pub struct ReadArgs {
     /// Capture to read: a pcap or pcapng file (gzip allowed), a directory of them, or - for
     /// standard input. Repeat -r for several. A firewall or flow log (pfirewall.log, ASA/FTD,
-    /// PAN-OS, FortiGate, Zeek conn.log) is told by its content and read on its own.
+    /// PAN-OS, FortiGate, netfilter LOG lines, pfSense/OPNsense filterlog, Zeek conn.log) is
+    /// told by its content and read on its own.
     #[arg(
         short = 'r',
         long = "read",

@@ -298,7 +298,7 @@ pub fn topology(data: &[u8]) {
 }
 
 /// Log formats a log input picks from with its first byte (`None`: detected).
-const LOG_FORMATS: [Option<LogFormat>; 7] = [
+const LOG_FORMATS: [Option<LogFormat>; 9] = [
     None,
     Some(LogFormat::Pfirewall),
     Some(LogFormat::Asa),
@@ -306,9 +306,11 @@ const LOG_FORMATS: [Option<LogFormat>; 7] = [
     Some(LogFormat::Fortigate),
     Some(LogFormat::ZeekTsv),
     Some(LogFormat::ZeekJson),
+    Some(LogFormat::Netfilter),
+    Some(LogFormat::Filterlog),
 ];
 
-/// A firewall or flow log: byte 0 picks the format (low 7 bits: detected, or one of the six),
+/// A firewall or flow log: byte 0 picks the format (low 7 bits: detected, or one of the eight),
 /// byte 1 the device's offset from UTC (in quarter hours from -14:00), the rest is the log.
 /// Every line is accounted for and the flows it gives balance. With the top bit of byte 0 set,
 /// the flows are also audited against the sample site and both log reports render (an audit
@@ -322,6 +324,8 @@ pub fn log(data: &[u8]) {
     let opts = LogOptions {
         format: LOG_FORMATS[usize::from(pick & 0x7f) % LOG_FORMATS.len()],
         tz_offset_s: (i32::from(*tz) % 113 - 56) * 900,
+        // A fixed time of writing, so that a reproducer parses alike in any year.
+        reference_ns: Some(1_800_000_000_000_000_000),
     };
     let parsed = logs::parse_reader(text, opts).expect("reading from memory");
     let s = &parsed.summary;

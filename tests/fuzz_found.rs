@@ -28,6 +28,7 @@ fn an_asa_line_with_a_huge_year_is_counted_out_of_range() {
         LogOptions {
             format: Some(LogFormat::Asa),
             tz_offset_s: -14 * 3600,
+            reference_ns: None,
         },
     )
     .expect("from memory");

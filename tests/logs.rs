@@ -37,6 +37,7 @@ fn parse_str(text: &[u8], format: Option<LogFormat>) -> ParsedLog {
         LogOptions {
             format,
             tz_offset_s: 0,
+            reference_ns: None,
         },
     )
     .expect("read")
@@ -89,6 +90,7 @@ fn pfirewall_samples() {
         LogOptions {
             format: Some(LogFormat::Pfirewall),
             tz_offset_s: 3600,
+            reference_ns: None,
         },
     )
     .expect("read");
@@ -608,6 +610,26 @@ mod mutation {
         "\0",
         "é",
         "999999999999999999999",
+        "Dec  5 10:12:01 fw kernel:",
+        "[12345.678901]",
+        "EDGE-DROP",
+        "IN=eth0",
+        "OUT=",
+        "SRC=203.0.113.5",
+        "DST=2001:db8::1",
+        "PROTO=TCP",
+        "SPT=51514",
+        "DPT=5061",
+        "TYPE=3",
+        "SYN",
+        "[SRC=10.0.0.1",
+        "]",
+        "filterlog[1]:",
+        "<134>1 2026-12-05T10:12:01+01:00 h filterlog 1 - [meta x=\"]\"]",
+        "5,,,1,igb0,match,block,in,4,0x0,,64,1,0,DF,6,tcp,60,",
+        "203.0.113.5,10.45.16.10,51514,5061,0,S",
+        ",6,0x00,0x00000,57,tcp,6,80,",
+        "2026-13-45T99:99:99+99:99",
     ];
 
     fn line() -> impl Strategy<Value = String> {
@@ -621,11 +643,12 @@ mod mutation {
             lines in proptest::collection::vec(line(), 1..40),
             format in proptest::sample::select(vec![
                 LogFormat::Pfirewall, LogFormat::Asa, LogFormat::Panos, LogFormat::Fortigate,
-                LogFormat::ZeekTsv, LogFormat::ZeekJson,
+                LogFormat::ZeekTsv, LogFormat::ZeekJson, LogFormat::Netfilter,
+                LogFormat::Filterlog,
             ]),
         ) {
             let text = lines.join("\n");
-            let parsed = parse_reader(text.as_bytes(), LogOptions { format: Some(format), tz_offset_s: 0 })
+            let parsed = parse_reader(text.as_bytes(), LogOptions { format: Some(format), tz_offset_s: 0, reference_ns: None })
                 .expect("reading from memory");
             let s = &parsed.summary;
             // A line is what `wc -l` counts, plus a last line without its newline.
@@ -1401,6 +1424,405 @@ fn absurd_numbers_in_every_format_are_counted() {
             doc["log"]["unparsable"][bucket], n,
             "{name}: {:#}",
             doc["log"]
+        );
+    }
+}
+
+/// When the syslog formats' sample files were "last written": their BSD times (no year) fall
+/// in 2026.
+fn end_of_2026() -> Option<i64> {
+    ns("2026-12-31", "23:00:00")
+}
+
+fn parse_at(name: &str, tz_offset_s: i32) -> ParsedLog {
+    logs::parse_file(
+        &data(name),
+        LogOptions {
+            format: None,
+            tz_offset_s,
+            reference_ns: end_of_2026(),
+        },
+    )
+    .expect("read")
+}
+
+/// The kernel's LOG lines (layout of `nf_log_syslog.c`): BSD and RFC 3339 syslog headers, TCP,
+/// UDP, ICMP, IPv6 in the kernel's uncompressed form, other kernel and daemon lines skipped.
+#[test]
+fn netfilter_samples() {
+    let p = parse_at("netfilter.log", 0);
+    let s = &p.summary;
+    assert_eq!(s.format, Some(LogFormat::Netfilter));
+    assert!(s.detected);
+    assert_eq!((s.lines, s.used), (7, 5));
+    assert_eq!(s.skipped.get("not_netfilter"), Some(&2));
+    assert_totals(&p);
+    let r = &p.records[0];
+    assert_eq!(r.line, 2);
+    assert_eq!(r.action, Action::Denied);
+    assert_eq!(r.transport, 6);
+    assert_eq!(r.src, (ip("203.0.113.7"), 51514));
+    assert_eq!(r.dst, (ip("198.51.100.10"), 5061));
+    assert_eq!(r.bytes, Some(60));
+    assert_eq!(r.rule.as_deref(), Some("EDGE-DROP"));
+    assert_eq!(r.ts_ns, ns("2026-12-05", "10:12:01"));
+    let r = &p.records[1];
+    assert_eq!((r.action, r.transport), (Action::Allowed, 17));
+    assert_eq!(r.src, (ip("203.0.113.44"), 50060));
+    assert_eq!(r.dst, (ip("198.51.100.30"), 3478));
+    assert_eq!(r.bytes, Some(128), "the IP length, not UDP's");
+    assert_eq!(r.rule.as_deref(), Some("[UFW ALLOW]"));
+    let r = &p.records[2];
+    assert_eq!(
+        (r.transport, r.src.1, r.dst.1),
+        (1, 8, 0),
+        "ICMP echo request"
+    );
+    let r = &p.records[3];
+    assert_eq!(r.src, (ip("2001:db8::7"), 51600));
+    assert_eq!(r.dst, (ip("2001:db8:1::10"), 5061));
+    assert_eq!(r.action, Action::Denied);
+    // An RFC 3339 time with its offset: as written, whatever --tz-offset says.
+    assert_eq!(
+        r.ts_ns.map(|t| t - 250_000_000),
+        ns("2026-12-05", "09:12:04")
+    );
+    let r = &p.records[4];
+    assert_eq!(r.action, Action::Logged, "EDGE-LOG names no decision");
+    assert_eq!(r.ts_ns, ns("2026-12-05", "09:12:06"));
+    // --tz-offset moves the BSD times only.
+    let p = parse_at("netfilter.log", 3600);
+    assert_eq!(p.records[0].ts_ns, ns("2026-12-05", "09:12:01"));
+    assert_eq!(p.records[4].ts_ns, ns("2026-12-05", "09:12:06"));
+    assert!(
+        p.summary.time_basis.contains("+01:00")
+            && p.summary.time_basis.contains("at or before 2026-12-31"),
+        "{}",
+        p.summary.time_basis
+    );
+}
+
+/// pfSense's filterlog (Netgate's "Raw Filter Log Format") and OPNsense's RFC 5424 variant.
+#[test]
+fn filterlog_samples() {
+    let p = parse_at("filterlog.log", 0);
+    let s = &p.summary;
+    assert_eq!(s.format, Some(LogFormat::Filterlog));
+    assert!(s.detected);
+    assert_eq!((s.lines, s.used), (6, 5));
+    assert_eq!(s.skipped.get("not_filterlog"), Some(&1));
+    assert_totals(&p);
+    let r = &p.records[0];
+    assert_eq!(r.line, 1);
+    assert_eq!(r.action, Action::Denied);
+    assert_eq!(r.transport, 6);
+    assert_eq!(r.src, (ip("203.0.113.7"), 51514));
+    assert_eq!(r.dst, (ip("198.51.100.10"), 5061));
+    assert_eq!(r.bytes, Some(60));
+    assert_eq!(r.rule.as_deref(), Some("rule 5 (tracker 1000000103)"));
+    assert_eq!(r.ts_ns, ns("2026-12-05", "10:12:01"));
+    let r = &p.records[1];
+    assert_eq!((r.action, r.transport), (Action::Allowed, 17));
+    assert_eq!(r.src, (ip("203.0.113.44"), 50060));
+    assert_eq!(r.dst, (ip("198.51.100.30"), 3478));
+    assert_eq!(r.bytes, Some(128));
+    let r = &p.records[2];
+    assert_eq!((r.transport, r.src.1, r.dst.1), (1, 8, 0), "ICMP request");
+    let r = &p.records[3];
+    assert_eq!(r.src, (ip("2001:db8::7"), 51600));
+    assert_eq!(r.dst, (ip("2001:db8:1::10"), 5061));
+    assert_eq!(
+        (r.action, r.transport, r.bytes),
+        (Action::Denied, 6, Some(80))
+    );
+    let r = &p.records[4];
+    assert_eq!(r.action, Action::Allowed);
+    assert_eq!(r.src, (ip("10.45.16.10"), 51700));
+    assert_eq!(r.ts_ns, ns("2026-12-05", "09:12:05"));
+}
+
+/// A log written to a temporary file whose modification time is `mtime` (`YYYY-MM-DD`).
+fn log_file_at(dir: &Path, name: &str, text: &str, mtime: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    let secs = ns(mtime, "12:00:00").expect("date") / 1_000_000_000;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .and_then(|f| f.set_modified(t))
+        .expect("set mtime");
+    p
+}
+
+/// `-r` tells both formats by their content, and a BSD time takes its year from the file's
+/// modification time: a December line in a file last written in January is of the year before.
+#[test]
+fn syslog_formats_detected_from_r_and_dated_by_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            "kern.log",
+            "Dec  5 10:12:01 edge-fw kernel: [12345.678901] EDGE-DROP IN=eth0 OUT= SRC=198.51.100.10 DST=10.45.16.10 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=1 DF PROTO=TCP SPT=51000 DPT=5061 WINDOW=64240 RES=0x00 SYN URGP=0\n",
+            "netfilter",
+        ),
+        (
+            "filter.log",
+            "Dec  5 10:12:01 pfsense filterlog[12345]: 5,,,1000000103,igb0,match,block,in,4,0x0,,52,1,0,DF,6,tcp,60,198.51.100.10,10.45.16.10,51000,5061,0,S,1,,64240,,mss\n",
+            "filterlog",
+        ),
+    ];
+    let topo = captures("topology.toml");
+    for (name, text, label) in cases {
+        for (mtime, year) in [("2027-01-03", "2026"), ("2025-12-20", "2025")] {
+            let p = log_file_at(dir.path(), name, text, mtime);
+            let out = run(&[
+                "audit",
+                "-r",
+                p.to_str().expect("path"),
+                "--topology",
+                topo.to_str().expect("path"),
+                "--format",
+                "json",
+                "--tz-offset",
+                "+01:00",
+            ]);
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+            assert_eq!(doc["log"]["format"], label, "{name}");
+            assert_eq!(doc["log"]["detected"], true, "{name}");
+            let first = doc["flows"][0]["first_ts"].as_str().unwrap_or("");
+            assert!(
+                first.starts_with(&format!("{year}-12-05T09:12:01")),
+                "{name} written {mtime}: {first}"
+            );
+            assert!(
+                doc["log"]["time_basis"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(&format!("at or before {mtime}")),
+                "{}",
+                doc["log"]["time_basis"]
+            );
+        }
+    }
+    // Named with --log-format and its aliases.
+    let p = log_file_at(dir.path(), "kern.log", cases[0].1, "2026-12-31");
+    for name in ["netfilter", "iptables", "nftables"] {
+        let out = run(&[
+            "audit",
+            "--log",
+            p.to_str().expect("path"),
+            "--log-format",
+            name,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(doc["log"]["format"], "netfilter", "{name}");
+        assert_eq!(doc["log"]["detected"], false, "{name}");
+    }
+    let p = log_file_at(dir.path(), "filter.log", cases[1].1, "2026-12-31");
+    for name in ["filterlog", "pfsense", "opnsense"] {
+        let out = run(&[
+            "audit",
+            "--log",
+            p.to_str().expect("path"),
+            "--log-format",
+            name,
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(doc["log"]["format"], "filterlog", "{name}");
+    }
+}
+
+/// The partner's Access Edge dropped three times on its way to ours on 5061, and a telnet
+/// attempt dropped: the same facts in pfirewall.log, netfilter LOG lines and filterlog give
+/// the same findings (F3, FW1 on the documented flow, FW2 for telnet), the same unanswered
+/// state and exit status 1.
+#[test]
+fn denied_inbound_5061_gives_the_findings_of_pfirewall() {
+    let pfirewall = "#Fields: date time action protocol src-ip dst-ip src-port dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path\n\
+2024-01-01 10:00:01 DROP TCP 198.51.100.10 10.45.16.10 51000 5061 52 S - - - - - - RECEIVE\n\
+2024-01-01 10:00:04 DROP TCP 198.51.100.10 10.45.16.10 51000 5061 52 S - - - - - - RECEIVE\n\
+2024-01-01 10:00:10 DROP TCP 198.51.100.10 10.45.16.10 51000 5061 52 S - - - - - - RECEIVE\n\
+2024-01-01 10:00:11 DROP TCP 203.0.113.9 10.45.16.10 40000 23 52 S - - - - - - RECEIVE\n";
+    let nf = |s: &str, src: &str, sp: u16, dp: u16| {
+        format!("2024-01-01T10:00:{s}+00:00 edge-fw kernel: [UFW BLOCK] IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC={src} DST=10.45.16.10 LEN=52 TOS=0x00 PREC=0x00 TTL=52 ID=1 DF PROTO=TCP SPT={sp} DPT={dp} WINDOW=64240 RES=0x00 SYN URGP=0\n")
+    };
+    let fl = |s: &str, src: &str, sp: u16, dp: u16| {
+        format!("<134>1 2024-01-01T10:00:{s}+00:00 opnsense filterlog 1 - [meta sequenceId=\"{s}\"] 5,,,1000000103,igb0,match,block,in,4,0x0,,52,1,0,DF,6,tcp,52,{src},10.45.16.10,{sp},{dp},0,S,1,,64240,,mss\n")
+    };
+    let lines = |f: &dyn Fn(&str, &str, u16, u16) -> String| {
+        // A first line that is not traffic, so the flow's lines are 2, 3, 4 as in pfirewall.log.
+        let mut t = String::from("Jan  1 10:00:00 edge-fw systemd[1]: Starting firewall.\n");
+        for s in ["01", "04", "10"] {
+            t += &f(s, "198.51.100.10", 51000, 5061);
+        }
+        t + &f("11", "203.0.113.9", 40000, 23)
+    };
+    let expected = audit_log_json("pfirewall.log", pfirewall);
+    assert_eq!(expected.0, 1);
+    let want_ids = finding_ids(&expected.1);
+    assert!(
+        want_ids.contains(&"F3".to_string()) && want_ids.contains(&"FW1".to_string()),
+        "{want_ids:?}"
+    );
+    for (name, text) in [("kern.log", lines(&nf)), ("filter.log", lines(&fl))] {
+        let (code, doc) = audit_log_json(name, &text);
+        assert_eq!(code, 1, "{name}");
+        assert_eq!(finding_ids(&doc), want_ids, "{name}");
+        assert_eq!(
+            verdicts_by_tuple(&doc),
+            verdicts_by_tuple(&expected.1),
+            "{name}"
+        );
+        expect_states(&doc, &[("198.51.100.10:51000 -> 10.45.16.10:5061", "S0")]);
+        let fw1 = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["id"] == "FW1")
+            .expect("FW1");
+        assert_eq!(fw1["severity"], "error");
+        let ev = &fw1["evidence"][0];
+        assert_eq!(ev["responder"], "10.45.16.10:5061", "{name}");
+        assert!(
+            ev["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("log lines 2, 3, 4"),
+            "{name}: {}",
+            ev["detail"]
+        );
+        // The same checks skipped, for the same reasons' kinds.
+        let skipped = |d: &serde_json::Value| -> Vec<String> {
+            d["skipped_checks"]
+                .as_array()
+                .expect("skipped_checks")
+                .iter()
+                .map(|s| s["id"].as_str().unwrap_or("?").to_string())
+                .collect()
+        };
+        assert_eq!(skipped(&doc), skipped(&expected.1), "{name}");
+    }
+}
+
+/// A LOG rule whose prefix names no decision: the flow is judged by its ports, never read as
+/// denied (no FW1), and FW1/FW2 are listed as skipped with the reason, as is the outcome of
+/// the one allowed attempt.
+#[test]
+fn netfilter_prefix_without_a_decision_skips_fw1() {
+    let line = |s: &str, pfx: &str, src: &str, sp: u16, dst: &str| {
+        format!("2024-01-01T10:00:{s}Z edge-fw kernel: {pfx}IN=eth0 OUT= SRC={src} DST={dst} LEN=60 TTL=52 ID=1 DF PROTO=TCP SPT={sp} DPT=5061 WINDOW=64240 RES=0x00 SYN URGP=0\n")
+    };
+    let log = line("01", "EDGE-LOG ", "198.51.100.10", 51000, "10.45.16.10")
+        + &line("02", "EDGE-ACCEPT ", "198.51.100.20", 51001, "10.45.16.10");
+    let (code, doc) = audit_log_json("kern.log", &log);
+    assert_eq!(code, 0, "{:#}", doc["findings"]);
+    let ids = finding_ids(&doc);
+    assert!(!ids.contains(&"FW1".to_string()), "{ids:?}");
+    let why = skipped_needs(&doc, "FW1, FW2");
+    assert!(
+        why.contains("for 1 of 2 flows") && why.contains("prefix has no word such as DROP"),
+        "{why}"
+    );
+    let flows = doc["log_flows"].as_array().expect("log_flows");
+    assert_eq!(
+        flows.iter().filter(|f| f["undecided"] == true).count(),
+        1,
+        "{flows:#?}"
+    );
+    assert!(
+        skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5")
+            .contains("for 2 of 2 TCP flows"),
+        "{:#}",
+        doc["skipped_checks"]
+    );
+    // Every prefix decides in pfirewall-like formats: nothing listed there.
+    let (_, doc) = audit_log_json(
+        "filter.log",
+        "Dec  5 10:12:01 pfsense filterlog[1]: 5,,,1,igb0,match,pass,in,4,0x0,,52,1,0,DF,6,tcp,60,198.51.100.10,10.45.16.10,51000,5061,0,S,1,,64240,,mss\n",
+    );
+    assert!(skipped_needs(&doc, "FW1, FW2").is_empty());
+}
+
+/// Malformed lines of each format are counted under their bucket; the good line is audited,
+/// the run says it is partial (exit 3), the report names the buckets.
+#[test]
+fn syslog_formats_count_malformed_lines() {
+    let nf_ok = "Dec  5 10:12:01 edge-fw kernel: EDGE-DROP IN=eth0 OUT= SRC=198.51.100.10 DST=10.45.16.10 LEN=60 PROTO=TCP SPT=51000 DPT=5061 SYN URGP=0\n";
+    let netfilter = format!(
+        "{nf_ok}\
+Dec  5 10:12:02 edge-fw kernel: EDGE-DROP IN=eth0 OUT= SRC=198.51.100.999 DST=10.45.16.10 LEN=60 PROTO=TCP SPT=51000 DPT=5061 SYN URGP=0\n\
+Dec  5 10:12:03 edge-fw kernel: EDGE-DROP IN=eth0 OUT= SRC=198.51.100.10 DST=10.45.16.10 LEN=60 PROTO=TCP SPT=51000 DPT=99999 SYN URGP=0\n\
+Dec 45 10:12:04 edge-fw kernel: EDGE-DROP IN=eth0 OUT= SRC=198.51.100.10 DST=10.45.16.10 LEN=60 PROTO=TCP SPT=51000 DPT=5061 SYN URGP=0\n\
+Dec  5 10:12:05 edge-fw kernel: EDGE-DROP IN=eth0 OUT= SRC=198.51.100.10 DST=10.45.16.10 LEN=60 PROTO=QUIC\n"
+    );
+    let fl_ok = "Dec  5 10:12:01 pfsense filterlog[1]: 5,,,1,igb0,match,block,in,4,0x0,,52,1,0,DF,6,tcp,60,198.51.100.10,10.45.16.10,51000,5061,0,S,1,,64240,,mss\n";
+    let filterlog = format!(
+        "{fl_ok}\
+Dec  5 10:12:02 pfsense filterlog[1]: 5,,,1,igb0,match,block,in,4,0x0,,52,1,0,DF,6,tcp,60,198.51.100.10,10.45.16.x,51000,5061,0,S\n\
+Dec  5 10:12:03 pfsense filterlog[1]: 5,,,1,igb0,match,block,in,4,0x0,,52,1,0,DF,6,tcp,60,198.51.100.10,10.45.16.10,51000,65536,0,S\n\
+Dec  5 10:12:04 pfsense filterlog[1]: 5,,,1,igb0,match,block,in\n\
+Dec  5 10:12:05 pfsense filterlog[1]: 5,,,1,igb0,match,block,in,7,0x0\n"
+    );
+    type Buckets<'a> = &'a [(&'a str, u64)];
+    let cases: [(&str, &str, Buckets); 2] = [
+        (
+            "kern.log",
+            &netfilter,
+            &[
+                ("bad_address", 1),
+                ("bad_port", 1),
+                ("bad_timestamp", 1),
+                ("bad_protocol", 1),
+            ],
+        ),
+        (
+            "filter.log",
+            &filterlog,
+            &[
+                ("bad_address", 1),
+                ("bad_port", 1),
+                ("short", 1),
+                ("bad_ip_version", 1),
+            ],
+        ),
+    ];
+    for (name, text, buckets) in cases {
+        let (code, doc) = audit_log_json(name, text);
+        assert_eq!(code, 3, "{name}: partial");
+        assert_eq!(doc["log"]["used"], 1, "{name}: {:#}", doc["log"]);
+        for (bucket, n) in buckets {
+            assert_eq!(
+                doc["log"]["unparsable"][bucket], *n,
+                "{name}: {bucket} in {:#}",
+                doc["log"]
+            );
+        }
+        assert_eq!(doc["flows"].as_array().map(Vec::len), Some(1), "{name}");
+        // And in words.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        let out = run(&[
+            "audit",
+            "-r",
+            p.to_str().expect("path"),
+            "--fail-on",
+            "never",
+        ]);
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            report.contains("unparsable bad_address: 1") && report.contains("4 unparsable"),
+            "{name}: {report}"
         );
     }
 }

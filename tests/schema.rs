@@ -155,7 +155,14 @@ fn machine_outputs() -> Vec<(String, String, Value)> {
             &output(&[&audit[..], &["--format", "json", "-Y", "port < 60000"]].concat()),
         );
     }
-    for log in ["pfirewall", "asa", "panos", "fortigate"] {
+    for log in [
+        "pfirewall",
+        "asa",
+        "panos",
+        "fortigate",
+        "netfilter",
+        "filterlog",
+    ] {
         let path = format!("tests/data/logs/{log}.log");
         push_doc(
             format!("log json {log}"),

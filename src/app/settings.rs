@@ -250,6 +250,7 @@ impl Settings {
                 let options = LogOptions {
                     format: args.log_format.map(log_format),
                     tz_offset_s,
+                    reference_ns: None,
                 };
                 let input = audit_input(&args, options)?;
                 // After the inputs: a bad input is the one thing said, not a note beside it.
@@ -649,5 +650,7 @@ fn log_format(f: cli::LogFormat) -> LogFormat {
         cli::LogFormat::ZeekJson => LogFormat::ZeekJson,
         cli::LogFormat::Netflow => LogFormat::Netflow,
         cli::LogFormat::NfdumpCsv => LogFormat::NfdumpCsv,
+        cli::LogFormat::Netfilter => LogFormat::Netfilter,
+        cli::LogFormat::Filterlog => LogFormat::Filterlog,
     }
 }

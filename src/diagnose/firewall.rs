@@ -83,6 +83,21 @@ pub fn skipped(
     let mut out = Vec::new();
     for n in &facts::NEEDING {
         let (tcp, tells, what) = match n.fact {
+            Fact::Decision => {
+                let missing = info.iter().filter(|x| x.undecided).count();
+                if missing > 0 {
+                    out.push(Skipped {
+                        id: n.ids,
+                        title: n.title,
+                        needs: format!(
+                            "what the firewall decided, for {missing} of {} flows: {}; they are not read as denied",
+                            analysis.flows.len(),
+                            facts::UNDECIDED
+                        ),
+                    });
+                }
+                continue;
+            }
             Fact::Payload => {
                 out.push(Skipped {
                     id: n.ids,

@@ -29,6 +29,12 @@ pub fn line_format(l: &str) -> Option<LogFormat> {
     if super::netflow::nfdump::is_line(t) {
         return Some(LogFormat::NfdumpCsv);
     }
+    if super::filterlog::is_line(t) {
+        return Some(LogFormat::Filterlog);
+    }
+    if super::netfilter::is_line(t) {
+        return Some(LogFormat::Netfilter);
+    }
     // A W3C data line: date, time, ALLOW/DROP.
     let mut w = t.split_ascii_whitespace();
     if let (Some(d), Some(_), Some(a)) = (w.next(), w.next(), w.next()) {
@@ -50,7 +56,7 @@ pub fn line_format(l: &str) -> Option<LogFormat> {
 /// (a capture, a log of another product): guessing would read every line as a bad line of the
 /// guessed format, or worse, print binary as if it were one.
 pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> Option<LogFormat> {
-    const ORDER: [LogFormat; 7] = [
+    const ORDER: [LogFormat; 9] = [
         LogFormat::Pfirewall,
         LogFormat::Asa,
         LogFormat::Panos,
@@ -58,8 +64,10 @@ pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> Option<LogFormat> {
         LogFormat::ZeekTsv,
         LogFormat::ZeekJson,
         LogFormat::NfdumpCsv,
+        LogFormat::Netfilter,
+        LogFormat::Filterlog,
     ];
-    let mut votes = [0usize; 7];
+    let mut votes = [0usize; 9];
     for l in lines {
         if let Some(f) = line_format(l) {
             if let Some(i) = ORDER.iter().position(|o| *o == f) {
@@ -102,6 +110,23 @@ mod tests {
         assert_eq!(
             detect(["{\"ts\":1.0,\"id.orig_h\":\"1.2.3.4\"}"].into_iter()),
             Some(LogFormat::ZeekJson)
+        );
+        assert_eq!(
+            detect(
+                [
+                    "Dec  5 10:12:00 edge-fw systemd[1]: Started Session 4.",
+                    "Dec  5 10:12:01 edge-fw kernel: [12345.678901] [UFW BLOCK] IN=eth0 OUT= MAC=00:11 SRC=203.0.113.7 DST=198.51.100.10 LEN=60 PROTO=TCP SPT=51514 DPT=5061 SYN URGP=0",
+                ]
+                .into_iter()
+            ),
+            Some(LogFormat::Netfilter)
+        );
+        assert_eq!(
+            detect(
+                ["<134>1 2026-12-05T10:12:01+01:00 opnsense filterlog 12345 - [meta sequenceId=\"1\"] 5,,,fae5,vtnet0,match,block,in,4,0x0,,64,0,0,DF,6,tcp,60,203.0.113.7,10.45.16.10,51514,5061,0,S,1,,64240,,mss"]
+                    .into_iter()
+            ),
+            Some(LogFormat::Filterlog)
         );
         assert_eq!(detect(["hello", "world"].into_iter()), None);
     }

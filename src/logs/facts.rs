@@ -7,7 +7,8 @@
 //!
 //! The words each format uses for an outcome are mapped in the format's own table (ASA
 //! teardown reasons in `asa.rs`, PAN-OS session end reasons in `panos.rs`, FortiGate actions in
-//! `fortigate.rs`, Zeek's `conn_state` in `state.rs`).
+//! `fortigate.rs`, Zeek's `conn_state` in `state.rs`, netfilter prefix words in `netfilter.rs`,
+//! filterlog actions in `filterlog.rs`).
 
 use serde::Serialize;
 
@@ -17,6 +18,9 @@ use super::LogFormat;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fact {
+    /// What the firewall decided (allowed or denied), on each of a flow's lines: a netfilter
+    /// `LOG` line whose prefix names no decision does not say.
+    Decision,
     /// How a TCP connection attempt ended: answered, refused or unanswered.
     TcpOutcome,
     /// Whether the responder answered datagrams (UDP): the packets it sent back.
@@ -52,7 +56,7 @@ pub struct FormatFacts {
 }
 
 /// Every format, in the order of [`LogFormat`].
-pub const FORMATS: [FormatFacts; 8] = [
+pub const FORMATS: [FormatFacts; 10] = [
     FormatFacts {
         format: LogFormat::Pfirewall,
         decision: Tells::By("action: ALLOW or DROP"),
@@ -141,6 +145,35 @@ pub const FORMATS: [FormatFacts; 8] = [
         ),
         partial: "a record without TCP flags, or a file where no flow has lines of both directions",
     },
+    FormatFacts {
+        format: LogFormat::Netfilter,
+        decision: Tells::By(
+            "the log prefix's words: DROP, REJECT, BLOCK or DENY is denied, ACCEPT, ALLOW or PASS allowed; \
+             a prefix with neither tells no decision",
+        ),
+        tcp_outcome: Tells::Not(
+            "a netfilter LOG line records one packet a rule matched, not how the connection went; \
+             only a dropped SYN (unanswered) or a rejected one (refused) tells how an attempt ended",
+        ),
+        replies: Tells::Not(
+            "a netfilter LOG line is one packet: the responder's packets are logged only if a rule logs them, \
+             and their absence proves nothing",
+        ),
+        partial: "a line that is not a dropped or rejected SYN tells no outcome",
+    },
+    FormatFacts {
+        format: LogFormat::Filterlog,
+        decision: Tells::By("action: pass, block or reject"),
+        tcp_outcome: Tells::Not(
+            "filterlog records the packet a logged rule matched (for a pass rule, the one that created the state), \
+             not how the connection went; only a blocked SYN (unanswered) or a rejected one (refused) tells how \
+             an attempt ended",
+        ),
+        replies: Tells::Not(
+            "filterlog logs the packet a rule matched, not the state's later packets: nothing of what the responder sent",
+        ),
+        partial: "a pass line tells no outcome",
+    },
 ];
 
 /// What `format` tells.
@@ -160,8 +193,11 @@ pub struct Needing {
 }
 
 /// The checks by the fact they need. Verdicts, hairpins (A12), sources and sides (F11, I1, I4,
-/// R1, N6) and the firewall's own findings (FW1, FW2) need none of these and run on every log.
-pub const NEEDING: [Needing; 8] = [
+/// R1, N6) need none of these and run on every log; the firewall's own findings (FW1, FW2) need
+/// its decision, which every line of a firewall's format gives but a netfilter `LOG` line whose
+/// prefix names none (and a sensor's records, Zeek's or NetFlow's, record traffic seen: nothing
+/// is denied there, and FW1 and FW2 have nothing to read).
+pub const NEEDING: [Needing; 9] = [
     Needing {
         fact: Fact::TcpOutcome,
         ids: "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5",
@@ -202,7 +238,17 @@ pub const NEEDING: [Needing; 8] = [
         ids: "calls, A9",
         title: "Media legs of call timelines (joined through the TURN relay addresses) and the calls whose media failed",
     },
+    Needing {
+        fact: Fact::Decision,
+        ids: "FW1, FW2",
+        title: "Traffic the firewall denied, documented or not",
+    },
 ];
+
+/// Why a flow whose lines name no decision cannot be checked for FW1 and FW2.
+pub const UNDECIDED: &str =
+    "their lines name no decision: a netfilter LOG rule whose prefix has no word such as DROP, REJECT or ACCEPT \
+     records the packets it matched, not what a later rule did with them";
 
 /// Why a log never gives [`Fact::Payload`].
 pub const NO_PAYLOAD: &str =
@@ -223,6 +269,8 @@ mod tests {
             LogFormat::ZeekJson,
             LogFormat::Netflow,
             LogFormat::NfdumpCsv,
+            LogFormat::Netfilter,
+            LogFormat::Filterlog,
         ] {
             assert_eq!(of(f).format, f);
         }

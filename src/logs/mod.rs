@@ -5,7 +5,9 @@
 //!
 //! Formats (layouts and public sample lines: research/ecosystem.md section 2.1): Windows
 //! Firewall `pfirewall.log` (W3C), Cisco ASA/FTD syslog, PAN-OS TRAFFIC CSV, FortiGate
-//! `key=value`, Zeek `conn.log` (TSV and NDJSON).
+//! `key=value`, Zeek `conn.log` (TSV and NDJSON), Linux netfilter `LOG` lines (iptables,
+//! nftables; [`netfilter`]) and pfSense/OPNsense `filterlog` ([`filterlog`]), the last two
+//! behind a syslog header ([`syslog`]).
 //!
 //! Every line ends in exactly one outcome: `used`, `comment`, `skipped{reason}` or
 //! `unparsable{reason}`, so the summary's counts add up to the file's line count. Lines are read
@@ -15,12 +17,15 @@
 pub mod asa;
 pub mod detect;
 pub mod facts;
+pub mod filterlog;
 pub mod fortigate;
+pub mod netfilter;
 pub mod netflow;
 pub mod panos;
 pub mod pfirewall;
 pub mod sniff;
 pub mod state;
+pub mod syslog;
 pub mod time;
 pub mod to_flow;
 pub mod zeek;
@@ -63,6 +68,10 @@ pub enum LogFormat {
     Netflow,
     /// nfdump's CSV output (`nfdump -o csv`), records paired as NetFlow's ([`netflow::nfdump`]).
     NfdumpCsv,
+    /// Linux netfilter `LOG` lines (iptables `-j LOG`, nftables `log`) from the kernel log.
+    Netfilter,
+    /// pfSense / OPNsense `filterlog` CSV lines.
+    Filterlog,
 }
 
 impl LogFormat {
@@ -77,6 +86,8 @@ impl LogFormat {
             LogFormat::ZeekJson => "Zeek conn.log (JSON)",
             LogFormat::Netflow => "capture of NetFlow/IPFIX export packets",
             LogFormat::NfdumpCsv => "nfdump CSV output",
+            LogFormat::Netfilter => "Linux netfilter (iptables/nftables) log",
+            LogFormat::Filterlog => "pfSense/OPNsense filter log",
         }
     }
 
@@ -91,10 +102,13 @@ impl LogFormat {
             LogFormat::ZeekJson => "zeek-json",
             LogFormat::Netflow => "netflow",
             LogFormat::NfdumpCsv => "nfdump-csv",
+            LogFormat::Netfilter => "netfilter",
+            LogFormat::Filterlog => "filterlog",
         }
     }
 
-    /// Formats whose timestamps are wall-clock time of the device, with no zone in the line.
+    /// Formats whose timestamps are wall-clock time of the device, with no zone in the line
+    /// (for the syslog formats, the lines whose header gives none).
     pub fn local_time(self) -> bool {
         matches!(
             self,
@@ -103,7 +117,15 @@ impl LogFormat {
                 | LogFormat::Panos
                 | LogFormat::Fortigate
                 | LogFormat::NfdumpCsv
+                | LogFormat::Netfilter
+                | LogFormat::Filterlog
         )
+    }
+
+    /// Formats whose lines carry a syslog header ([`syslog`]) for their time, whose BSD form
+    /// has no year.
+    pub fn syslog_time(self) -> bool {
+        matches!(self, LogFormat::Netfilter | LogFormat::Filterlog)
     }
 }
 
@@ -111,12 +133,18 @@ impl LogFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
-    /// A session or packet let through (W3C ALLOW, ASA Built / permitted, PAN-OS allow, Zeek).
+    /// A session or packet let through (W3C ALLOW, ASA Built / permitted, PAN-OS allow, Zeek,
+    /// a netfilter prefix's ACCEPT, filterlog pass).
     Allowed,
-    /// Blocked (W3C DROP, ASA Deny / denied, PAN-OS deny/drop/reset, FortiGate deny).
+    /// Blocked (W3C DROP, ASA Deny / denied, PAN-OS deny/drop/reset, FortiGate deny, a
+    /// netfilter prefix's DROP or REJECT, filterlog block or reject).
     Denied,
     /// The end of a session whose start may be in another line (ASA Teardown).
     Teardown,
+    /// A packet a logging rule matched, with no word of what the firewall then did (a
+    /// netfilter `LOG` rule whose prefix names no decision): never read as denied, and the
+    /// checks that need the decision are listed as skipped for its flow.
+    Logged,
 }
 
 /// One log line that describes traffic.
@@ -234,6 +262,10 @@ pub struct LogOptions {
     pub format: Option<LogFormat>,
     /// Offset of the device's local time from UTC, in seconds (`+01:00` is 3600).
     pub tz_offset_s: i32,
+    /// When the log was last written (ns since the epoch, UTC): a BSD syslog time, which has no
+    /// year, is taken in the year that puts it at or before this. [`parse_file`] takes the
+    /// file's modification time; without one, the time of the run.
+    pub reference_ns: Option<i64>,
 }
 
 /// A quoted unparsable line.
@@ -339,6 +371,29 @@ pub fn parse_tz_offset(s: &str) -> Result<i32, String> {
     Ok(sign * (h * 3600 + m * 60))
 }
 
+/// How a syslog format's times were read: local times as `local` says, times with an offset as
+/// written, BSD times in the year of `reference` (or the year before).
+fn syslog_basis(local: &str, reference: Option<i64>, from_file: bool) -> String {
+    let year = match reference {
+        Some(r) => {
+            let (y, m, d) = time::date_of(r);
+            format!(
+                "in the year that puts them at or before {y:04}-{m:02}-{d:02} ({})",
+                if from_file {
+                    "the log's last write"
+                } else {
+                    "the date of this run: the log has no file time"
+                }
+            )
+        }
+        None => "without a time (no year to take them in)".to_string(),
+    };
+    format!(
+        "{local} where the syslog header gives no UTC offset; times with one (RFC 3339, RFC 5424, \
+         journald short-iso) as written; BSD syslog times, which carry no year, {year}"
+    )
+}
+
 fn offset_label(s: i32) -> String {
     let sign = if s < 0 { '-' } else { '+' };
     let a = s.abs();
@@ -346,12 +401,27 @@ fn offset_label(s: i32) -> String {
 }
 
 /// Parses one line of `format`, with the header in force. `tz_offset_s` applies to local times.
+/// A BSD syslog time (no year) gives no time here: [`parse_line_at`] takes the year from when
+/// the log was written.
 pub fn parse_line(
     format: LogFormat,
     header: &Header,
     line_no: u64,
     line: &str,
     tz_offset_s: i32,
+) -> Outcome {
+    parse_line_at(format, header, line_no, line, tz_offset_s, None)
+}
+
+/// [`parse_line`], with when the log was last written (`reference_ns`, see [`LogOptions`]) for
+/// the year of BSD syslog times.
+pub fn parse_line_at(
+    format: LogFormat,
+    header: &Header,
+    line_no: u64,
+    line: &str,
+    tz_offset_s: i32,
+    reference_ns: Option<i64>,
 ) -> Outcome {
     if line.contains('\0') {
         return Outcome::Unparsable("nul_byte");
@@ -370,6 +440,8 @@ pub fn parse_line(
         LogFormat::Netflow => Outcome::Unparsable("not_netflow_exports"),
         // Line by line, each direction's record stays its own; `parse_file` pairs them.
         LogFormat::NfdumpCsv => netflow::nfdump::parse_line(line_no, line, tz_offset_s),
+        LogFormat::Netfilter => netfilter::parse(line_no, line, tz_offset_s, reference_ns),
+        LogFormat::Filterlog => filterlog::parse(line_no, line, tz_offset_s, reference_ns),
     }
 }
 
@@ -461,7 +533,7 @@ impl Batch {
 
     /// Each line's outcome; without a format (none could be detected) every line that is not
     /// empty is `unknown_format`.
-    fn parse(&self, format: Option<LogFormat>, tz: i32) -> Vec<Outcome> {
+    fn parse(&self, format: Option<LogFormat>, tz: i32, reference: Option<i64>) -> Vec<Outcome> {
         (0..self.lines.len())
             .map(|i| {
                 let (no, s, e, too_long) = self.lines[i];
@@ -470,7 +542,7 @@ impl Batch {
                 }
                 match (format, std::str::from_utf8(&self.data[s..e])) {
                     (_, Err(_)) => Outcome::Unparsable("not_utf8"),
-                    (Some(f), Ok(t)) => parse_line(f, &self.header, no, t, tz),
+                    (Some(f), Ok(t)) => parse_line_at(f, &self.header, no, t, tz, reference),
                     (None, Ok(t)) if t.trim().is_empty() => Outcome::Skipped("empty"),
                     (None, Ok(_)) => Outcome::Unparsable("unknown_format"),
                 }
@@ -482,7 +554,13 @@ impl Batch {
 /// Parses a log file, gzip-compressed or not (rotated logs are often kept as `.gz`). A capture
 /// of NetFlow/IPFIX export packets (named by `--log-format netflow`, or told by its content)
 /// is read by [`netflow::read_file`].
-pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
+pub fn parse_file(path: &Path, mut opts: LogOptions) -> io::Result<ParsedLog> {
+    if opts.reference_ns.is_none() {
+        opts.reference_ns = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(epoch_ns);
+    }
     let special = match opts.format {
         Some(f) => Some(f),
         None => match sniff::sniff(path)? {
@@ -506,8 +584,17 @@ pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
     parse_reader(f, opts)
 }
 
+/// Nanoseconds since the epoch of a system time; `None` before 1970 or beyond 2262.
+fn epoch_ns(t: std::time::SystemTime) -> Option<i64> {
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_nanos()).ok()
+}
+
 /// Parses a log from any reader, in parallel batches, merged in file order.
 pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
+    let reference = opts
+        .reference_ns
+        .or_else(|| epoch_ns(std::time::SystemTime::now()));
     let mut reader = LineReader {
         r: BufReader::with_capacity(1 << 20, r),
     };
@@ -587,7 +674,7 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
         };
         let outcomes: Vec<Vec<Outcome>> = pending_now
             .par_iter()
-            .map(|b| b.parse(fmt, opts.tz_offset_s))
+            .map(|b| b.parse(fmt, opts.tz_offset_s, reference))
             .collect();
         for (b, outs) in pending_now.iter().zip(outcomes) {
             for (i, o) in outs.into_iter().enumerate() {
@@ -611,7 +698,7 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
     summary.time_basis = match format {
         Some(f) if f.local_time() => {
             let utc_header = format == Some(LogFormat::Pfirewall) && header.utc;
-            if utc_header {
+            let local = if utc_header {
                 "UTC (the log's #Time Format header)".to_string()
             } else if opts.tz_offset_s == 0 {
                 "device local time read as UTC (no --tz-offset given)".to_string()
@@ -620,6 +707,11 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
                     "device local time at UTC{} (--tz-offset)",
                     offset_label(opts.tz_offset_s)
                 )
+            };
+            if f.syslog_time() {
+                syslog_basis(&local, reference, opts.reference_ns.is_some())
+            } else {
+                local
             }
         }
         Some(_) => "UTC (epoch seconds in the log)".to_string(),

@@ -144,6 +144,8 @@ fn format_names() -> String {
         LogFormat::ZeekJson,
         LogFormat::NfdumpCsv,
         LogFormat::Netflow,
+        LogFormat::Netfilter,
+        LogFormat::Filterlog,
     ]
     .iter()
     .map(|f| f.label())
@@ -189,7 +191,8 @@ impl fmt::Display for LogProblem {
                 write!(
                     f,
                     "binary data (it starts {}), not a text log: --log reads pfirewall.log, ASA/FTD syslog, \
-                     PAN-OS, FortiGate and Zeek conn.log text files; a capture goes to -r",
+                     PAN-OS, FortiGate, netfilter (iptables/nftables LOG), pfSense/OPNsense filterlog and \
+                     Zeek conn.log text files; a capture goes to -r",
                     hex.join(" ")
                 )
             }

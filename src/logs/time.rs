@@ -148,6 +148,87 @@ pub fn date_clock(d: &str, c: &str, tz: i32) -> Result<i64, TimeError> {
     to_ns(y, mo, dd, h, mi, s, ns, tz)
 }
 
+/// A civil date and wall-clock time, as a log line writes it (no zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    pub y: i64,
+    pub mo: u32,
+    pub d: u32,
+    pub h: u32,
+    pub mi: u32,
+    pub s: u32,
+    pub ns: u32,
+}
+
+impl Civil {
+    /// UTC nanoseconds of this wall-clock time at `tz` seconds east of UTC ([`to_ns`]).
+    pub fn at(self, tz: i32) -> Result<i64, TimeError> {
+        to_ns(
+            self.y, self.mo, self.d, self.h, self.mi, self.s, self.ns, tz,
+        )
+    }
+}
+
+/// Whether `s` starts like an ISO 8601 date and time (`YYYY-MM-DDT`): a time to read, or to
+/// count as a bad one, rather than a word of the message.
+pub fn looks_iso(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+}
+
+/// An RFC 3339 / ISO 8601 date and time, `YYYY-MM-DDTHH:MM:SS[.fraction][Z|+HH:MM|+HHMM]`
+/// (rsyslog's high-precision template, RFC 5424, journald's `short-iso`), with its offset east
+/// of UTC in seconds when it gives one. `None` when it is not of this shape.
+pub fn iso(s: &str) -> Option<(Civil, Option<i32>)> {
+    let (date_s, rest) = s.split_once('T')?;
+    let (y, mo, d) = date(date_s)?;
+    let (clock_s, offset) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
+        (c, Some(0))
+    } else if let Some(i) = rest.rfind(['+', '-']) {
+        let off = super::parse_tz_offset(rest.get(i..)?).ok()?;
+        (rest.get(..i)?, Some(off))
+    } else {
+        (rest, None)
+    };
+    let (h, mi, sec, ns) = clock(clock_s)?;
+    Some((
+        Civil {
+            y,
+            mo,
+            d,
+            h,
+            mi,
+            s: sec,
+            ns,
+        },
+        offset,
+    ))
+}
+
+/// The civil date (year, month, day) of a count of days since 1970-01-01 (H. Hinnant's
+/// `civil_from_days`), for the day counts an `i64` of nanoseconds can reach.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z.saturating_add(719_468);
+    let era = if z >= 0 { z } else { z.saturating_sub(146_096) } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let y = yoe + era * 400;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The UTC date of an instant in nanoseconds since the epoch.
+pub fn date_of(ns: i64) -> (i64, u32, u32) {
+    civil_from_days(ns.div_euclid(86_400_000_000_000))
+}
+
 /// Month abbreviation (`Jan`...) to its number.
 pub fn month(s: &str) -> Option<u32> {
     const M: [&str; 12] = [
@@ -284,5 +365,32 @@ mod tests {
         assert_eq!(float_secs_to_ns(-1.0), None);
         assert_eq!(float_secs_to_ns(1e300), None);
         assert_eq!(float_secs_to_ns(1.5), Some(1_500_000_000));
+    }
+
+    #[test]
+    fn iso_times_and_dates_of_instants() {
+        let (c, off) = iso("2026-12-05T10:12:01.123456+01:00").expect("iso");
+        assert_eq!(off, Some(3600));
+        assert_eq!(
+            (c.y, c.mo, c.d, c.h, c.mi, c.s, c.ns),
+            (2026, 12, 5, 10, 12, 1, 123_456_000)
+        );
+        assert_eq!(c.at(3600), date_clock("2026-12-05", "09:12:01.123456", 0));
+        assert_eq!(
+            iso("2026-12-05T10:12:01+0100").map(|x| x.1),
+            Some(Some(3600))
+        );
+        assert_eq!(iso("2026-12-05T09:12:01Z").map(|x| x.1), Some(Some(0)));
+        assert_eq!(iso("2026-12-05T10:12:01").map(|x| x.1), Some(None));
+        assert_eq!(iso("2026-12-05T10:12:01+99:00"), None);
+        assert_eq!(iso("2026-12-05 10:12:01"), None);
+        assert!(looks_iso("2026-12-05T10:12:01") && !looks_iso("Dec"));
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_017), (2000, 3, 1));
+        assert_eq!(date_of(1_557_488_267_000_000_000), (2019, 5, 10));
+        assert_eq!(date_of(-1), (1969, 12, 31));
+        // The extremes an i64 of nanoseconds reaches: no overflow.
+        assert_eq!(date_of(i64::MAX).0, 2262);
+        assert_eq!(date_of(i64::MIN).0, 1677);
     }
 }

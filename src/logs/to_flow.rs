@@ -58,6 +58,9 @@ pub struct LogFlowInfo {
     /// The log tells how this flow went: a TCP flow's ending, a datagram flow's replies (or a
     /// deny). When false, checks and timelines must not read its silence as a failure.
     pub outcome_recorded: bool,
+    /// No line of the flow tells what the firewall decided (netfilter `LOG` lines whose prefix
+    /// names no decision): it is not read as denied, and FW1/FW2 are skipped for it.
+    pub undecided: bool,
 }
 
 fn ep((ip, port): (IpAddr, u16)) -> Endpoint {
@@ -112,6 +115,7 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
             line_count: 0,
             response_known: false,
             outcome_recorded: false,
+            undecided: true,
         },
         end: None,
     }
@@ -169,6 +173,9 @@ fn add(b: &mut Building, r: &Record) {
     }
     if r.action == Action::Denied {
         b.info.denied = true;
+    }
+    if r.action != Action::Logged {
+        b.info.undecided = false;
     }
     if let Some(end) = &r.end {
         b.end = Some((end.clone(), r.src));
