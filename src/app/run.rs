@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::analysis::{self, Analysis, Completeness, NoProgress, Progress};
 use crate::audit::Audit;
 use crate::flow::FlowConfig;
-use crate::logs::to_flow::LogFlowInfo;
+use crate::logs::to_flow::{LogFlowInfo, LogFlows};
 use crate::logs::{self, LogOptions};
 use crate::select::Selection;
 use crate::source::input::{self, DynRead, InputSpec};
@@ -152,7 +152,7 @@ fn read(reading: &Reading) -> Option<Analysis> {
                     return None;
                 }
             };
-            logs::to_flow::analysis(&path.display().to_string(), &parsed).0
+            logs::to_flow::analysis_of(&path.display().to_string(), &parsed.summary, parsed.flows)
         }
     };
     messages::input_problems(&analysis);
@@ -222,12 +222,9 @@ pub fn audit_analysis(analysis: &Analysis, site: &Site) -> Audit {
 
 /// Parses a log; `None` (the reason said, naming the file and the fix) when no line of it can
 /// be used: an audit of nothing would read as a pass.
-fn read_log(
-    path: &std::path::Path,
-    options: LogOptions,
-) -> anyhow::Result<Option<logs::ParsedLog>> {
+fn read_log(path: &std::path::Path, options: LogOptions) -> anyhow::Result<Option<LogFlows>> {
     let parsed =
-        logs::parse_file(path, options).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        logs::read_flows(path, options).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if parsed.summary.used == 0 {
         let content = logs::sniff::sniff(path).ok();
         if let Some(why) = logs::sniff::unusable(path, &parsed.summary, content.as_ref()) {
@@ -333,12 +330,17 @@ fn collect(
         ));
         return Ok(None);
     }
-    Ok(Some(audit_parsed(&name, parsed, s)))
+    Ok(Some(audit_parsed(&name, parsed.into(), s)))
 }
 
 /// The audit of a parsed log or flow export, with the findings only a log gives.
-fn audit_parsed(name: &str, parsed: logs::ParsedLog, s: &AuditSettings) -> Audited {
-    let (analysis, info) = logs::to_flow::analysis(name, &parsed);
+fn audit_parsed(name: &str, parsed: LogFlows, s: &AuditSettings) -> Audited {
+    let LogFlows {
+        summary,
+        flows,
+        info,
+    } = parsed;
+    let analysis = logs::to_flow::analysis_of(name, &summary, flows);
     let unrecorded: Vec<bool> = info.iter().map(|x| !x.outcome_recorded).collect();
     let mut audit = crate::audit::audit_with(
         &analysis,
@@ -347,16 +349,13 @@ fn audit_parsed(name: &str, parsed: logs::ParsedLog, s: &AuditSettings) -> Audit
         s.site.assumed,
         &unrecorded,
     );
-    crate::diagnose::firewall::attach(&analysis, &mut audit, &info, parsed.summary.format);
+    crate::diagnose::firewall::attach(&analysis, &mut audit, &info, summary.format);
     let selection = select(s, &analysis, &audit);
     Audited {
         analysis,
         audit,
         selection,
-        log: Some(LogSide {
-            summary: parsed.summary,
-            info,
-        }),
+        log: Some(LogSide { summary, info }),
     }
 }
 

@@ -235,6 +235,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub fields: Vec<String>,
+    /// W3C (`pfirewall.log`): the column of each of [`pfirewall::DEFAULT_FIELDS`] in `fields`,
+    /// found once when the `#Fields` line is read rather than for each line.
+    pub columns: [Option<u8>; pfirewall::DEFAULT_FIELDS.len()],
     /// W3C `#Time Format: UTC` (otherwise local time).
     pub utc: bool,
     /// Zeek `#separator`.
@@ -247,6 +250,7 @@ impl Default for Header {
     fn default() -> Self {
         Header {
             fields: Vec::new(),
+            columns: pfirewall::default_columns(),
             utc: false,
             separator: '\t',
             unset: "-".into(),
@@ -526,6 +530,20 @@ impl Batch {
         }
     }
 
+    /// An emptied batch from `spare` (its buffers keep their size: no first-touch page faults
+    /// and no growing copies for each batch of a long log), or a new one.
+    fn reuse(spare: &mut Vec<Batch>, header: &Header) -> Batch {
+        match spare.pop() {
+            Some(mut b) => {
+                if *b.header != *header {
+                    b.header = Arc::new(header.clone());
+                }
+                b
+            }
+            None => Batch::new(Arc::new(header.clone())),
+        }
+    }
+
     fn text(&self, i: usize) -> std::borrow::Cow<'_, str> {
         let (_, s, e, _) = self.lines[i];
         String::from_utf8_lossy(&self.data[s..e])
@@ -551,10 +569,44 @@ impl Batch {
     }
 }
 
-/// Parses a log file, gzip-compressed or not (rotated logs are often kept as `.gz`). A capture
-/// of NetFlow/IPFIX export packets (named by `--log-format netflow`, or told by its content)
-/// is read by [`netflow::read_file`].
-pub fn parse_file(path: &Path, mut opts: LogOptions) -> io::Result<ParsedLog> {
+/// Parses a log file, gzip-compressed or not (rotated logs are often kept as `.gz`), keeping
+/// every record. A capture of NetFlow/IPFIX export packets (named by `--log-format netflow`, or
+/// told by its content) is read by [`netflow::read_file`].
+pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
+    let mut records = Vec::new();
+    let summary = match open(path, opts)? {
+        Opened::Parsed(p) => return Ok(*p),
+        Opened::Text(r, opts) => {
+            parse_reader_into(r, opts, |v| records.extend(v.into_iter().map(|r| *r)))?
+        }
+    };
+    Ok(ParsedLog { summary, records })
+}
+
+/// Reads a log file as flows, joining its records on all cores as they are parsed: memory
+/// follows the log's distinct flows, not its lines.
+pub fn read_flows(path: &Path, opts: LogOptions) -> io::Result<to_flow::LogFlows> {
+    let mut joiner = to_flow::Shards::new(rayon::current_num_threads());
+    let summary = match open(path, opts)? {
+        Opened::Parsed(p) => return Ok((*p).into()),
+        Opened::Text(r, opts) => parse_reader_into(r, opts, |v| joiner.push_all(&v))?,
+    };
+    let (flows, info) = joiner.finish();
+    Ok(to_flow::LogFlows {
+        summary,
+        flows,
+        info,
+    })
+}
+
+/// A log file opened: text lines to parse (gunzipped when need be), or a file of another kind
+/// already read whole (NetFlow exports and nfdump's CSV, whose records are paired first).
+enum Opened {
+    Text(Box<dyn Read + Send>, LogOptions),
+    Parsed(Box<ParsedLog>),
+}
+
+fn open(path: &Path, mut opts: LogOptions) -> io::Result<Opened> {
     if opts.reference_ns.is_none() {
         opts.reference_ns = std::fs::metadata(path)
             .and_then(|m| m.modified())
@@ -572,16 +624,21 @@ pub fn parse_file(path: &Path, mut opts: LogOptions) -> io::Result<ParsedLog> {
         Some(LogFormat::Netflow) => {
             let mut parsed = netflow::read_file(path)?;
             parsed.summary.detected = opts.format.is_none();
-            return Ok(parsed);
+            return Ok(Opened::Parsed(Box::new(parsed)));
         }
-        Some(LogFormat::NfdumpCsv) => return netflow::nfdump::read_file(path, opts),
+        Some(LogFormat::NfdumpCsv) => {
+            return netflow::nfdump::read_file(path, opts).map(|p| Opened::Parsed(Box::new(p)))
+        }
         _ => {}
     }
     let mut f = BufReader::new(std::fs::File::open(path)?);
     if f.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
-        return parse_reader(flate2::read::MultiGzDecoder::new(f), opts);
+        return Ok(Opened::Text(
+            Box::new(flate2::read::MultiGzDecoder::new(f)),
+            opts,
+        ));
     }
-    parse_reader(f, opts)
+    Ok(Opened::Text(Box::new(f), opts))
 }
 
 /// Nanoseconds since the epoch of a system time; `None` before 1970 or beyond 2262.
@@ -590,8 +647,24 @@ fn epoch_ns(t: std::time::SystemTime) -> Option<i64> {
     i64::try_from(d.as_nanos()).ok()
 }
 
-/// Parses a log from any reader, in parallel batches, merged in file order.
+/// Parses a log from any reader, in parallel batches, merged in file order, keeping every
+/// record (for tests and tools that look at lines; an audit joins them as they come with
+/// [`read_flows`]).
 pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
+    let mut records = Vec::new();
+    let summary = parse_reader_into(r, opts, |v| records.extend(v.into_iter().map(|r| *r)))?;
+    Ok(ParsedLog { summary, records })
+}
+
+/// Parses a log from any reader and hands its records to `sink` in file order, a group of
+/// batches at a time. Batches of lines are parsed on all cores while the records of the
+/// group before go to `sink`, so what is held at once is a few batches of lines, whatever the
+/// log's length.
+pub fn parse_reader_into<R: Read>(
+    r: R,
+    opts: LogOptions,
+    mut sink: impl FnMut(Vec<Box<Record>>) + Send,
+) -> io::Result<Summary> {
     let reference = opts
         .reference_ns
         .or_else(|| epoch_ns(std::time::SystemTime::now()));
@@ -599,7 +672,6 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
         r: BufReader::with_capacity(1 << 20, r),
     };
     let mut summary = Summary::default();
-    let mut records = Vec::new();
     let mut header = Header::default();
     let mut line_no = 0u64;
     let mut format = opts.format;
@@ -609,6 +681,10 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
     let group = rayon::current_num_threads().max(1) * 2;
     let mut pending: Vec<Batch> = Vec::new();
     let mut batch = Batch::new(Arc::new(header.clone()));
+    // Batches parsed but not yet counted and handed to the sink.
+    let mut parsed: Vec<(Batch, Vec<Outcome>)> = Vec::new();
+    // Delivered batches, emptied, whose buffers the next lines fill.
+    let mut spare: Vec<Batch> = Vec::new();
     let mut eof = false;
     while !eof {
         // Fill up to `group` batches, cutting a batch where a header line changes the layout.
@@ -641,20 +717,20 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
                         update_header(fmt, &mut h, &String::from_utf8_lossy(&batch.data[start..]));
                         if h != header {
                             header = h;
-                            let next = Batch::new(Arc::new(header.clone()));
+                            let next = Batch::reuse(&mut spare, &header);
                             pending.push(std::mem::replace(&mut batch, next));
                             continue;
                         }
                     }
                     if batch.lines.len() >= BATCH_LINES {
-                        let next = Batch::new(Arc::new(header.clone()));
+                        let next = Batch::reuse(&mut spare, &header);
                         pending.push(std::mem::replace(&mut batch, next));
                     }
                 }
             }
         }
         if eof && !batch.lines.is_empty() {
-            let next = Batch::new(Arc::new(header.clone()));
+            let next = Batch::reuse(&mut spare, &header);
             pending.push(std::mem::replace(&mut batch, next));
         }
         if pending.is_empty() {
@@ -672,26 +748,22 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
             Some(f) => rehead(f, pending_now, &mut header),
             None => pending_now,
         };
-        let outcomes: Vec<Vec<Outcome>> = pending_now
-            .par_iter()
-            .map(|b| b.parse(fmt, opts.tz_offset_s, reference))
-            .collect();
-        for (b, outs) in pending_now.iter().zip(outcomes) {
-            for (i, o) in outs.into_iter().enumerate() {
-                let (no, ..) = b.lines[i];
-                let text = if matches!(o, Outcome::Unparsable(_)) {
-                    b.text(i).into_owned()
-                } else {
-                    String::new()
-                };
-                summary.count(no, &text, &o);
-                if let Outcome::Used(r) = o {
-                    records.push(*r);
-                }
-            }
-        }
+        // Parse these batches while the ones before go to the sink.
+        let (outcomes, emptied) = rayon::join(
+            || -> Vec<Vec<Outcome>> {
+                pending_now
+                    .par_iter()
+                    .map(|b| b.parse(fmt, opts.tz_offset_s, reference))
+                    .collect()
+            },
+            || deliver(std::mem::take(&mut parsed), &mut summary, &mut sink),
+        );
+        parsed = pending_now.into_iter().zip(outcomes).collect();
+        spare.extend(emptied);
         batch.header = Arc::new(header.clone());
     }
+    deliver(parsed, &mut summary, &mut sink);
+    drop(spare);
     summary.lines = line_no;
     summary.format = format;
     summary.facts = format.map(facts::of);
@@ -718,7 +790,41 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
         None if line_no == 0 => "no lines".to_string(),
         None => "unknown (the format could not be detected)".to_string(),
     };
-    Ok(ParsedLog { summary, records })
+    Ok(summary)
+}
+
+/// Counts parsed batches' lines, in file order, and hands their records to the sink. The
+/// batches come back emptied, for their buffers to be filled again.
+fn deliver(
+    parsed: Vec<(Batch, Vec<Outcome>)>,
+    summary: &mut Summary,
+    sink: &mut impl FnMut(Vec<Box<Record>>),
+) -> Vec<Batch> {
+    if parsed.is_empty() {
+        return Vec::new();
+    }
+    let mut emptied = Vec::with_capacity(parsed.len());
+    let mut records = Vec::with_capacity(parsed.iter().map(|(b, _)| b.lines.len()).sum());
+    for (b, outs) in parsed {
+        for (i, o) in outs.into_iter().enumerate() {
+            let (no, ..) = b.lines[i];
+            let text = if matches!(o, Outcome::Unparsable(_)) {
+                b.text(i).into_owned()
+            } else {
+                String::new()
+            };
+            summary.count(no, &text, &o);
+            if let Outcome::Used(r) = o {
+                records.push(r);
+            }
+        }
+        let mut b = b;
+        b.data.clear();
+        b.lines.clear();
+        emptied.push(b);
+    }
+    sink(records);
+    emptied
 }
 
 /// Re-splits batches read before the format was known so that each has its header in force.

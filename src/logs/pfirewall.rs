@@ -27,26 +27,84 @@ pub fn update_header(h: &mut Header, line: &str) {
     };
     if let Some((key, val)) = rest.split_once(':') {
         match key.trim().to_ascii_lowercase().as_str() {
-            "fields" => h.fields = val.split_ascii_whitespace().map(str::to_string).collect(),
+            "fields" => {
+                h.fields = val.split_ascii_whitespace().map(str::to_string).collect();
+                h.columns = columns(&h.fields);
+            }
             "time format" => h.utc = val.trim().eq_ignore_ascii_case("utc"),
             _ => {}
         }
     }
 }
 
-fn idx(fields: &[String], name: &str) -> Option<usize> {
-    if fields.is_empty() {
-        DEFAULT_FIELDS.iter().position(|f| *f == name)
-    } else {
-        fields.iter().position(|f| f.eq_ignore_ascii_case(name))
+/// Columns of the default layout: each field where Windows writes it.
+pub const fn default_columns() -> [Option<u8>; DEFAULT_FIELDS.len()] {
+    let mut c = [None; DEFAULT_FIELDS.len()];
+    let mut i = 0;
+    while i < c.len() {
+        c[i] = Some(i as u8);
+        i += 1;
     }
+    c
 }
+
+/// The column of each of [`DEFAULT_FIELDS`] in a `#Fields` layout (names in any case).
+fn columns(fields: &[String]) -> [Option<u8>; DEFAULT_FIELDS.len()] {
+    if fields.is_empty() {
+        return default_columns();
+    }
+    DEFAULT_FIELDS.map(|name| {
+        fields
+            .iter()
+            .position(|f| f.eq_ignore_ascii_case(name))
+            .and_then(|i| u8::try_from(i).ok())
+    })
+}
+
+/// Index in [`DEFAULT_FIELDS`] of each field a line is read for.
+mod col {
+    pub const DATE: usize = 0;
+    pub const TIME: usize = 1;
+    pub const ACTION: usize = 2;
+    pub const PROTOCOL: usize = 3;
+    pub const SRC_IP: usize = 4;
+    pub const DST_IP: usize = 5;
+    pub const SRC_PORT: usize = 6;
+    pub const DST_PORT: usize = 7;
+    pub const SIZE: usize = 8;
+    pub const TCPFLAGS: usize = 9;
+    pub const TCPSYN: usize = 10;
+    pub const ICMPTYPE: usize = 13;
+    pub const ICMPCODE: usize = 14;
+}
+
+/// Columns split without a heap block for the usual layouts.
+const COLS_INLINE: usize = 32;
 
 pub fn parse(h: &Header, line_no: u64, line: &str, tz: i32) -> Outcome {
     if line.starts_with('#') {
         return Outcome::Comment;
     }
-    let cols: Vec<&str> = line.split_ascii_whitespace().collect();
+    let mut inline = [""; COLS_INLINE];
+    let mut n = 0usize;
+    let mut spilled: Vec<&str> = Vec::new();
+    for (i, c) in line.split_ascii_whitespace().enumerate() {
+        match inline.get_mut(i) {
+            Some(slot) => *slot = c,
+            None => {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&inline);
+                }
+                spilled.push(c);
+            }
+        }
+        n = i + 1;
+    }
+    let cols: &[&str] = if spilled.is_empty() {
+        &inline[..n]
+    } else {
+        &spilled
+    };
     let want = if h.fields.is_empty() {
         DEFAULT_FIELDS.len()
     } else {
@@ -60,44 +118,47 @@ pub fn parse(h: &Header, line_no: u64, line: &str, tz: i32) -> Outcome {
     if !ok_count {
         return Outcome::Unparsable("extra_fields");
     }
-    let get = |name: &str| {
-        idx(&h.fields, name)
-            .and_then(|i| cols.get(i).copied())
+    let get = |field: usize| {
+        h.columns
+            .get(field)
+            .copied()
+            .flatten()
+            .and_then(|i| cols.get(usize::from(i)).copied())
             .filter(|v| *v != "-")
     };
-    let action = match get("action") {
+    let action = match get(col::ACTION) {
         Some(a) if a.eq_ignore_ascii_case("allow") => Action::Allowed,
         Some(a) if a.eq_ignore_ascii_case("drop") => Action::Denied,
         // INFO-EVENTS-LOST and other non-traffic actions.
         Some(_) => return Outcome::Skipped("not_traffic"),
         None => return Outcome::Unparsable("no_action"),
     };
-    let Some(transport) = get("protocol").and_then(protocol_number) else {
+    let Some(transport) = get(col::PROTOCOL).and_then(protocol_number) else {
         return Outcome::Unparsable("bad_protocol");
     };
     let (Some(src), Some(dst)) = (
-        get("src-ip").and_then(|s| s.parse::<IpAddr>().ok()),
-        get("dst-ip").and_then(|s| s.parse::<IpAddr>().ok()),
+        get(col::SRC_IP).and_then(|s| s.parse::<IpAddr>().ok()),
+        get(col::DST_IP).and_then(|s| s.parse::<IpAddr>().ok()),
     ) else {
         return Outcome::Unparsable("bad_address");
     };
     let has_ports = matches!(transport, 6 | 17 | 132);
     let (sp, dp) = if has_ports {
-        match (get("src-port").map(port), get("dst-port").map(port)) {
+        match (get(col::SRC_PORT).map(port), get(col::DST_PORT).map(port)) {
             (Some(Some(a)), Some(Some(b))) => (a, b),
             _ => return Outcome::Unparsable("bad_port"),
         }
     } else {
         // ICMP: type and code in the port columns, as Zeek reports them.
-        let t = get("icmptype")
+        let t = get(col::ICMPTYPE)
             .and_then(|v| v.parse::<u8>().ok())
             .unwrap_or(0);
-        let c = get("icmpcode")
+        let c = get(col::ICMPCODE)
             .and_then(|v| v.parse::<u8>().ok())
             .unwrap_or(0);
         (u16::from(t), u16::from(c))
     };
-    let ts = match (get("date"), get("time")) {
+    let ts = match (get(col::DATE), get(col::TIME)) {
         (Some(d), Some(t)) => match time::date_clock(d, t, if h.utc { 0 } else { tz }) {
             Ok(ns) => Some(ns),
             Err(e) => return Outcome::Unparsable(e.bucket()),
@@ -106,16 +167,16 @@ pub fn parse(h: &Header, line_no: u64, line: &str, tz: i32) -> Outcome {
     };
     let mut r = Record::new(line_no, action, transport, (src, sp), (dst, dp));
     r.ts_ns = ts;
-    r.bytes = get("size").and_then(|s| s.parse().ok());
+    r.bytes = get(col::SIZE).and_then(|s| s.parse().ok());
     r.bytes_total = true;
     r.packets = Some(1);
-    let syn = get("tcpflags").is_some_and(|f| f.contains('S') && !f.contains('A'))
-        || get("tcpsyn").is_some_and(|s| s != "0");
+    let syn = get(col::TCPFLAGS).is_some_and(|f| f.contains('S') && !f.contains('A'))
+        || get(col::TCPSYN).is_some_and(|s| s != "0");
     // An ALLOW line is a connection WFP authorized: the firewall built the session.
     r.tcp_opened = transport == 6 && (action == Action::Allowed || syn);
     // A dropped TCP packet is a connection attempt left unanswered, unless its flags say it
     // was not a SYN (a stray ACK or RST of a connection already gone).
-    let not_syn = get("tcpflags").is_some_and(|f| !f.contains('S'));
+    let not_syn = get(col::TCPFLAGS).is_some_and(|f| !f.contains('S'));
     r.end = (transport == 6 && action == Action::Denied && !not_syn).then_some(TcpEnd::Unanswered);
     Outcome::Used(Box::new(r))
 }

@@ -24,13 +24,16 @@
 //! flow's outcome is recorded when the log counts what the responder sent, or when the firewall
 //! denied it.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
+use std::hash::BuildHasher;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::state::TcpEnd;
-use super::{Action, ParsedLog, Record};
+use super::{Action, ParsedLog, Record, Summary};
 use crate::accounting::Accounting;
 use crate::analysis::{Analysis, InputReport};
 use crate::flow::tcp::Handshake;
@@ -68,6 +71,8 @@ fn ep((ip, port): (IpAddr, u16)) -> Endpoint {
 }
 
 struct Building {
+    /// The line that started the flow: flows are numbered in this order.
+    first_line: u64,
     flow: Flow,
     info: LogFlowInfo,
     /// The last ending a line stated, with that line's source socket (to place a reset).
@@ -89,6 +94,7 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
     let byte = |p: u16| u8::try_from(p).unwrap_or(u8::MAX);
     let icmp = matches!(r.transport, 1 | 58).then_some((byte(src.1), byte(dst.1)));
     Building {
+        first_line: r.line,
         flow: Flow {
             id: 0,
             protocol: r.transport,
@@ -196,17 +202,23 @@ fn add(b: &mut Building, r: &Record) {
 
 type TupleKey = ((IpAddr, u16), (IpAddr, u16), u8, bool);
 
-/// The flows of a parsed log, in order of their first line, with the side table.
-pub fn flows(log: &ParsedLog) -> (Vec<Flow>, Vec<LogFlowInfo>) {
-    let mut out: Vec<Building> = Vec::new();
-    let mut by_session: HashMap<(u64, FlowKey), usize> = HashMap::new();
-    let mut by_tuple: HashMap<TupleKey, usize> = HashMap::new();
-    for r in &log.records {
-        let (key, _) = FlowKey::new(r.src, r.dst, r.transport);
+/// Joins records into flows as they arrive, in file order: what it keeps follows the log's
+/// distinct flows, not its lines.
+#[derive(Default)]
+pub struct Joiner {
+    out: Vec<Building>,
+    by_session: FxHashMap<(u64, FlowKey), usize>,
+    by_tuple: FxHashMap<TupleKey, usize>,
+}
+
+impl Joiner {
+    /// Adds the next record of the log.
+    pub fn push(&mut self, r: &Record) {
         if let Some(s) = r.session {
-            if let Some(&i) = by_session.get(&(s, key)) {
-                add(&mut out[i], r);
-                continue;
+            let (key, _) = FlowKey::new(r.src, r.dst, r.transport);
+            if let Some(&i) = self.by_session.get(&(s, key)) {
+                add(&mut self.out[i], r);
+                return;
             }
             let (src, dst) = if r.oriented || r.src.1 >= r.dst.1 {
                 (r.src, r.dst)
@@ -218,20 +230,29 @@ pub fn flows(log: &ParsedLog) -> (Vec<Flow>, Vec<LogFlowInfo>) {
                 b.flow.initiator_by = InitiatorEvidence::WellKnownPort;
             }
             add(&mut b, r);
-            by_session.insert((s, key), out.len());
-            out.push(b);
-            continue;
+            self.by_session.insert((s, key), self.out.len());
+            self.out.push(b);
+            return;
         }
         let tk = (r.src, r.dst, r.transport, r.action == Action::Denied);
-        if let Some(&i) = by_tuple.get(&tk) {
-            add(&mut out[i], r);
-            continue;
+        if let Some(&i) = self.by_tuple.get(&tk) {
+            add(&mut self.out[i], r);
+            return;
         }
         let mut b = new_flow(r, r.src, r.dst);
         add(&mut b, r);
-        by_tuple.insert(tk, out.len());
-        out.push(b);
+        self.by_tuple.insert(tk, self.out.len());
+        self.out.push(b);
     }
+
+    /// The flows, in order of their first line, with the side table.
+    pub fn finish(self) -> (Vec<Flow>, Vec<LogFlowInfo>) {
+        number(self.out)
+    }
+}
+
+/// Numbers flows in the order they were built and settles their outcomes.
+fn number(out: Vec<Building>) -> (Vec<Flow>, Vec<LogFlowInfo>) {
     let mut flows = Vec::with_capacity(out.len());
     let mut info = Vec::with_capacity(out.len());
     for (i, mut b) in out.into_iter().enumerate() {
@@ -243,6 +264,76 @@ pub fn flows(log: &ParsedLog) -> (Vec<Flow>, Vec<LogFlowInfo>) {
         info.push(b.info);
     }
     (flows, info)
+}
+
+/// [`Joiner`] on all cores: a record goes to the shard of its address pair and transport, so
+/// the records of one flow (by session or by tuple) meet in one shard, in file order; the
+/// flows are numbered by their first line at the end, as one joiner numbers them.
+pub struct Shards {
+    shards: Vec<Joiner>,
+}
+
+impl Shards {
+    pub fn new(n: usize) -> Shards {
+        Shards {
+            shards: (0..n.max(1)).map(|_| Joiner::default()).collect(),
+        }
+    }
+
+    /// Adds the next records of the log, in file order.
+    pub fn push_all(&mut self, records: &[Box<Record>]) {
+        let n = self.shards.len();
+        if n == 1 {
+            records.iter().for_each(|r| self.shards[0].push(r));
+            return;
+        }
+        let shard_of = |r: &Record| {
+            let (key, _) = FlowKey::new(r.src, r.dst, r.transport);
+            (rustc_hash::FxBuildHasher.hash_one(key) % n as u64) as usize
+        };
+        let of: Vec<usize> = records.par_iter().map(|r| shard_of(r)).collect();
+        self.shards.par_iter_mut().enumerate().for_each(|(i, j)| {
+            for (r, _) in records.iter().zip(&of).filter(|(_, s)| **s == i) {
+                j.push(r);
+            }
+        });
+    }
+
+    /// The flows, in order of their first line, with the side table.
+    pub fn finish(self) -> (Vec<Flow>, Vec<LogFlowInfo>) {
+        let mut all: Vec<Building> = self.shards.into_iter().flat_map(|j| j.out).collect();
+        all.sort_unstable_by_key(|b| b.first_line);
+        number(all)
+    }
+}
+
+/// A log read as flows: its line counts, its flows in order of their first line, and what
+/// only the log tells of each flow (by flow index).
+#[derive(Debug, Clone)]
+pub struct LogFlows {
+    pub summary: Summary,
+    pub flows: Vec<Flow>,
+    pub info: Vec<LogFlowInfo>,
+}
+
+impl From<ParsedLog> for LogFlows {
+    fn from(log: ParsedLog) -> LogFlows {
+        let (flows, info) = self::flows(&log);
+        LogFlows {
+            summary: log.summary,
+            flows,
+            info,
+        }
+    }
+}
+
+/// The flows of a parsed log, in order of their first line, with the side table.
+pub fn flows(log: &ParsedLog) -> (Vec<Flow>, Vec<LogFlowInfo>) {
+    let mut j = Joiner::default();
+    for r in &log.records {
+        j.push(r);
+    }
+    j.finish()
 }
 
 /// The flow's outcome in the capture path's terms, and whether the log recorded it.
@@ -270,11 +361,15 @@ fn settle(b: &mut Building) {
     f.tcp = Some(Box::new(summary));
 }
 
-/// An [`Analysis`] of a log, as [`crate::audit::audit`] takes it. The line counts go into the
-/// accounting's notes (`log.used`, `log.skipped.<reason>`...), which every report prints.
+/// An [`Analysis`] of a parsed log, as [`crate::audit::audit`] takes it, with the side table.
 pub fn analysis(name: &str, log: &ParsedLog) -> (Analysis, Vec<LogFlowInfo>) {
     let (flows, info) = flows(log);
-    let s = &log.summary;
+    (analysis_of(name, &log.summary, flows), info)
+}
+
+/// An [`Analysis`] of a log's flows. The line counts go into the accounting's notes
+/// (`log.used`, `log.skipped.<reason>`...), which every report prints.
+pub fn analysis_of(name: &str, s: &Summary, flows: Vec<Flow>) -> Analysis {
     let mut acc = Accounting::default();
     acc.notes.insert("log.lines".into(), s.lines);
     acc.notes.insert("log.used".into(), s.used);
@@ -288,7 +383,7 @@ pub fn analysis(name: &str, log: &ParsedLog) -> (Analysis, Vec<LogFlowInfo>) {
     let first = flows.iter().filter_map(|f| f.orig.first_ts_ns()).min();
     let last = flows.iter().filter_map(|f| f.orig.last_ts_ns()).max();
     let n = flows.len() as u64;
-    let analysis = Analysis {
+    Analysis {
         inputs: vec![InputReport {
             name: name.to_string(),
             format: s.format.map(super::LogFormat::label),
@@ -316,6 +411,5 @@ pub fn analysis(name: &str, log: &ParsedLog) -> (Analysis, Vec<LogFlowInfo>) {
         accounting: acc,
         first_ts_ns: first,
         last_ts_ns: last,
-    };
-    (analysis, info)
+    }
 }
