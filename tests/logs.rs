@@ -1897,3 +1897,51 @@ fn flows_joined_while_parsing_equal_flows_joined_after() {
     assert_eq!(long.summary.used, 150_000);
     assert_eq!(long.flows.len(), 5_000);
 }
+
+/// The headline's "not checked" list names each check once (a range such as A13-A15 counts
+/// for each of its ids) and never a check whose finding the headline shows as failing.
+#[test]
+fn the_headline_never_lists_a_failing_check_as_not_checked() {
+    let topology = captures("topology.toml");
+    let mut seen_failing = 0;
+    for name in ["pfirewall.log", "asa.log", "panos.log", "fortigate.log", "netfilter.log"] {
+        let out = run(&[
+            "audit",
+            "-r",
+            &data(name).display().to_string(),
+            "--topology",
+            &topology.display().to_string(),
+            "--wide",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let failing: Vec<&str> = text
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.trim_start().strip_prefix("error: "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        seen_failing += failing.len();
+        let Some(line) = text
+            .lines()
+            .find(|l| l.contains("skipped for want of a fact"))
+        else {
+            continue;
+        };
+        let list = line.split(": ").last().unwrap_or("");
+        let ids: Vec<&str> = list
+            .split(" and ")
+            .next()
+            .unwrap_or("")
+            .split(", ")
+            .collect();
+        for id in &ids {
+            assert!(!id.contains('-'), "{name}: a range in {line:?}");
+            assert!(!failing.contains(id), "{name}: {id} fails and is not checked: {line:?}");
+        }
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "{name}: an id twice in {line:?}");
+    }
+    assert!(seen_failing > 0, "no sample log gave a failing finding to check against");
+}

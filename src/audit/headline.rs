@@ -126,11 +126,16 @@ impl Headline {
             }
         }
         if !diagnosis.skipped.is_empty() {
-            // A skipped entry may name a group ("D1, D3-D5"): name each id once.
-            let mut ids: Vec<&str> = diagnosis
+            // A skipped entry may name a group ("D1, D3-D5"): name each id once. A check that
+            // ran on some flows and gave a finding is not named here (its finding is above; the
+            // report's skipped list says for which flows it could not run).
+            let fired: Vec<&str> = diagnosis.findings.iter().map(|f| f.id).collect();
+            let mut ids: Vec<String> = diagnosis
                 .skipped
                 .iter()
                 .flat_map(|s| s.id.split(", "))
+                .flat_map(expand_range)
+                .filter(|id| !fired.contains(&id.as_str()))
                 .collect();
             // Rulebook order: letters, then the number (F4 before F12).
             ids.sort_unstable_by_key(|id| {
@@ -143,20 +148,22 @@ impl Headline {
                     .collect::<String>()
                     .parse()
                     .unwrap_or(0);
-                (&id[..letters], number, *id)
+                (id[..letters].to_string(), number, id.clone())
             });
             ids.dedup();
             const NAMED: usize = 12;
             let more = ids.len().saturating_sub(NAMED);
-            unchecked.push(format!(
-                "skipped for want of a fact the topology or the input does not give: {}{}",
-                ids[..ids.len().min(NAMED)].join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            ));
+            if !ids.is_empty() {
+                unchecked.push(format!(
+                    "skipped for want of a fact the topology or the input does not give: {}{}",
+                    ids[..ids.len().min(NAMED)].join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
         }
         let violations_total = violations.values().sum();
         let answer = if violations_total > 0 || errors > 0 {
@@ -205,5 +212,36 @@ impl Headline {
             out.push(format!("  not checked: {u}"));
         }
         out
+    }
+}
+
+/// The ids a skipped entry's id names: `A13-A15` is A13, A14 and A15; any other id itself.
+fn expand_range(id: &str) -> Vec<String> {
+    let split = |s: &str| -> Option<(String, u32)> {
+        let at = s.find(|c: char| c.is_ascii_digit())?;
+        Some((s[..at].to_string(), s[at..].parse().ok()?))
+    };
+    if let Some((a, b)) = id.split_once('-') {
+        if let (Some((la, na)), Some((lb, nb))) = (split(a), split(b)) {
+            if la == lb && na <= nb && nb - na < 50 {
+                return (na..=nb).map(|n| format!("{la}{n}")).collect();
+            }
+        }
+    }
+    vec![id.to_string()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_range;
+
+    #[test]
+    fn a_range_of_ids_names_each_id() {
+        assert_eq!(expand_range("A13-A15"), ["A13", "A14", "A15"]);
+        assert_eq!(expand_range("F1-F3"), ["F1", "F2", "F3"]);
+        assert_eq!(expand_range("CRL1"), ["CRL1"]);
+        // Not a range of one kind: kept as written.
+        assert_eq!(expand_range("A3-F5"), ["A3-F5"]);
+        assert_eq!(expand_range("A5-A3"), ["A5-A3"]);
     }
 }
