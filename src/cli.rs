@@ -97,9 +97,16 @@ pub struct AuditArgs {
     /// file's last modification, or the year before for a date after it.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
-    /// UTC offset of the firewall's local time (+01:00, -05:30); logs carry local time without a
-    /// zone. Default: the times are read as UTC, and the report says so.
-    #[arg(long, value_name = "+HH:MM", allow_hyphen_values = true)]
+    /// The firewall's clock, for logs that write local time without a zone: a UTC offset
+    /// (+01:00, -05:30), the same for every line, or a time zone name (Europe/Berlin,
+    /// America/New_York), whose daylight-saving changes apply at each line's date. Default:
+    /// the times are read as UTC. The report says which was used.
+    #[arg(
+        long,
+        visible_alias = "tz",
+        value_name = "+HH:MM|ZONE",
+        allow_hyphen_values = true
+    )]
     pub tz_offset: Option<String>,
     /// The site's topology file (see `edgewise topology init`). Without it, the bundled sample
     /// topology is assumed, and the report says so. (No short form: `-t` is tshark's time

@@ -311,11 +311,33 @@ const LOG_FORMATS: [Option<LogFormat>; 9] = [
 ];
 
 /// A firewall or flow log: byte 0 picks the format (low 7 bits: detected, or one of the eight),
-/// byte 1 the device's offset from UTC (in quarter hours from -14:00), the rest is the log.
+/// byte 1 the device's clock (below 226: an offset from UTC in quarter hours from -14:00;
+/// from 226: a named zone with daylight saving, [`ZONES`]), the rest is the log.
 /// Every line is accounted for and the flows it gives balance. With the top bit of byte 0 set,
 /// the flows are also audited against the sample site and both log reports render (an audit
 /// builds a judge, which costs a hundred times the parse of a short log: the bit keeps most
 /// runs on the parsers).
+/// Zones whose rules the log target runs through: daylight saving north and south, a
+/// half-hour change, none.
+const ZONES: [&str; 5] = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "America/Sao_Paulo",
+];
+
+fn zone(i: usize) -> logs::time::Tz {
+    static LOADED: std::sync::OnceLock<Vec<logs::time::Tz>> = std::sync::OnceLock::new();
+    let all = LOADED.get_or_init(|| {
+        ZONES
+            .iter()
+            .map(|n| logs::parse_tz(n).expect("a zone of the built-in database"))
+            .collect()
+    });
+    all[i % all.len()]
+}
+
 pub fn log(data: &[u8]) {
     let [pick, tz, text @ ..] = data else {
         return;
@@ -323,7 +345,11 @@ pub fn log(data: &[u8]) {
     let text = &text[..text.len().min(MAX_INPUT)];
     let opts = LogOptions {
         format: LOG_FORMATS[usize::from(pick & 0x7f) % LOG_FORMATS.len()],
-        tz_offset_s: (i32::from(*tz) % 113 - 56) * 900,
+        tz: if *tz >= 226 {
+            zone(usize::from(*tz - 226))
+        } else {
+            logs::time::Tz::Fixed((i32::from(*tz) % 113 - 56) * 900)
+        },
         // A fixed time of writing, so that a reproducer parses alike in any year.
         reference_ns: Some(1_800_000_000_000_000_000),
     };

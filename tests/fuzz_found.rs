@@ -27,7 +27,7 @@ fn an_asa_line_with_a_huge_year_is_counted_out_of_range() {
             .as_bytes(),
         LogOptions {
             format: Some(LogFormat::Asa),
-            tz_offset_s: -14 * 3600,
+            tz: (-14 * 3600).into(),
             reference_ns: None,
         },
     )

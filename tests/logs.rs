@@ -36,7 +36,7 @@ fn parse_str(text: &[u8], format: Option<LogFormat>) -> ParsedLog {
         text,
         LogOptions {
             format,
-            tz_offset_s: 0,
+            tz: Default::default(),
             reference_ns: None,
         },
     )
@@ -89,7 +89,7 @@ fn pfirewall_samples() {
         &data("pfirewall.log"),
         LogOptions {
             format: Some(LogFormat::Pfirewall),
-            tz_offset_s: 3600,
+            tz: 3600.into(),
             reference_ns: None,
         },
     )
@@ -648,7 +648,7 @@ mod mutation {
             ]),
         ) {
             let text = lines.join("\n");
-            let parsed = parse_reader(text.as_bytes(), LogOptions { format: Some(format), tz_offset_s: 0, reference_ns: None })
+            let parsed = parse_reader(text.as_bytes(), LogOptions { format: Some(format), tz: Default::default(), reference_ns: None })
                 .expect("reading from memory");
             let s = &parsed.summary;
             // A line is what `wc -l` counts, plus a last line without its newline.
@@ -1439,7 +1439,7 @@ fn parse_at(name: &str, tz_offset_s: i32) -> ParsedLog {
         &data(name),
         LogOptions {
             format: None,
-            tz_offset_s,
+            tz: tz_offset_s.into(),
             reference_ns: end_of_2026(),
         },
     )
@@ -1904,7 +1904,13 @@ fn flows_joined_while_parsing_equal_flows_joined_after() {
 fn the_headline_never_lists_a_failing_check_as_not_checked() {
     let topology = captures("topology.toml");
     let mut seen_failing = 0;
-    for name in ["pfirewall.log", "asa.log", "panos.log", "fortigate.log", "netfilter.log"] {
+    for name in [
+        "pfirewall.log",
+        "asa.log",
+        "panos.log",
+        "fortigate.log",
+        "netfilter.log",
+    ] {
         let out = run(&[
             "audit",
             "-r",
@@ -1936,12 +1942,98 @@ fn the_headline_never_lists_a_failing_check_as_not_checked() {
             .collect();
         for id in &ids {
             assert!(!id.contains('-'), "{name}: a range in {line:?}");
-            assert!(!failing.contains(id), "{name}: {id} fails and is not checked: {line:?}");
+            assert!(
+                !failing.contains(id),
+                "{name}: {id} fails and is not checked: {line:?}"
+            );
         }
         let mut unique = ids.clone();
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), ids.len(), "{name}: an id twice in {line:?}");
     }
-    assert!(seen_failing > 0, "no sample log gave a failing finding to check against");
+    assert!(
+        seen_failing > 0,
+        "no sample log gave a failing finding to check against"
+    );
+}
+
+/// `--tz-offset` takes a zone name: a pfirewall.log written across the end of summer time in
+/// Berlin keeps its order and spacing in UTC (an offset would shift one side by an hour), the
+/// lines of the repeated hour are counted, and the report says which clock was used. A name
+/// that is not a zone stops the run with the names it may mean.
+#[test]
+fn a_named_zone_reads_a_log_across_a_daylight_saving_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pfirewall.log");
+    let header = "#Version: 1.5\n#Fields: date time action protocol src-ip dst-ip src-port \
+                  dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path\n";
+    let mut text = header.to_string();
+    // Local times: 01:50 CEST, 02:20 (the repeated hour: its first pass), 03:10 CET.
+    for (i, t) in ["01:50:00", "02:20:00", "03:10:00"].iter().enumerate() {
+        text.push_str(&format!(
+            "2026-10-25 {t} ALLOW TCP 198.51.100.{} 131.107.155.10 4000{i} 443 60 S - - - - - - \
+             RECEIVE\n",
+            i + 1
+        ));
+    }
+    std::fs::write(&path, text).expect("write");
+    let topo = captures("topology.toml");
+    let audit = |tz: &str| {
+        run(&[
+            "audit",
+            "-r",
+            path.to_str().expect("path"),
+            "--topology",
+            topo.to_str().expect("path"),
+            "--format",
+            "json",
+            "--tz-offset",
+            tz,
+        ])
+    };
+    let out = audit("Europe/Berlin");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let mut firsts: Vec<&str> = doc["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .filter_map(|f| f["first_ts"].as_str())
+        .collect();
+    firsts.sort_unstable();
+    let starts: Vec<&str> = firsts.iter().map(|t| t.get(..19).unwrap_or(t)).collect();
+    assert_eq!(
+        starts,
+        [
+            "2026-10-24T23:50:00",
+            "2026-10-25T00:20:00",
+            "2026-10-25T02:10:00"
+        ]
+    );
+    assert_eq!(doc["log"]["times_in_repeated_hour"], 1);
+    assert_eq!(doc["log"]["times_in_skipped_hour"], 0);
+    let basis = doc["log"]["time_basis"].as_str().unwrap_or("");
+    assert!(
+        basis.contains("Europe/Berlin") && basis.contains("daylight saving applied"),
+        "{basis}"
+    );
+
+    // A fixed offset reads every line at it, and says so.
+    let out = audit("+02:00");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let basis = doc["log"]["time_basis"].as_str().unwrap_or("");
+    assert!(
+        basis.contains("daylight-saving changes not applied"),
+        "{basis}"
+    );
+
+    // Not a zone: exit 2, the option, the name and what it may mean.
+    let out = audit("Europe/Berln");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--tz-offset") && err.contains("Europe/Berlin"),
+        "{err}"
+    );
 }

@@ -243,13 +243,13 @@ impl Settings {
             }
             Command::Audit(args) => {
                 let filter = display_filter(&args.read)?;
-                let tz_offset_s = match args.tz_offset.as_deref() {
-                    Some(s) => crate::logs::parse_tz_offset(s).map_err(SettingsError::TzOffset)?,
-                    None => 0,
+                let tz = match args.tz_offset.as_deref() {
+                    Some(s) => crate::logs::parse_tz(s).map_err(SettingsError::TzOffset)?,
+                    None => Default::default(),
                 };
                 let options = LogOptions {
                     format: args.log_format.map(log_format),
-                    tz_offset_s,
+                    tz,
                     reference_ns: None,
                 };
                 let input = audit_input(&args, options)?;

@@ -29,6 +29,7 @@
 use std::net::IpAddr;
 
 use super::state::TcpEnd;
+use super::time::Tz;
 use super::{port, protocol_number, time, Action, Outcome, Record};
 
 /// How a teardown reason says the connection ended.
@@ -116,7 +117,7 @@ fn interface(s: &str) -> &str {
 /// Finds the time `Mon DD YYYY HH:MM:SS` among the words before the message. `Ok(None)` when
 /// the prefix has no such time (a syslog time without a year); an error when it has one that
 /// cannot be a time (year 0, year 99999, a 25th hour), so the line is counted, not misdated.
-fn timestamp(prefix: &str, tz: i32) -> Result<Option<i64>, time::TimeError> {
+fn timestamp(prefix: &str, tz: Tz) -> Result<Option<i64>, time::TimeError> {
     let w: Vec<&str> = prefix
         .split_ascii_whitespace()
         .map(|s| s.trim_end_matches(':'))
@@ -203,7 +204,8 @@ fn after<'a>(w: &[&'a str], key: &str) -> Option<&'a str> {
         .and_then(|i| w.get(i + 1).copied())
 }
 
-pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
+pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
+    let tz: Tz = tz.into();
     let Some(at) = line.find("%ASA-").or_else(|| line.find("%FTD-")) else {
         return Outcome::Skipped("not_asa");
     };

@@ -34,6 +34,7 @@
 use std::net::IpAddr;
 
 use super::state::TcpEnd;
+use super::time::Tz;
 use super::{port, syslog, Action, Outcome, Record};
 
 /// Characters of the rule number and tracker kept as the flow's rule.
@@ -78,7 +79,8 @@ pub fn is_line(l: &str) -> bool {
 }
 
 /// One line. `reference`: when the log was last written, for the year of a BSD time.
-pub fn parse(line_no: u64, line: &str, tz: i32, reference: Option<i64>) -> Outcome {
+pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>) -> Outcome {
+    let tz: Tz = tz.into();
     let h = syslog::split(line);
     let Some(body) = body(&h) else {
         return Outcome::Skipped("not_filterlog");

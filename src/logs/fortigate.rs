@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 
 use super::state::TcpEnd;
+use super::time::Tz;
 use super::{port, protocol_number, time, Action, Outcome, Record};
 
 /// What an action says of the session.
@@ -119,7 +120,8 @@ fn eventtime(s: &str) -> Option<i64> {
     })
 }
 
-pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
+pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
+    let tz: Tz = tz.into();
     let kv = match pairs(line) {
         Ok(kv) => kv,
         Err(e) => return Outcome::Unparsable(e),

@@ -185,6 +185,9 @@ pub struct Record {
     /// How the originator is known, when the format says more than "the logged source"
     /// (NetFlow records paired by [`netflow::pair`]).
     pub evidence: Option<crate::flow::InitiatorEvidence>,
+    /// How the line's local time fit the named zone it was read in (`--tz-offset ZONE`):
+    /// in the hour repeated or skipped at a daylight-saving change, or not.
+    pub time_fit: time::Fit,
 }
 
 impl Record {
@@ -215,6 +218,7 @@ impl Record {
             tcp_opened: false,
             end: None,
             evidence: None,
+            time_fit: time::Fit::Exact,
         }
     }
 }
@@ -265,7 +269,7 @@ pub struct LogOptions {
     /// The format; detected from the first non-empty lines when `None`.
     pub format: Option<LogFormat>,
     /// Offset of the device's local time from UTC, in seconds (`+01:00` is 3600).
-    pub tz_offset_s: i32,
+    pub tz: time::Tz,
     /// When the log was last written (ns since the epoch, UTC): a BSD syslog time, which has no
     /// year, is taken in the year that puts it at or before this. [`parse_file`] takes the
     /// file's modification time; without one, the time of the run.
@@ -299,6 +303,12 @@ pub struct Summary {
     pub time_basis: String,
     /// Used lines without a usable time.
     pub no_timestamp: u64,
+    /// Used lines whose local time fell in the hour a named zone repeats when daylight saving
+    /// ends (read as its first pass).
+    pub times_in_repeated_hour: u64,
+    /// Used lines whose local time fell in the hour a named zone skips when daylight saving
+    /// starts (no such time there: the zone named is likely not the device's).
+    pub times_in_skipped_hour: u64,
     /// What the format tells of a connection and what it cannot ([`facts::FORMATS`]).
     pub facts: Option<&'static facts::FormatFacts>,
     /// NetFlow/IPFIX only: the exporters, export datagrams and what could not be used.
@@ -327,6 +337,11 @@ impl Summary {
                 if r.ts_ns.is_none() {
                     self.no_timestamp += 1;
                 }
+                match r.time_fit {
+                    time::Fit::Exact => {}
+                    time::Fit::Repeated => self.times_in_repeated_hour += 1,
+                    time::Fit::Skipped => self.times_in_skipped_hour += 1,
+                }
             }
             Outcome::Comment => self.comment += 1,
             Outcome::Skipped(r) => *self.skipped.entry(r).or_default() += 1,
@@ -349,6 +364,39 @@ impl Summary {
 pub struct ParsedLog {
     pub summary: Summary,
     pub records: Vec<Record>,
+}
+
+/// The clock `--tz-offset` names: a UTC offset ([`parse_tz_offset`]) or a time zone name
+/// (`Europe/Berlin`, any case), whose daylight-saving rules then apply line by line. The zone
+/// lives for the rest of the run.
+pub fn parse_tz(s: &str) -> Result<time::Tz, String> {
+    let t = s.trim();
+    let looks_offset = t
+        .bytes()
+        .next()
+        .is_some_and(|b| b == b'+' || b == b'-' || b.is_ascii_digit())
+        || t.eq_ignore_ascii_case("z")
+        || t.eq_ignore_ascii_case("utc");
+    if looks_offset {
+        return parse_tz_offset(t).map(time::Tz::Fixed);
+    }
+    match time::Zone::named(t) {
+        Some(z) => Ok(time::Tz::Zone(Box::leak(Box::new(z)))),
+        None => {
+            let like = time::Zone::like(t);
+            Err(if like.is_empty() {
+                format!(
+                    "{t:?} is neither a UTC offset such as +01:00 nor a time zone name such as \
+                     Europe/Berlin or America/New_York"
+                )
+            } else {
+                format!(
+                    "{t:?} is not a time zone name; did you mean {}?",
+                    like.join(" or ")
+                )
+            })
+        }
+    }
 }
 
 /// Parses `+HH:MM`, `-HH:MM`, `+HHMM`, `Z` or `UTC` into seconds east of UTC.
@@ -398,13 +446,31 @@ fn syslog_basis(local: &str, reference: Option<i64>, from_file: bool) -> String 
     )
 }
 
+/// How local times were read, in words: `what` ("device local time") read as UTC, at a fixed
+/// offset, or in a named zone.
+pub(crate) fn local_basis(what: &str, tz: time::Tz) -> String {
+    match tz {
+        time::Tz::Fixed(0) => format!("{what} read as UTC (no --tz-offset given)"),
+        time::Tz::Fixed(o) => format!(
+            "{what} at UTC{} (--tz-offset): one offset for every line, daylight-saving changes \
+             not applied (name the zone, e.g. --tz-offset Europe/Berlin, to apply them)",
+            offset_label(o)
+        ),
+        time::Tz::Zone(z) => format!(
+            "{what} in {} (--tz-offset), at the zone's offset on each line's date (daylight \
+             saving applied)",
+            z.name
+        ),
+    }
+}
+
 fn offset_label(s: i32) -> String {
     let sign = if s < 0 { '-' } else { '+' };
     let a = s.abs();
     format!("{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
 }
 
-/// Parses one line of `format`, with the header in force. `tz_offset_s` applies to local times.
+/// Parses one line of `format`, with the header in force. `tz` is the clock of local times.
 /// A BSD syslog time (no year) gives no time here: [`parse_line_at`] takes the year from when
 /// the log was written.
 pub fn parse_line(
@@ -412,9 +478,9 @@ pub fn parse_line(
     header: &Header,
     line_no: u64,
     line: &str,
-    tz_offset_s: i32,
+    tz: impl Into<time::Tz>,
 ) -> Outcome {
-    parse_line_at(format, header, line_no, line, tz_offset_s, None)
+    parse_line_at(format, header, line_no, line, tz, None)
 }
 
 /// [`parse_line`], with when the log was last written (`reference_ns`, see [`LogOptions`]) for
@@ -424,7 +490,24 @@ pub fn parse_line_at(
     header: &Header,
     line_no: u64,
     line: &str,
-    tz_offset_s: i32,
+    tz: impl Into<time::Tz>,
+    reference_ns: Option<i64>,
+) -> Outcome {
+    let tz: time::Tz = tz.into();
+    time::take_fit();
+    let mut o = parse_format(format, header, line_no, line, tz, reference_ns);
+    if let Outcome::Used(r) = &mut o {
+        r.time_fit = time::take_fit();
+    }
+    o
+}
+
+fn parse_format(
+    format: LogFormat,
+    header: &Header,
+    line_no: u64,
+    line: &str,
+    tz: time::Tz,
     reference_ns: Option<i64>,
 ) -> Outcome {
     if line.contains('\0') {
@@ -434,18 +517,18 @@ pub fn parse_line_at(
         return Outcome::Skipped("empty");
     }
     match format {
-        LogFormat::Pfirewall => pfirewall::parse(header, line_no, line, tz_offset_s),
-        LogFormat::Asa => asa::parse(line_no, line, tz_offset_s),
-        LogFormat::Panos => panos::parse(line_no, line, tz_offset_s),
-        LogFormat::Fortigate => fortigate::parse(line_no, line, tz_offset_s),
+        LogFormat::Pfirewall => pfirewall::parse(header, line_no, line, tz),
+        LogFormat::Asa => asa::parse(line_no, line, tz),
+        LogFormat::Panos => panos::parse(line_no, line, tz),
+        LogFormat::Fortigate => fortigate::parse(line_no, line, tz),
         LogFormat::ZeekTsv => zeek::parse_tsv(header, line_no, line),
         LogFormat::ZeekJson => zeek::parse_json(line_no, line),
         // Export packets are binary: read by `netflow::read_file`, never line by line.
         LogFormat::Netflow => Outcome::Unparsable("not_netflow_exports"),
         // Line by line, each direction's record stays its own; `parse_file` pairs them.
-        LogFormat::NfdumpCsv => netflow::nfdump::parse_line(line_no, line, tz_offset_s),
-        LogFormat::Netfilter => netfilter::parse(line_no, line, tz_offset_s, reference_ns),
-        LogFormat::Filterlog => filterlog::parse(line_no, line, tz_offset_s, reference_ns),
+        LogFormat::NfdumpCsv => netflow::nfdump::parse_line(line_no, line, tz),
+        LogFormat::Netfilter => netfilter::parse(line_no, line, tz, reference_ns),
+        LogFormat::Filterlog => filterlog::parse(line_no, line, tz, reference_ns),
     }
 }
 
@@ -551,7 +634,12 @@ impl Batch {
 
     /// Each line's outcome; without a format (none could be detected) every line that is not
     /// empty is `unknown_format`.
-    fn parse(&self, format: Option<LogFormat>, tz: i32, reference: Option<i64>) -> Vec<Outcome> {
+    fn parse(
+        &self,
+        format: Option<LogFormat>,
+        tz: time::Tz,
+        reference: Option<i64>,
+    ) -> Vec<Outcome> {
         (0..self.lines.len())
             .map(|i| {
                 let (no, s, e, too_long) = self.lines[i];
@@ -753,7 +841,7 @@ pub fn parse_reader_into<R: Read>(
             || -> Vec<Vec<Outcome>> {
                 pending_now
                     .par_iter()
-                    .map(|b| b.parse(fmt, opts.tz_offset_s, reference))
+                    .map(|b| b.parse(fmt, opts.tz, reference))
                     .collect()
             },
             || deliver(std::mem::take(&mut parsed), &mut summary, &mut sink),
@@ -772,13 +860,8 @@ pub fn parse_reader_into<R: Read>(
             let utc_header = format == Some(LogFormat::Pfirewall) && header.utc;
             let local = if utc_header {
                 "UTC (the log's #Time Format header)".to_string()
-            } else if opts.tz_offset_s == 0 {
-                "device local time read as UTC (no --tz-offset given)".to_string()
             } else {
-                format!(
-                    "device local time at UTC{} (--tz-offset)",
-                    offset_label(opts.tz_offset_s)
-                )
+                local_basis("device local time", opts.tz)
             };
             if f.syslog_time() {
                 syslog_basis(&local, reference, opts.reference_ns.is_some())

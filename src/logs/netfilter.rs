@@ -34,6 +34,7 @@
 use std::net::IpAddr;
 
 use super::state::TcpEnd;
+use super::time::Tz;
 use super::{port, protocol_number, syslog, Action, Outcome, Record};
 
 /// Prefix words that say the rule denied the packet.
@@ -144,7 +145,8 @@ impl<'a> Fields<'a> {
 }
 
 /// One line. `reference`: when the log was last written, for the year of a BSD time.
-pub fn parse(line_no: u64, line: &str, tz: i32, reference: Option<i64>) -> Outcome {
+pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>) -> Outcome {
+    let tz: Tz = tz.into();
     let h = syslog::split(line);
     // After the kernel's tag; a tag of another kind may be the prefix itself (`nft-drop:`).
     let text = match h.app {

@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 
 use super::state::TcpEnd;
+use super::time::Tz;
 use super::{port, protocol_number, time, Action, Outcome, Record};
 
 const TYPE: usize = 3;
@@ -91,7 +92,8 @@ fn tcp_end(denied: bool, action: &str, reason: &str, rcvd: Option<u64>) -> Optio
     })
 }
 
-pub fn parse(line_no: u64, line: &str, tz: i32) -> Outcome {
+pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
+    let tz: Tz = tz.into();
     let c: Vec<&str> = line.split(',').collect();
     match c.get(TYPE) {
         Some(&"TRAFFIC") => {}

@@ -14,6 +14,7 @@
 use std::net::IpAddr;
 
 use super::state::TcpEnd;
+use super::time::Tz;
 use super::{port, protocol_number, time, Action, Header, Outcome, Record};
 
 pub const DEFAULT_FIELDS: [&str; 17] = [
@@ -81,7 +82,8 @@ mod col {
 /// Columns split without a heap block for the usual layouts.
 const COLS_INLINE: usize = 32;
 
-pub fn parse(h: &Header, line_no: u64, line: &str, tz: i32) -> Outcome {
+pub fn parse(h: &Header, line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
+    let tz: Tz = tz.into();
     if line.starts_with('#') {
         return Outcome::Comment;
     }
@@ -159,7 +161,7 @@ pub fn parse(h: &Header, line_no: u64, line: &str, tz: i32) -> Outcome {
         (u16::from(t), u16::from(c))
     };
     let ts = match (get(col::DATE), get(col::TIME)) {
-        (Some(d), Some(t)) => match time::date_clock(d, t, if h.utc { 0 } else { tz }) {
+        (Some(d), Some(t)) => match time::date_clock(d, t, if h.utc { Tz::Fixed(0) } else { tz }) {
             Ok(ns) => Some(ns),
             Err(e) => return Outcome::Unparsable(e.bucket()),
         },

@@ -12,7 +12,7 @@
 //! A line that starts with none of these is all message, without a time. Nothing here indexes
 //! past what it checked: a line is any text.
 
-use super::time::{self, Civil, TimeError};
+use super::time::{self, Civil, TimeError, Tz};
 
 /// Slack for a clock that runs ahead of the file's: a BSD time up to a day after the reference
 /// is still taken to be in the reference's year.
@@ -41,15 +41,21 @@ pub enum Stamp {
 
 impl Stamp {
     /// UTC nanoseconds. A time with an offset is read as written; one without, as local time
-    /// at `tz` seconds east of UTC; a BSD time, in the year that puts it at or before
+    /// in the clock `tz`; a BSD time, in the year that puts it at or before
     /// `reference` (when the log was last written, as local time at `tz`), allowing a day of
     /// clock skew: a December line in a file last written in January is of the year before.
     /// `Ok(None)` for no wall time, and for a BSD time when there is no reference.
-    pub fn resolve(self, tz: i32, reference: Option<i64>) -> Result<Option<i64>, TimeError> {
+    pub fn resolve(
+        self,
+        tz: impl Into<Tz>,
+        reference: Option<i64>,
+    ) -> Result<Option<i64>, TimeError> {
+        let tz: Tz = tz.into();
         match self {
             Stamp::None => Ok(None),
             Stamp::Bad(e) => Err(e),
-            Stamp::Full(c, offset) => c.at(offset.unwrap_or(tz)).map(Some),
+            Stamp::Full(c, Some(offset)) => c.at(offset).map(Some),
+            Stamp::Full(c, None) => c.at(tz).map(Some),
             Stamp::NoYear {
                 mo,
                 d,
@@ -63,7 +69,8 @@ impl Stamp {
                     time::to_ns(2000, mo, d, h, mi, s, ns, 0)?;
                     return Ok(None);
                 };
-                let local = r.saturating_add(i64::from(tz).saturating_mul(1_000_000_000));
+                let local =
+                    r.saturating_add(i64::from(tz.offset_at_utc(r)).saturating_mul(1_000_000_000));
                 let (y, ..) = time::date_of(local);
                 let t = time::to_ns(y, mo, d, h, mi, s, ns, tz)?;
                 if t > r.saturating_add(SKEW_NS) {

@@ -46,8 +46,172 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
         .saturating_sub(719_468)
 }
 
-/// A local wall-clock time to UTC nanoseconds, given the zone's offset east of UTC. Years
-/// outside [`YEARS`] are out of range (a year read from a line can be any number).
+/// A time zone by name (`Europe/Berlin`), from the time zone database built into edgewise
+/// (IANA tzdb, the same on every machine: no system files needed).
+#[derive(Debug)]
+pub struct Zone {
+    pub name: String,
+    tz: jiff::tz::TimeZone,
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Zone) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Zone {}
+
+impl Zone {
+    /// The zone of this name (any case); `None` when the database has no such zone.
+    pub fn named(name: &str) -> Option<Zone> {
+        let tz = jiff::tz::TimeZone::get(name).ok()?;
+        let name = tz.iana_name().unwrap_or(name).to_string();
+        Some(Zone { name, tz })
+    }
+
+    /// Zone names that look like `name`: the same last part (`Berlin`), or containing it.
+    pub fn like(name: &str) -> Vec<String> {
+        let want = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+        if want.len() < 3 {
+            return Vec::new();
+        }
+        let mut found: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|n| n.to_string())
+            .filter(|n| {
+                let last = n.rsplit('/').next().unwrap_or(n).to_ascii_lowercase();
+                last == want
+                    || (want.len() >= 4 && last.contains(&want))
+                    || (want.len() >= 5 && edits(&last, &want) <= 2)
+            })
+            .collect();
+        found.sort();
+        found.truncate(5);
+        found
+    }
+
+    /// Seconds east of UTC at a UTC instant (ns since the epoch).
+    pub fn offset_at_utc(&self, ns: i64) -> i32 {
+        jiff::Timestamp::from_nanosecond(i128::from(ns))
+            .map(|t| self.tz.to_offset(t).seconds())
+            .unwrap_or(0)
+    }
+
+    /// How a wall-clock time fits the zone: the offset to read it at, and whether the time
+    /// is one of the hour repeated when daylight saving ends or the hour skipped when it
+    /// starts.
+    fn fit(&self, y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> (i32, Fit) {
+        use jiff::tz::AmbiguousOffset;
+        let dt = (|| {
+            jiff::civil::DateTime::new(
+                i16::try_from(y).ok()?,
+                i8::try_from(mo).ok()?,
+                i8::try_from(d).ok()?,
+                i8::try_from(h).ok()?,
+                i8::try_from(mi).ok()?,
+                // A leap second is read as the second before it.
+                i8::try_from(s.min(59)).ok()?,
+                0,
+            )
+            .ok()
+        })();
+        let Some(dt) = dt else {
+            return (0, Fit::Exact);
+        };
+        match self.tz.to_ambiguous_timestamp(dt).offset() {
+            AmbiguousOffset::Unambiguous { offset } => (offset.seconds(), Fit::Exact),
+            // The first pass of a repeated hour, as clocks that write it once mean it.
+            AmbiguousOffset::Fold { before, .. } => (before.seconds(), Fit::Repeated),
+            // A time that does not exist: the clock had not changed yet (as if before).
+            AmbiguousOffset::Gap { before, .. } => (before.seconds(), Fit::Skipped),
+        }
+    }
+}
+
+/// Single-character insertions, deletions and substitutions between two short names.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The clock a log's local times are written in: a fixed offset east of UTC, in seconds
+/// (`--tz-offset +01:00`), or a named zone, whose offset follows its daylight-saving rules at
+/// each line's date (`--tz-offset Europe/Berlin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tz {
+    Fixed(i32),
+    Zone(&'static Zone),
+}
+
+impl Default for Tz {
+    fn default() -> Tz {
+        Tz::Fixed(0)
+    }
+}
+
+impl From<i32> for Tz {
+    fn from(s: i32) -> Tz {
+        Tz::Fixed(s)
+    }
+}
+
+impl Tz {
+    /// Seconds east of UTC at a UTC instant.
+    pub fn offset_at_utc(self, ns: i64) -> i32 {
+        match self {
+            Tz::Fixed(s) => s,
+            Tz::Zone(z) => z.offset_at_utc(ns),
+        }
+    }
+
+    /// How a wall-clock time written in this clock fits it ([`Fit::Exact`] at a fixed offset).
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit(self, y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> (i32, Fit) {
+        match self {
+            Tz::Fixed(o) => (o, Fit::Exact),
+            Tz::Zone(z) => z.fit(y, mo, d, h, mi, s),
+        }
+    }
+}
+
+/// How a wall-clock time fits a named zone around its daylight-saving changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fit {
+    #[default]
+    Exact,
+    /// In the hour that repeats when daylight saving ends: read as its first pass.
+    Repeated,
+    /// In the hour skipped when daylight saving starts (no such time in the zone): read at
+    /// the offset before the change.
+    Skipped,
+}
+
+thread_local! {
+    /// The fit of the last wall-clock time read in a named zone on this thread that was not
+    /// exact: the parsers convert times deep inside; [`crate::logs::parse_line_at`] clears it
+    /// before a line and takes it after, for the line's record.
+    static LAST_FIT: std::cell::Cell<Fit> = const { std::cell::Cell::new(Fit::Exact) };
+}
+
+/// The fit noted since the last call ([`LAST_FIT`]), cleared.
+pub(crate) fn take_fit() -> Fit {
+    LAST_FIT.replace(Fit::Exact)
+}
+
+/// A local wall-clock time to UTC nanoseconds, in the clock `tz` (a fixed offset east of UTC,
+/// or a named zone). Years outside [`YEARS`] are out of range (a year read from a line can be
+/// any number).
 #[allow(clippy::too_many_arguments)]
 pub fn to_ns(
     y: i64,
@@ -57,7 +221,7 @@ pub fn to_ns(
     mi: u32,
     s: u32,
     frac_ns: u32,
-    tz: i32,
+    tz: impl Into<Tz>,
 ) -> Result<i64, TimeError> {
     if !(1..=12).contains(&mo)
         || !(1..=31).contains(&d)
@@ -70,6 +234,10 @@ pub fn to_ns(
     }
     if !YEARS.contains(&y) {
         return Err(TimeError::OutOfRange);
+    }
+    let (tz, fit) = tz.into().fit(y, mo, d, h, mi, s);
+    if fit != Fit::Exact {
+        LAST_FIT.set(fit);
     }
     let secs = days_from_civil(y, mo, d) * 86_400
         + i64::from(h) * 3600
@@ -142,7 +310,7 @@ pub fn clock(s: &str) -> Option<(u32, u32, u32, u32)> {
 }
 
 /// A date and a clock in separate fields, in local time at `tz`.
-pub fn date_clock(d: &str, c: &str, tz: i32) -> Result<i64, TimeError> {
+pub fn date_clock(d: &str, c: &str, tz: impl Into<Tz>) -> Result<i64, TimeError> {
     let (y, mo, dd) = date(d).ok_or(TimeError::Malformed)?;
     let (h, mi, s, ns) = clock(c).ok_or(TimeError::Malformed)?;
     to_ns(y, mo, dd, h, mi, s, ns, tz)
@@ -161,8 +329,8 @@ pub struct Civil {
 }
 
 impl Civil {
-    /// UTC nanoseconds of this wall-clock time at `tz` seconds east of UTC ([`to_ns`]).
-    pub fn at(self, tz: i32) -> Result<i64, TimeError> {
+    /// UTC nanoseconds of this wall-clock time in the clock `tz` ([`to_ns`]).
+    pub fn at(self, tz: impl Into<Tz>) -> Result<i64, TimeError> {
         to_ns(
             self.y, self.mo, self.d, self.h, self.mi, self.s, self.ns, tz,
         )
@@ -303,6 +471,52 @@ pub fn hms_to_ns(s: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_named_zone_applies_its_daylight_saving_at_each_date() {
+        let berlin = Tz::Zone(Box::leak(Box::new(
+            Zone::named("europe/berlin").expect("zone"),
+        )));
+        let utc = |y, mo, d, h, mi| to_ns(y, mo, d, h, mi, 0, 0, 0).expect("utc");
+        // Winter: UTC+1; summer: UTC+2.
+        assert_eq!(
+            to_ns(2026, 1, 15, 12, 0, 0, 0, berlin),
+            Ok(utc(2026, 1, 15, 11, 0))
+        );
+        assert_eq!(
+            to_ns(2026, 7, 1, 12, 0, 0, 0, berlin),
+            Ok(utc(2026, 7, 1, 10, 0))
+        );
+        assert_eq!(take_fit(), Fit::Exact);
+        // 2026-10-25 02:30 happens twice: read as the first pass (still summer time).
+        assert_eq!(
+            to_ns(2026, 10, 25, 2, 30, 0, 0, berlin),
+            Ok(utc(2026, 10, 25, 0, 30))
+        );
+        assert_eq!(take_fit(), Fit::Repeated);
+        assert_eq!(take_fit(), Fit::Exact, "taken once");
+        // 2026-03-29 02:30 never happens: read at the offset before the change.
+        assert_eq!(
+            to_ns(2026, 3, 29, 2, 30, 0, 0, berlin),
+            Ok(utc(2026, 3, 29, 1, 30))
+        );
+        assert_eq!(take_fit(), Fit::Skipped);
+        // A fixed offset is the same all year.
+        assert_eq!(
+            to_ns(2026, 7, 1, 12, 0, 0, 0, 3600),
+            Ok(utc(2026, 7, 1, 11, 0))
+        );
+        assert_eq!(berlin.offset_at_utc(utc(2026, 7, 1, 0, 0)), 7200);
+        assert_eq!(berlin.offset_at_utc(utc(2026, 12, 1, 0, 0)), 3600);
+    }
+
+    #[test]
+    fn zone_names_close_to_a_wrong_one_are_suggested() {
+        assert!(Zone::named("Europe/Berln").is_none());
+        assert!(Zone::like("Europe/Berln").contains(&"Europe/Berlin".to_string()));
+        assert!(Zone::like("Berlin").contains(&"Europe/Berlin".to_string()));
+        assert!(Zone::like("xy").is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -58,6 +58,26 @@ pub fn write_summary_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             count(s.no_timestamp, "used line")
         )?;
     }
+    if s.times_in_repeated_hour > 0 {
+        writeln!(
+            out,
+            "  {} in the hour repeated when daylight saving ended, read as its first pass",
+            count(s.times_in_repeated_hour, "used line")
+        )?;
+    }
+    if s.times_in_skipped_hour > 0 {
+        crate::report::words::write_wrapped(
+            out,
+            &format!(
+                "{} in the hour skipped when daylight saving started, a time the zone does not \
+                 have: read at the offset before the change; check that the zone is the device's",
+                count(s.times_in_skipped_hour, "used line")
+            ),
+            Some(WIDTH),
+            "  ",
+            "    ",
+        )?;
+    }
     Ok(())
 }
 

@@ -478,6 +478,7 @@ impl Collector {
             no_timestamp: self.no_timestamp,
             facts: Some(super::facts::of(LogFormat::Netflow)),
             exports: Some(self.summary),
+            ..Summary::default()
         };
         ParsedLog {
             summary,

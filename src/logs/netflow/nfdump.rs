@@ -15,6 +15,7 @@ use std::path::Path;
 use super::pair::Pairs;
 use super::records::FlowRecord;
 use super::MAX_FLOWS;
+use crate::logs::time::Tz;
 use crate::logs::{
     self, time, Action, BadLine, LogFormat, LogOptions, Outcome, ParsedLog, Record, Summary,
 };
@@ -58,7 +59,7 @@ fn flags(s: &str) -> Option<u8> {
 }
 
 /// One data line as a flow record, or why it cannot be one.
-fn record(no: u64, l: &str, tz: i32) -> Result<FlowRecord, &'static str> {
+fn record(no: u64, l: &str, tz: Tz) -> Result<FlowRecord, &'static str> {
     let f: Vec<&str> = l.split(',').map(str::trim).collect();
     if f.len() < 15 {
         return Err("too_few_fields");
@@ -104,7 +105,8 @@ fn record(no: u64, l: &str, tz: i32) -> Result<FlowRecord, &'static str> {
 
 /// One line on its own, as [`crate::logs::parse_line`] reads lines: the record of one direction,
 /// unpaired and without a state.
-pub fn parse_line(no: u64, l: &str, tz: i32) -> Outcome {
+pub fn parse_line(no: u64, l: &str, tz: impl Into<Tz>) -> Outcome {
+    let tz: Tz = tz.into();
     let t = l.trim();
     if t.starts_with(HEADER) {
         return Outcome::Comment;
@@ -178,7 +180,7 @@ pub fn read<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
             in_summary = true;
             *skipped.entry("summary").or_default() += 1;
         } else {
-            match record(no, t, opts.tz_offset_s) {
+            match record(no, t, opts.tz) {
                 Ok(r) => {
                     if pairs.add(r) {
                         s.used += 1;
@@ -193,17 +195,7 @@ pub fn read<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
     let (records, _, _) = pairs.finish();
     s.skipped = skipped;
     s.unparsable = unparsable;
-    s.time_basis = if opts.tz_offset_s == 0 {
-        "nfdump's local time read as UTC (no --tz-offset given)".into()
-    } else {
-        let o = opts.tz_offset_s;
-        format!(
-            "nfdump's local time at UTC{}{:02}:{:02} (--tz-offset)",
-            if o < 0 { '-' } else { '+' },
-            o.abs() / 3600,
-            (o.abs() % 3600) / 60
-        )
-    };
+    s.time_basis = crate::logs::local_basis("nfdump's local time", opts.tz);
     Ok(ParsedLog {
         summary: s,
         records,
@@ -224,7 +216,7 @@ mod tests {
         assert!(is_line(l));
         assert!(is_line("ts,te,td,sa,da,sp,dp,pr,flg,fwd"));
         assert!(!is_line("2026-11-02 09:00:47 ALLOW TCP"));
-        let r = record(3, l, 3600).expect("record");
+        let r = record(3, l, Tz::Fixed(3600)).expect("record");
         assert_eq!(r.src.1, 60200);
         assert_eq!(r.flags, Some(0x02));
         assert_eq!((r.packets, r.bytes), (1, 52));
@@ -232,6 +224,9 @@ mod tests {
             r.first_ns,
             time::date_clock("2026-11-02", "08:00:47", 0).ok()
         );
-        assert_eq!(record(1, "2026-11-02 09:00:47,x", 0), Err("too_few_fields"));
+        assert_eq!(
+            record(1, "2026-11-02 09:00:47,x", Tz::Fixed(0)),
+            Err("too_few_fields")
+        );
     }
 }
