@@ -30,7 +30,7 @@ use std::net::IpAddr;
 
 use super::state::TcpEnd;
 use super::time::Tz;
-use super::{port, protocol_number, time, Action, Outcome, Record};
+use super::{port, protocol_number, syslog, time, Action, Outcome, Record};
 
 /// How a teardown reason says the connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,13 +204,22 @@ fn after<'a>(w: &[&'a str], key: &str) -> Option<&'a str> {
         .and_then(|i| w.get(i + 1).copied())
 }
 
-pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
+/// One line. `reference`: when the log was last written, for the year of a syslog header's
+/// BSD time when the ASA's own timestamp is off (`no logging timestamp`).
+pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>) -> Outcome {
     let tz: Tz = tz.into();
     let Some(at) = line.find("%ASA-").or_else(|| line.find("%FTD-")) else {
         return Outcome::Skipped("not_asa");
     };
     let ts = match timestamp(&line[..at], tz) {
-        Ok(ts) => ts,
+        Ok(Some(ts)) => Some(ts),
+        // Only the syslog server's header: its time (a BSD one has no year: the year of the
+        // log's last write). A header that only looks like a time gives none, as before.
+        Ok(None) => syslog::split(&line[..at])
+            .stamp
+            .resolve(tz, reference)
+            .ok()
+            .flatten(),
         Err(e) => return Outcome::Unparsable(e.bucket()),
     };
     let rest = &line[at + 5..];
@@ -346,8 +355,26 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_bsd_syslog_header_dates_a_line_without_the_asa_timestamp() {
+        let line = "Dec  5 10:12:01 edge-fw : %ASA-6-302013: Built outbound TCP connection 7 \
+                    for outside:192.0.2.10/5061 (192.0.2.10/5061) to inside:10.0.0.5/50000 \
+                    (203.0.113.5/50000)";
+        // Last written 2027-01-03: a December line is of 2026.
+        let written = time::to_ns(2027, 1, 3, 0, 0, 0, 0, 0).expect("time");
+        let Outcome::Used(r) = parse(1, line, 3600, Some(written)) else {
+            panic!("not used: {line}");
+        };
+        assert_eq!(r.ts_ns, time::to_ns(2026, 12, 5, 9, 12, 1, 0, 0).ok());
+        // Without a time of writing there is no year to take: no time, the line still used.
+        let Outcome::Used(r) = parse(1, line, 3600, None) else {
+            panic!("not used: {line}");
+        };
+        assert_eq!(r.ts_ns, None);
+    }
+
     fn used(line: &str) -> Record {
-        match parse(1, line, 0) {
+        match parse(1, line, 0, None) {
             Outcome::Used(r) => *r,
             o => panic!("{line}: {o:?}"),
         }
@@ -419,11 +446,11 @@ mod tests {
         assert_eq!(r.dst, (ip("192.0.2.10"), 53));
         assert_eq!(r.transport, 17);
         assert_eq!(
-            parse(1, "Apr 29 2013 12:59:50: %ASA-6-302016 Teardown UDP connection 1 for outside:192.0.2.222/53 to dmz:OCSP_Server/5678 duration 0:00:01 bytes 1", 0),
+            parse(1, "Apr 29 2013 12:59:50: %ASA-6-302016 Teardown UDP connection 1 for outside:192.0.2.222/53 to dmz:OCSP_Server/5678 duration 0:00:01 bytes 1", 0, None),
             Outcome::Skipped("host_name")
         );
         assert_eq!(
-            parse(1, "Apr 29 2013 12:59:50: %ASA-6-302013: Built inbound TCP connection 1 for outside:192.0.2.1 to inside:10.0.0.1/80", 0),
+            parse(1, "Apr 29 2013 12:59:50: %ASA-6-302013: Built inbound TCP connection 1 for outside:192.0.2.1 to inside:10.0.0.1/80", 0, None),
             Outcome::Skipped("no_port")
         );
     }

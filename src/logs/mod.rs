@@ -125,7 +125,10 @@ impl LogFormat {
     /// Formats whose lines carry a syslog header ([`syslog`]) for their time, whose BSD form
     /// has no year.
     pub fn syslog_time(self) -> bool {
-        matches!(self, LogFormat::Netfilter | LogFormat::Filterlog)
+        matches!(
+            self,
+            LogFormat::Netfilter | LogFormat::Filterlog | LogFormat::Asa
+        )
     }
 }
 
@@ -518,7 +521,7 @@ fn parse_format(
     }
     match format {
         LogFormat::Pfirewall => pfirewall::parse(header, line_no, line, tz),
-        LogFormat::Asa => asa::parse(line_no, line, tz),
+        LogFormat::Asa => asa::parse(line_no, line, tz, reference_ns),
         LogFormat::Panos => panos::parse(line_no, line, tz),
         LogFormat::Fortigate => fortigate::parse(line_no, line, tz),
         LogFormat::ZeekTsv => zeek::parse_tsv(header, line_no, line),
