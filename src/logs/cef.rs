@@ -452,7 +452,7 @@ fn read(line_no: u64, line: &str, e: &Ext<'_>, tz: i32, reference: Option<i64>) 
             None => return Outcome::Unparsable("bad_protocol"),
         },
         None if dpt.is_none() => return Outcome::Skipped("not_traffic"),
-        None => return Outcome::Unparsable("no_protocol"),
+        None => return Outcome::Skipped("no_protocol"),
     };
     let spt = e.get("spt").or_else(|| e.get("s_port"));
     let (sp, dp) = match (transport, spt, dpt) {
@@ -685,7 +685,7 @@ mod tests {
         );
         assert_eq!(
             p("CEF:0|a|b|c|d|e|f|src=1.2.3.4 dst=5.6.7.8 spt=1 dpt=2"),
-            Outcome::Unparsable("no_protocol")
+            Outcome::Skipped("no_protocol")
         );
         assert_eq!(
             p("CEF:0|a|b|c|d|e|f|src=1.2.3.4 dst=5.6.7.8 proto=6 spt=1 dpt=2 rt=Dec 45 2026 10:00:00"),

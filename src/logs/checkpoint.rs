@@ -115,10 +115,17 @@ pub fn pairs(body: &str) -> Result<Vec<(&str, String)>, &'static str> {
             i += 1;
         }
         let key = body.get(ks..i).ok_or("bad_body")?;
-        if !matches!(b.get(i), Some(b':' | b'=')) || b.get(i + 1) != Some(&b'"') {
+        if !matches!(b.get(i), Some(b':' | b'=')) {
             return Err("bad_body");
         }
-        i += 2;
+        // `key:"`; system messages write `sys_message::"`.
+        while matches!(b.get(i), Some(b':' | b'=')) {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'"') {
+            return Err("bad_body");
+        }
+        i += 1;
         let mut value = String::new();
         loop {
             match b.get(i) {
@@ -225,7 +232,7 @@ pub fn parse(line_no: u64, line: &str, tz: i32, reference: Option<i64>) -> Outco
             None => return Outcome::Unparsable("bad_protocol"),
         },
         None if dport.is_none() => return Outcome::Skipped("not_traffic"),
-        None => return Outcome::Unparsable("no_protocol"),
+        None => return Outcome::Skipped("no_protocol"),
     };
     let (sp, dp) = match transport {
         6 | 17 | 132 => match (f.any(&["s_port", "sport_svc"]), dport) {
@@ -328,6 +335,9 @@ mod tests {
         assert_eq!(kv[2], ("b", "q\"uote\\d".to_string()));
         assert_eq!(kv[3], ("c", "Standard]".to_string()));
         assert_eq!(kv[4], ("e", String::new()));
+        let kv = pairs(r#"[product:"System Monitor"; sys_message::"installed Standard"]"#)
+            .expect("double colon");
+        assert_eq!(kv[1], ("sys_message", "installed Standard".to_string()));
         let kv = pairs(r#"[Fields@1.3.6.1.4.1.2620 src="81.2.69.192" svc="443" ]"#).expect("sd");
         assert_eq!(kv[1], ("svc", "443".to_string()));
         assert_eq!(

@@ -186,7 +186,7 @@ pub fn parse(line_no: u64, line: &str, tz: i32, reference: Option<i64>) -> Outco
             None => return Outcome::Unparsable("bad_protocol"),
         },
         None if dpt.is_none() => return Outcome::Skipped("not_traffic"),
-        None => return Outcome::Unparsable("no_protocol"),
+        None => return Outcome::Skipped("no_protocol"),
     };
     let spt = a.any(&["srcPort", "spt", "s_port"]);
     let (sp, dp) = match (transport, spt, dpt) {
