@@ -33,13 +33,13 @@ CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}" \
   cargo run --quiet --manifest-path "$repo/Cargo.toml" --example fuzz_seed -- "$corpus" "${captures[@]}"
 
 # Logs: byte 0 picks the format (0 detect, 1 pfirewall, 2 asa, 3 panos, 4 fortigate,
-# 5 zeek-tsv, 6 zeek-json, 7 netfilter, 8 filterlog; +128 also audits and renders), byte 1 the
-# UTC offset (56 = +00:00).
+# 5 zeek-tsv, 6 zeek-json, 7 netfilter, 8 filterlog, 9 cef, 10 leef, 11 checkpoint; +128 also
+# audits and renders), byte 1 the UTC offset (56 = +00:00).
 logseed() { { printf "\\$(printf '%03o' "$1")\\070"; cat "$2"; } > "$corpus/log/$3"; }
 logs="$repo/tests/data/logs"
 n=1
 for f in pfirewall.log asa.log panos.log fortigate.log zeek-conn.log zeek-conn.json \
-  netfilter.log filterlog.log; do
+  netfilter.log filterlog.log cef.log leef.log checkpoint.log; do
   logseed $n "$logs/$f" "$f"
   logseed $((n + 128)) "$logs/$f" "audit-$f"
   n=$((n + 1))

@@ -82,8 +82,9 @@ pub struct AuditArgs {
     /// Audit a firewall log instead of captures (`-r FILE` does the same, telling a log by its
     /// content): Windows Firewall pfirewall.log, Cisco ASA/FTD syslog, PAN-OS TRAFFIC CSV,
     /// FortiGate key=value, Linux netfilter LOG lines of iptables or nftables (kern.log,
-    /// journald, dmesg), pfSense/OPNsense filterlog or Zeek conn.log, gzip allowed. Windows Firewall
-    /// logs neither dropped packets nor successful connections by default: enable both first.
+    /// journald, dmesg), pfSense/OPNsense filterlog, CEF or LEEF of any vendor, Check Point Log
+    /// Exporter syslog or Zeek conn.log, gzip allowed. Windows Firewall logs neither dropped
+    /// packets nor successful connections by default: enable both first.
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     pub log: Option<PathBuf>,
     /// Audit the flows NetFlow v5/v9 or IPFIX exporters sent: FILE is a capture (pcap, pcapng)
@@ -93,8 +94,9 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE|udp://ADDR:PORT", conflicts_with_all = ["inputs", "log"])]
     pub netflow: Option<String>,
     /// The log's format (with --log, or a log given to -r); detected from its first lines when
-    /// omitted. Syslog times without a year (netfilter, filterlog) are taken in the year of the
-    /// file's last modification, or the year before for a date after it.
+    /// omitted. Syslog times without a year (netfilter, filterlog, and CEF, LEEF or Check Point
+    /// behind a BSD header) are taken in the year of the file's last modification, or the year
+    /// before for a date after it.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
     /// The firewall's clock, for logs that write local time without a zone: a UTC offset
@@ -154,6 +156,19 @@ pub enum LogFormat {
     /// `pfsense`, `opnsense`.
     #[value(alias = "pfsense", alias = "opnsense")]
     Filterlog,
+    /// ArcSight Common Event Format (`CEF:0|Vendor|Product|...`) of any vendor, behind a syslog
+    /// header or none; `act` gives the decision (accept, allow, deny, drop, reject...). Also
+    /// `arcsight`.
+    #[value(alias = "arcsight")]
+    Cef,
+    /// QRadar Log Event Extended Format 1.0 or 2.0 (`LEEF:2.0|Vendor|Product|...`) of any
+    /// vendor; `action` gives the decision. Also `qradar`.
+    #[value(alias = "qradar")]
+    Leef,
+    /// Check Point Log Exporter syslog (`CheckPoint ... [action:"Drop"; src:"..."; ...]`). Also
+    /// `check-point`.
+    #[value(alias = "check-point")]
+    Checkpoint,
 }
 
 /// `--fail-on`; maps to [`crate::audit::FailOn`].
@@ -284,8 +299,8 @@ pub enum TopologyCommand {
 pub struct ReadArgs {
     /// Capture to read: a pcap or pcapng file (gzip allowed), a directory of them, or - for
     /// standard input. Repeat -r for several. A firewall or flow log (pfirewall.log, ASA/FTD,
-    /// PAN-OS, FortiGate, netfilter LOG lines, pfSense/OPNsense filterlog, Zeek conn.log) is
-    /// told by its content and read on its own.
+    /// PAN-OS, FortiGate, netfilter LOG lines, pfSense/OPNsense filterlog, CEF, LEEF, Check
+    /// Point Log Exporter, Zeek conn.log) is told by its content and read on its own.
     #[arg(
         short = 'r',
         long = "read",

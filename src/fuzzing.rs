@@ -298,7 +298,7 @@ pub fn topology(data: &[u8]) {
 }
 
 /// Log formats a log input picks from with its first byte (`None`: detected).
-const LOG_FORMATS: [Option<LogFormat>; 9] = [
+const LOG_FORMATS: [Option<LogFormat>; 12] = [
     None,
     Some(LogFormat::Pfirewall),
     Some(LogFormat::Asa),
@@ -308,9 +308,12 @@ const LOG_FORMATS: [Option<LogFormat>; 9] = [
     Some(LogFormat::ZeekJson),
     Some(LogFormat::Netfilter),
     Some(LogFormat::Filterlog),
+    Some(LogFormat::Cef),
+    Some(LogFormat::Leef),
+    Some(LogFormat::Checkpoint),
 ];
 
-/// A firewall or flow log: byte 0 picks the format (low 7 bits: detected, or one of the eight),
+/// A firewall or flow log: byte 0 picks the format (low 7 bits: detected, or one of the eleven),
 /// byte 1 the device's clock (below 226: an offset from UTC in quarter hours from -14:00;
 /// from 226: a named zone with daylight saving, [`ZONES`]), the rest is the log.
 /// Every line is accounted for and the flows it gives balance. With the top bit of byte 0 set,

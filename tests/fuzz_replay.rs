@@ -102,8 +102,8 @@ fn the_seed_material_runs_clean() {
     }
     for path in files(&repo.join("tests/data/logs")) {
         // The format picks of fuzzing::log: 1 pfirewall, 2 asa, 3 panos, 4 fortigate, 5 zeek
-        // TSV, 6 zeek JSON, 7 netfilter, 8 filterlog (0 detects); the top bit audits and
-        // renders too.
+        // TSV, 6 zeek JSON, 7 netfilter, 8 filterlog, 9 cef, 10 leef, 11 checkpoint (0
+        // detects); the top bit audits and renders too.
         let name = path.file_name().map(|n| n.to_string_lossy().to_string());
         let pick = match name.as_deref() {
             Some("pfirewall.log") => 1,
@@ -114,6 +114,9 @@ fn the_seed_material_runs_clean() {
             Some("zeek-conn.json") => 6,
             Some("netfilter.log") => 7,
             Some("filterlog.log") => 8,
+            Some("cef.log") => 9,
+            Some("leef.log") => 10,
+            Some("checkpoint.log") => 11,
             _ => 0,
         };
         for format in [0, pick, pick | 0x80] {

@@ -630,6 +630,37 @@ mod mutation {
         "203.0.113.5,10.45.16.10,51514,5061,0,S",
         ",6,0x00,0x00000,57,tcp,6,80,",
         "2026-13-45T99:99:99+99:99",
+        "CEF:0|V|P|1|1|n|5|",
+        "CEF: 0|",
+        "\\|",
+        "\\=",
+        "src=203.0.113.5",
+        "dst=10.45.16.10",
+        "spt=51514",
+        "dpt=5061",
+        "act=deny",
+        "rt=1764929521000",
+        "rt=Dec 05 2026 10:12:01 UTC",
+        "c6a2=2001:db8::1",
+        "cs1Label=Rule",
+        "cs1=x",
+        "LEEF:1.0|V|P|1|1|",
+        "LEEF:2.0|V|P|1|1|^|",
+        "x5E|",
+        "^",
+        "#011",
+        "srcPort=51514",
+        "dstPort=5061",
+        "devTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSX",
+        "devTime=2026-12-05T10:12:01.5Z",
+        "CheckPoint 1 - [action:\"Drop\";",
+        "src:\"203.0.113.5\";",
+        "service:\"5061\";",
+        "s_port:\"1\"]",
+        "elapsed:\"0:00:99\"",
+        "time:\"1764929521\"",
+        "\\\"",
+        "[Fields@1.3.6.1.4.1.2620",
     ];
 
     fn line() -> impl Strategy<Value = String> {
@@ -644,7 +675,7 @@ mod mutation {
             format in proptest::sample::select(vec![
                 LogFormat::Pfirewall, LogFormat::Asa, LogFormat::Panos, LogFormat::Fortigate,
                 LogFormat::ZeekTsv, LogFormat::ZeekJson, LogFormat::Netfilter,
-                LogFormat::Filterlog,
+                LogFormat::Filterlog, LogFormat::Cef, LogFormat::Leef, LogFormat::Checkpoint,
             ]),
         ) {
             let text = lines.join("\n");
@@ -2036,4 +2067,463 @@ fn a_named_zone_reads_a_log_across_a_daylight_saving_change() {
         err.contains("--tz-offset") && err.contains("Europe/Berlin"),
         "{err}"
     );
+}
+
+/// Both denied SYNs of the partner's Access Edge to ours on 5061 and how the SIEM formats
+/// record them: one flow, unanswered (S0), whatever the line's own time field.
+fn expect_denied_5061(p: &ParsedLog, lines: &[u64]) {
+    let denied: Vec<&Record> = p
+        .records
+        .iter()
+        .filter(|r| r.dst == (ip("10.45.16.10"), 5061) && r.src.0 == ip("198.51.100.10"))
+        .collect();
+    assert_eq!(
+        denied.iter().map(|r| r.line).collect::<Vec<_>>(),
+        lines,
+        "{denied:#?}"
+    );
+    for r in &denied {
+        assert_eq!((r.action, r.transport), (Action::Denied, 6));
+        assert_eq!(r.src.1, 51000);
+        assert!(r.tcp_opened);
+        assert_eq!(r.end, Some(logs::state::TcpEnd::Unanswered));
+        assert_eq!(r.session, None, "a denial joins on the tuple");
+    }
+    assert_eq!(denied[0].ts_ns, ns("2026-12-05", "10:12:01"));
+    assert_eq!(denied[1].ts_ns, ns("2026-12-05", "10:12:04"));
+}
+
+/// CEF: Fortinet's own traffic sample and event (FortiOS Log Message Reference, "Traffic log
+/// support for CEF", "Event log support for CEF"), a PAN-OS log forwarder TRAFFIC drop, Check
+/// Point's exporter (elastic/integrations packages/cef test-checkpoint.json), the site's lines
+/// in those vendors' shapes, and bad lines.
+#[test]
+fn cef_samples() {
+    let p = parse_at("cef.log", 0);
+    let s = &p.summary;
+    assert_eq!(s.format, Some(LogFormat::Cef));
+    assert!(s.detected);
+    assert_eq!((s.lines, s.used), (14, 7));
+    assert_eq!(
+        s.skipped.get("not_traffic"),
+        Some(&2),
+        "a login, IPv6 without ports"
+    );
+    assert_eq!(s.skipped.get("not_cef"), Some(&1));
+    for bucket in ["short_header", "bad_address", "bad_port", "bad_timestamp"] {
+        assert_eq!(
+            s.unparsable.get(bucket),
+            Some(&1),
+            "{bucket}: {:?}",
+            s.unparsable
+        );
+    }
+    assert_totals(&p);
+    let r = &p.records[0];
+    assert_eq!(r.line, 1);
+    assert_eq!((r.action, r.transport), (Action::Allowed, 6));
+    assert_eq!(r.src, (ip("10.1.100.11"), 54190));
+    assert_eq!(r.dst, (ip("52.53.140.235"), 443));
+    // FortiGate's sentbyte is `out`, its rcvdbyte `in`.
+    assert_eq!((r.bytes, r.resp_bytes), (Some(3652), Some(146_668)));
+    assert_eq!(r.ts_ns, ns("2026-12-27", "11:07:55"));
+    assert_eq!(r.end, None, "an allowed line tells no outcome");
+    let r = &p.records[1];
+    assert_eq!((r.line, r.action, r.transport), (3, Action::Denied, 17));
+    assert_eq!(r.src, (ip("10.167.40.72"), 49876));
+    assert_eq!(r.rule.as_deref(), Some("Deny Quic"));
+    assert_eq!(r.ts_ns, ns("2026-09-29", "13:34:36"), "start, not rt");
+    let r = &p.records[2];
+    assert_eq!(r.action, Action::Allowed);
+    assert_eq!(r.dst, (ip("89.160.20.156"), 443));
+    assert_eq!(r.ts_ns, Some(1_543_270_652_000_000_000));
+    expect_denied_5061(&p, &[7, 8]);
+    assert_eq!(p.records[3].rule.as_deref(), Some("Policy Id 2"));
+    let r = &p.records[5];
+    assert_eq!((r.line, r.transport), (9, 17));
+    assert_eq!((r.bytes, r.resp_bytes), (Some(240), Some(192)));
+    assert_eq!(r.session, Some(7_916_200));
+    assert_eq!(r.duration_ns, Some(30_000_000_000));
+    assert_eq!(r.ts_ns, ns("2026-12-05", "10:12:05"));
+    let r = &p.records[6];
+    assert_eq!(r.action, Action::Logged, "act=alert names no decision");
+    assert!(!r.tcp_opened);
+    // --tz-offset moves the times the line gives without a zone, not those with one.
+    let p = parse_at("cef.log", 3600);
+    assert_eq!(p.records[0].ts_ns, ns("2026-12-27", "10:07:55"));
+    assert_eq!(p.records[1].ts_ns, ns("2026-09-29", "13:34:36"), "dtz=UTC");
+    assert_eq!(p.records[4].ts_ns, ns("2026-12-05", "10:12:04"), "epoch");
+    assert!(
+        p.summary.time_basis.contains("CEF's start, rt or end")
+            && p.summary.time_basis.contains("+01:00"),
+        "{}",
+        p.summary.time_basis
+    );
+}
+
+/// LEEF: IBM's 1.0 and 2.0 examples (no protocol: skipped), the Strata Logging Service's
+/// space-separated PAN-OS traffic example (its masked addresses replaced), the site's lines
+/// with each separator form, and bad lines.
+#[test]
+fn leef_samples() {
+    let p = parse_at("leef.log", 0);
+    let s = &p.summary;
+    assert_eq!(s.format, Some(LogFormat::Leef));
+    assert!(s.detected);
+    assert_eq!((s.lines, s.used), (12, 5));
+    assert_eq!(s.skipped.get("no_protocol"), Some(&2));
+    assert_eq!(s.skipped.get("not_leef"), Some(&1));
+    for bucket in [
+        "short_header",
+        "bad_attributes",
+        "bad_address",
+        "bad_timestamp",
+    ] {
+        assert_eq!(
+            s.unparsable.get(bucket),
+            Some(&1),
+            "{bucket}: {:?}",
+            s.unparsable
+        );
+    }
+    assert_totals(&p);
+    let r = &p.records[0];
+    assert_eq!(
+        (r.line, r.action),
+        (3, Action::Logged),
+        "no action attribute"
+    );
+    assert_eq!(r.src, (ip("192.0.2.77"), 30217));
+    assert_eq!(
+        (r.bytes, r.resp_bytes, r.packets, r.resp_packets),
+        (Some(1_011_460), Some(651_331), Some(773), Some(523))
+    );
+    assert_eq!(r.rule.as_deref(), Some("deny-attackers"));
+    assert_eq!(r.ts_ns, ns("2021-09-21", "01:47:18"));
+    expect_denied_5061(&p, &[4, 5]);
+    assert_eq!(p.records[1].rule.as_deref(), Some("Block partners"));
+    let r = &p.records[3];
+    assert_eq!((r.action, r.transport), (Action::Allowed, 17));
+    assert_eq!((r.resp_bytes, r.resp_packets), (Some(192), Some(2)));
+    assert_eq!(r.ts_ns, ns("2026-12-05", "10:12:05"), "devTimeFormat");
+    let r = &p.records[4];
+    assert_eq!(r.dst, (ip("10.45.16.10"), 443), "#011 read as a tab");
+    assert_eq!(r.end, Some(logs::state::TcpEnd::Refused));
+}
+
+/// Check Point's Log Exporter (elastic/integrations packages/checkpoint test-checkpoint.log,
+/// and the Drop of research/ecosystem.md 2.1(g)), the site's lines, and bad lines.
+#[test]
+fn checkpoint_samples() {
+    let p = parse_at("checkpoint.log", 0);
+    let s = &p.summary;
+    assert_eq!(s.format, Some(LogFormat::Checkpoint));
+    assert!(s.detected);
+    assert_eq!((s.lines, s.used), (12, 8));
+    assert_eq!(
+        s.skipped.get("not_traffic"),
+        Some(&1),
+        "a System Monitor line"
+    );
+    for bucket in ["bad_address", "bad_port", "unterminated_quote"] {
+        assert_eq!(
+            s.unparsable.get(bucket),
+            Some(&1),
+            "{bucket}: {:?}",
+            s.unparsable
+        );
+    }
+    assert_totals(&p);
+    let r = &p.records[0];
+    assert_eq!((r.line, r.action, r.transport), (2, Action::Allowed, 17));
+    assert_eq!(r.dst, (ip("192.168.1.1"), 53));
+    assert_eq!(
+        r.rule.as_deref(),
+        Some("1fde807b-6300-4b1a-914f-f1c1f3e2e7d2 (layer Network)")
+    );
+    assert_eq!(r.ts_ns, ns("2020-03-29", "13:19:22"));
+    let r = &p.records[2];
+    assert_eq!(r.action, Action::Denied);
+    assert_eq!(r.end, None, "FIN-ACK out of state is no attempt");
+    expect_denied_5061(&p, &[5, 6]);
+    let r = &p.records[5];
+    assert_eq!((r.line, r.transport), (7, 17));
+    assert_eq!(
+        (r.bytes, r.packets, r.resp_bytes, r.resp_packets),
+        (Some(240), Some(2), Some(192), Some(2))
+    );
+    assert_eq!(r.duration_ns, Some(30_000_000_000));
+    assert_eq!(r.rule.as_deref(), Some("AV Edge media (layer Network)"));
+    assert!(r.session.is_some());
+    let r = &p.records[6];
+    assert_eq!(
+        (r.action, r.end.clone()),
+        (Action::Denied, Some(logs::state::TcpEnd::Refused))
+    );
+    assert_eq!(
+        p.records[7].action,
+        Action::Logged,
+        "Detect is no access decision"
+    );
+}
+
+/// `-r` tells the three formats by their content; `--log-format` names them and their aliases.
+#[test]
+fn siem_formats_detected_from_r_and_named() {
+    let topo = captures("topology.toml");
+    for (file, label, names) in [
+        ("cef.log", "cef", &["cef", "arcsight"][..]),
+        ("leef.log", "leef", &["leef", "qradar"][..]),
+        (
+            "checkpoint.log",
+            "checkpoint",
+            &["checkpoint", "check-point"][..],
+        ),
+    ] {
+        let p = data(file);
+        let out = run(&[
+            "audit",
+            "-r",
+            p.to_str().expect("path"),
+            "--topology",
+            topo.to_str().expect("path"),
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(doc["log"]["format"], label, "{file}");
+        assert_eq!(doc["log"]["detected"], true, "{file}");
+        assert_eq!(doc["log"]["facts"]["format"], label, "{file}");
+        assert!(
+            doc["log"]["facts"]["tcp_outcome"]["not"].is_string(),
+            "{file}"
+        );
+        assert!(doc["log"]["facts"]["replies"]["by"].is_string(), "{file}");
+        for name in names {
+            let out = run(&[
+                "audit",
+                "--log",
+                p.to_str().expect("path"),
+                "--log-format",
+                name,
+                "--format",
+                "json",
+                "--fail-on",
+                "never",
+            ]);
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            assert_eq!(doc["log"]["format"], label, "{name}");
+            assert_eq!(doc["log"]["detected"], false, "{name}");
+        }
+    }
+}
+
+/// The partner's Access Edge dropped three times on its way to ours on 5061, and a telnet
+/// attempt dropped: CEF, LEEF and Check Point lines give the findings, verdicts, states and
+/// skipped checks that the same facts give in pfirewall.log.
+#[test]
+fn siem_formats_denied_inbound_5061_gives_the_findings_of_pfirewall() {
+    let pfirewall = "#Fields: date time action protocol src-ip dst-ip src-port dst-port size tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path\n\
+2024-01-01 10:00:01 DROP TCP 198.51.100.10 10.45.16.10 51000 5061 52 S - - - - - - RECEIVE\n\
+2024-01-01 10:00:04 DROP TCP 198.51.100.10 10.45.16.10 51000 5061 52 S - - - - - - RECEIVE\n\
+2024-01-01 10:00:10 DROP TCP 198.51.100.10 10.45.16.10 51000 5061 52 S - - - - - - RECEIVE\n\
+2024-01-01 10:00:11 DROP TCP 203.0.113.9 10.45.16.10 40000 23 52 S - - - - - - RECEIVE\n";
+    let cef = |s: &str, src: &str, sp: u16, dp: u16| {
+        format!("<14>Jan  1 10:00:{s} fw logforwarder CEF:0|Palo Alto Networks|LF|2.0|TRAFFIC|deny|3|dtz=UTC rt=Jan 01 2024 10:00:{s} src={src} dst=10.45.16.10 cs1=Cleanup cs1Label=Rule cnt=1 spt={sp} dpt={dp} proto=tcp act=deny out=52 in=0\n")
+    };
+    let leef = |s: &str, src: &str, sp: u16, dp: u16| {
+        format!("Jan  1 10:00:{s} fw LEEF:2.0|Contoso|EdgeFW|1.0|deny|^|devTime=2024-01-01T10:00:{s}Z^src={src}^srcPort={sp}^dst=10.45.16.10^dstPort={dp}^proto=TCP^action=deny^policy=Cleanup\n")
+    };
+    let cp = |s: &str, src: &str, sp: u16, dp: u16| {
+        format!("<134>1 2024-01-01T10:00:{s}Z gw CheckPoint 1 - [action:\"Drop\"; ifdir:\"inbound\"; dst:\"10.45.16.10\"; layer_name:\"Network\"; rule_name:\"Cleanup rule\"; proto:\"6\"; s_port:\"{sp}\"; service:\"{dp}\"; src:\"{src}\"; tcp_flags:\"SYN\"]\n")
+    };
+    let lines = |f: &dyn Fn(&str, &str, u16, u16) -> String| {
+        // A first line that is not traffic, so the flow's lines are 2, 3, 4 as in pfirewall.log.
+        let mut t = String::from("Jan  1 10:00:00 fw systemd[1]: Starting firewall.\n");
+        for s in ["01", "04", "10"] {
+            t += &f(s, "198.51.100.10", 51000, 5061);
+        }
+        t + &f("11", "203.0.113.9", 40000, 23)
+    };
+    let expected = audit_log_json("pfirewall.log", pfirewall);
+    assert_eq!(expected.0, 1);
+    let want_ids = finding_ids(&expected.1);
+    assert!(
+        want_ids.contains(&"F3".to_string()) && want_ids.contains(&"FW1".to_string()),
+        "{want_ids:?}"
+    );
+    let skipped = |d: &serde_json::Value| -> Vec<String> {
+        d["skipped_checks"]
+            .as_array()
+            .expect("skipped_checks")
+            .iter()
+            .map(|s| s["id"].as_str().unwrap_or("?").to_string())
+            .collect()
+    };
+    for (name, text) in [
+        ("fw-cef.log", lines(&cef)),
+        ("fw-leef.log", lines(&leef)),
+        ("fw-checkpoint.log", lines(&cp)),
+    ] {
+        let (code, doc) = audit_log_json(name, &text);
+        assert_eq!(code, 1, "{name}");
+        assert_eq!(finding_ids(&doc), want_ids, "{name}");
+        assert_eq!(
+            verdicts_by_tuple(&doc),
+            verdicts_by_tuple(&expected.1),
+            "{name}"
+        );
+        expect_states(&doc, &[("198.51.100.10:51000 -> 10.45.16.10:5061", "S0")]);
+        let fw1 = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["id"] == "FW1")
+            .expect("FW1");
+        assert_eq!(fw1["severity"], "error");
+        let ev = &fw1["evidence"][0];
+        assert_eq!(ev["responder"], "10.45.16.10:5061", "{name}");
+        let detail = ev["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("log lines 2, 3, 4") && detail.contains("Cleanup"),
+            "{name}: {detail}"
+        );
+        assert_eq!(skipped(&doc), skipped(&expected.1), "{name}");
+    }
+}
+
+/// A rejected SYN is refused (REJ), not unanswered; an action that names no decision raises
+/// no FW1 and lists FW1/FW2 as skipped for its flow, in each of the three formats.
+#[test]
+fn siem_formats_reject_and_undecided() {
+    let cef = |act: &str, sp: u16| {
+        format!("CEF:0|Contoso|EdgeFW|1.0|100|conn|5|rt=1704103201000 src=198.51.100.10 spt={sp} dst=10.45.16.10 dpt=5061 proto=TCP act={act}\n")
+    };
+    let leef = |act: &str, sp: u16| {
+        format!("LEEF:1.0|Contoso|EdgeFW|1.0|conn|devTime=1704103201000\tsrc=198.51.100.10\tsrcPort={sp}\tdst=10.45.16.10\tdstPort=5061\tproto=TCP\taction={act}\n")
+    };
+    let cp = |act: &str, sp: u16| {
+        format!("<134>1 2024-01-01T10:00:01Z gw CheckPoint 1 - [action:\"{act}\"; dst:\"10.45.16.10\"; proto:\"6\"; s_port:\"{sp}\"; service:\"5061\"; src:\"198.51.100.10\"]\n")
+    };
+    type Line = fn(&str, u16) -> String;
+    let cases: [(&str, Line, &str, &str); 3] = [
+        ("r-cef.log", cef, "reject", "alert"),
+        ("r-leef.log", leef, "reject", "monitor"),
+        ("r-checkpoint.log", cp, "Reject", "Detect"),
+    ];
+    for (name, line, reject, undecided) in cases {
+        let (code, doc) = audit_log_json(name, &line(reject, 51000));
+        assert_eq!(code, 1, "{name}");
+        expect_states(&doc, &[("198.51.100.10:51000 -> 10.45.16.10:5061", "REJ")]);
+        assert!(finding_ids(&doc).contains(&"FW1".to_string()), "{name}");
+        let (code, doc) = audit_log_json(name, &(line(undecided, 51001) + &line("accept", 51002)));
+        assert_eq!(code, 0, "{name}: {:#}", doc["findings"]);
+        let ids = finding_ids(&doc);
+        assert!(!ids.contains(&"FW1".to_string()), "{name}: {ids:?}");
+        let why = skipped_needs(&doc, "FW1, FW2");
+        assert!(
+            why.contains("for 1 of 2 flows") && why.contains("CEF or LEEF action"),
+            "{name}: {why}"
+        );
+        let flows = doc["log_flows"].as_array().expect("log_flows");
+        assert_eq!(
+            flows.iter().filter(|f| f["undecided"] == true).count(),
+            1,
+            "{name}: {flows:#?}"
+        );
+    }
+}
+
+/// Malformed lines of each format are counted under their bucket; the good line is audited,
+/// the run says it is partial (exit 3), the report names the buckets.
+#[test]
+fn siem_formats_count_malformed_lines() {
+    let cef_ok = "CEF:0|Contoso|EdgeFW|1.0|100|conn|5|src=198.51.100.10 spt=51000 dst=10.45.16.10 dpt=5061 proto=TCP act=deny\n";
+    let cef = format!(
+        "{cef_ok}\
+CEF:0|Contoso|EdgeFW|1.0|100|conn|5|src=198.51.100.999 spt=51000 dst=10.45.16.10 dpt=5061 proto=TCP act=deny\n\
+CEF:0|Contoso|EdgeFW|1.0|100|conn|5|src=198.51.100.10 spt=51000 dst=10.45.16.10 dpt=99999 proto=TCP act=deny\n\
+CEF:0|Contoso|EdgeFW|1.0|100|conn\n\
+CEF:0|Contoso|EdgeFW|1.0|100|conn|5|src=198.51.100.10 spt=51000 dst=10.45.16.10 dpt=5061 proto=TCP act=deny rt=Jan 01 99999 10:00:00\n"
+    );
+    let leef_ok = "LEEF:1.0|Contoso|EdgeFW|1.0|deny|src=198.51.100.10\tsrcPort=51000\tdst=10.45.16.10\tdstPort=5061\tproto=TCP\taction=deny\n";
+    let leef = format!(
+        "{leef_ok}\
+LEEF:1.0|Contoso|EdgeFW|1.0|deny|src=198.51.100.999\tsrcPort=51000\tdst=10.45.16.10\tdstPort=5061\tproto=TCP\taction=deny\n\
+LEEF:1.0|Contoso|EdgeFW|1.0|deny|src=198.51.100.10\tsrcPort=51000\tdst=10.45.16.10\tdstPort=99999\tproto=TCP\taction=deny\n\
+LEEF:1.0|Contoso|EdgeFW\n\
+LEEF:1.0|Contoso|EdgeFW|1.0|deny|src=198.51.100.10\tsrcPort=51000\tdst=10.45.16.10\tdstPort=5061\tproto=TCP\taction=deny\tSessionDuration=99999999999999\n"
+    );
+    let cp_line = |src: &str, dp: &str, tail: &str| {
+        format!("<134>1 2024-01-01T10:00:01Z gw CheckPoint 1 - [action:\"Drop\"; dst:\"10.45.16.10\"; proto:\"6\"; s_port:\"51000\"; service:\"{dp}\"; src:\"{src}\"{tail}\n")
+    };
+    let cp = cp_line("198.51.100.10", "5061", "]")
+        + &cp_line("198.51.100.999", "5061", "]")
+        + &cp_line("198.51.100.10", "99999", "]")
+        + &cp_line("198.51.100.10", "5061", "; rule_name:\"cut")
+        + &cp_line("198.51.100.10", "5061", "; time:\"99999999999999999999\"]");
+    type Buckets<'a> = &'a [(&'a str, u64)];
+    let cases: [(&str, &str, Buckets); 3] = [
+        (
+            "m-cef.log",
+            &cef,
+            &[
+                ("bad_address", 1),
+                ("bad_port", 1),
+                ("short_header", 1),
+                ("time_out_of_range", 1),
+            ],
+        ),
+        (
+            "m-leef.log",
+            &leef,
+            &[
+                ("bad_address", 1),
+                ("bad_port", 1),
+                ("short_header", 1),
+                ("bad_duration", 1),
+            ],
+        ),
+        (
+            "m-checkpoint.log",
+            &cp,
+            &[
+                ("bad_address", 1),
+                ("bad_port", 1),
+                ("unterminated_quote", 1),
+                ("time_out_of_range", 1),
+            ],
+        ),
+    ];
+    for (name, text, buckets) in cases {
+        let (code, doc) = audit_log_json(name, text);
+        assert_eq!(code, 3, "{name}: partial");
+        assert_eq!(doc["log"]["used"], 1, "{name}: {:#}", doc["log"]);
+        for (bucket, n) in buckets {
+            assert_eq!(
+                doc["log"]["unparsable"][bucket], *n,
+                "{name}: {bucket} in {:#}",
+                doc["log"]
+            );
+        }
+        assert_eq!(doc["flows"].as_array().map(Vec::len), Some(1), "{name}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        let out = run(&[
+            "audit",
+            "-r",
+            p.to_str().expect("path"),
+            "--fail-on",
+            "never",
+        ]);
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            report.contains("unparsable bad_address: 1") && report.contains("4 unparsable"),
+            "{name}: {report}"
+        );
+    }
 }

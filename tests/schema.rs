@@ -162,6 +162,9 @@ fn machine_outputs() -> Vec<(String, String, Value)> {
         "fortigate",
         "netfilter",
         "filterlog",
+        "cef",
+        "leef",
+        "checkpoint",
     ] {
         let path = format!("tests/data/logs/{log}.log");
         push_doc(

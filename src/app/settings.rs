@@ -652,5 +652,8 @@ fn log_format(f: cli::LogFormat) -> LogFormat {
         cli::LogFormat::NfdumpCsv => LogFormat::NfdumpCsv,
         cli::LogFormat::Netfilter => LogFormat::Netfilter,
         cli::LogFormat::Filterlog => LogFormat::Filterlog,
+        cli::LogFormat::Cef => LogFormat::Cef,
+        cli::LogFormat::Leef => LogFormat::Leef,
+        cli::LogFormat::Checkpoint => LogFormat::Checkpoint,
     }
 }

@@ -1,5 +1,8 @@
 //! Format detection from the first non-empty lines: each line votes for the format whose
 //! signature it carries; the most votes wins (ties in the order of research/ecosystem.md 2.3).
+//! The SIEM formats are looked for first, whatever follows their signature: a FortiGate or
+//! PAN-OS event exported as CEF or LEEF carries that vendor's words in its extension
+//! (`FTNTFGTlogid=`, `subtype=`), and is read as CEF or LEEF.
 
 use super::LogFormat;
 
@@ -13,6 +16,15 @@ pub fn line_format(l: &str) -> Option<LogFormat> {
     }
     if t.starts_with("#separator") || t.starts_with("#fields\t") || t.starts_with("#path\tconn") {
         return Some(LogFormat::ZeekTsv);
+    }
+    if super::cef::is_line(t) {
+        return Some(LogFormat::Cef);
+    }
+    if super::leef::is_line(t) {
+        return Some(LogFormat::Leef);
+    }
+    if super::checkpoint::is_line(t) {
+        return Some(LogFormat::Checkpoint);
     }
     if t.starts_with('{') && t.contains("\"id.orig_h\"") {
         return Some(LogFormat::ZeekJson);
@@ -56,7 +68,7 @@ pub fn line_format(l: &str) -> Option<LogFormat> {
 /// (a capture, a log of another product): guessing would read every line as a bad line of the
 /// guessed format, or worse, print binary as if it were one.
 pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> Option<LogFormat> {
-    const ORDER: [LogFormat; 9] = [
+    const ORDER: [LogFormat; 12] = [
         LogFormat::Pfirewall,
         LogFormat::Asa,
         LogFormat::Panos,
@@ -66,8 +78,11 @@ pub fn detect<'a>(lines: impl Iterator<Item = &'a str>) -> Option<LogFormat> {
         LogFormat::NfdumpCsv,
         LogFormat::Netfilter,
         LogFormat::Filterlog,
+        LogFormat::Cef,
+        LogFormat::Leef,
+        LogFormat::Checkpoint,
     ];
-    let mut votes = [0usize; 9];
+    let mut votes = [0usize; 12];
     for l in lines {
         if let Some(f) = line_format(l) {
             if let Some(i) = ORDER.iter().position(|o| *o == f) {
@@ -127,6 +142,38 @@ mod tests {
                     .into_iter()
             ),
             Some(LogFormat::Filterlog)
+        );
+        // Fortinet's CEF carries FortiGate's keys: CEF all the same.
+        assert_eq!(
+            detect(
+                ["Dec 27 11:07:55 FGT-A-LOG CEF: 0|Fortinet|Fortigate|v6.0.3|00013|traffic:forward close|3|FTNTFGTlogid=0000000013 FTNTFGTsubtype=forward src=10.1.100.11"]
+                    .into_iter()
+            ),
+            Some(LogFormat::Cef)
+        );
+        assert_eq!(
+            detect(
+                ["LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=10.0.0.5"].into_iter()
+            ),
+            Some(LogFormat::Leef)
+        );
+        assert_eq!(
+            detect(
+                [
+                    "<134>1 2020-03-29T13:19:22Z gw-da58d3 CheckPoint 1930 - [action:\"Accept\"; ifdir:\"outbound\"]",
+                    "Dec  5 10:12:01 gw sshd[1]: Accepted publickey for admin",
+                ]
+                .into_iter()
+            ),
+            Some(LogFormat::Checkpoint)
+        );
+        // Check Point's exporter in CEF form is CEF.
+        assert_eq!(
+            detect(
+                ["<134>1 2026-12-05T10:12:01Z gw CheckPoint 1 - - CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|act=Drop"]
+                    .into_iter()
+            ),
+            Some(LogFormat::Cef)
         );
         assert_eq!(detect(["hello", "world"].into_iter()), None);
     }

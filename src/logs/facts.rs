@@ -8,7 +8,8 @@
 //! The words each format uses for an outcome are mapped in the format's own table (ASA
 //! teardown reasons in `asa.rs`, PAN-OS session end reasons in `panos.rs`, FortiGate actions in
 //! `fortigate.rs`, Zeek's `conn_state` in `state.rs`, netfilter prefix words in `netfilter.rs`,
-//! filterlog actions in `filterlog.rs`).
+//! filterlog actions in `filterlog.rs`, CEF's and LEEF's action words in `cef.rs`, Check Point
+//! actions in `checkpoint.rs`).
 
 use serde::Serialize;
 
@@ -19,7 +20,8 @@ use super::LogFormat;
 #[serde(rename_all = "kebab-case")]
 pub enum Fact {
     /// What the firewall decided (allowed or denied), on each of a flow's lines: a netfilter
-    /// `LOG` line whose prefix names no decision does not say.
+    /// `LOG` line whose prefix names no decision does not say, nor does a CEF, LEEF or Check
+    /// Point line whose action is no decision's word.
     Decision,
     /// How a TCP connection attempt ended: answered, refused or unanswered.
     TcpOutcome,
@@ -56,7 +58,7 @@ pub struct FormatFacts {
 }
 
 /// Every format, in the order of [`LogFormat`].
-pub const FORMATS: [FormatFacts; 10] = [
+pub const FORMATS: [FormatFacts; 13] = [
     FormatFacts {
         format: LogFormat::Pfirewall,
         decision: Tells::By("action: ALLOW or DROP"),
@@ -174,6 +176,50 @@ pub const FORMATS: [FormatFacts; 10] = [
         ),
         partial: "a pass line tells no outcome",
     },
+    FormatFacts {
+        format: LogFormat::Cef,
+        decision: Tells::By(
+            "act: accept, allow, permit or pass (and FortiGate's close, timeout, client-rst, server-rst) is allowed; \
+             deny, drop, block or discard denied; reject, reset-client or reset-both denied with an answer; \
+             another word, or none, tells no decision",
+        ),
+        tcp_outcome: Tells::Not(
+            "CEF defines no TCP flags nor session end reason: a line tells that a connection was let through, \
+             not how it went; only a denied attempt (unanswered) or a rejected one (refused) tells how it ended",
+        ),
+        replies: Tells::By(
+            "in, the bytes the responder sent (as the firewalls that write CEF count it: out is the originator's)",
+        ),
+        partial: "an allowed line tells no outcome; a line without in says nothing of the responder",
+    },
+    FormatFacts {
+        format: LogFormat::Leef,
+        decision: Tells::By(
+            "action: accept, allow, permit or pass is allowed; deny, drop, block or discard denied; \
+             reject denied with an answer; another word, or none, tells no decision",
+        ),
+        tcp_outcome: Tells::Not(
+            "LEEF defines no TCP flags nor session end reason: a line tells that a connection was let through, \
+             not how it went; only a denied attempt (unanswered) or a rejected one (refused) tells how it ended",
+        ),
+        replies: Tells::By("dstBytes and dstPackets, what the destination sent"),
+        partial: "an allowed line tells no outcome; a line without dstBytes or dstPackets says nothing of the responder",
+    },
+    FormatFacts {
+        format: LogFormat::Checkpoint,
+        decision: Tells::By(
+            "action: Accept, Encrypt or Decrypt is allowed; Drop or Block denied; Reject denied with an answer; \
+             a threat-prevention verdict (Detect, Prevent, Inform...) tells no access decision",
+        ),
+        tcp_outcome: Tells::Not(
+            "a Check Point connection log records the access decision, not how the connection went; only a \
+             dropped first packet (unanswered) or a rejected one (refused) tells how an attempt ended",
+        ),
+        replies: Tells::By(
+            "server_outbound_bytes and server_outbound_packets (or received_bytes), when accounting is enabled",
+        ),
+        partial: "an Accept line tells no outcome; one without accounting says nothing of the responder",
+    },
 ];
 
 /// What `format` tells.
@@ -248,7 +294,8 @@ pub const NEEDING: [Needing; 9] = [
 /// Why a flow whose lines name no decision cannot be checked for FW1 and FW2.
 pub const UNDECIDED: &str =
     "their lines name no decision: a netfilter LOG rule whose prefix has no word such as DROP, REJECT or ACCEPT \
-     records the packets it matched, not what a later rule did with them";
+     records the packets it matched, not what a later rule did with them; a CEF or LEEF action, or a Check \
+     Point action, that is no word of a decision (alert, detect, none) does not say either";
 
 /// Why a log never gives [`Fact::Payload`].
 pub const NO_PAYLOAD: &str =
@@ -271,6 +318,9 @@ mod tests {
             LogFormat::NfdumpCsv,
             LogFormat::Netfilter,
             LogFormat::Filterlog,
+            LogFormat::Cef,
+            LogFormat::Leef,
+            LogFormat::Checkpoint,
         ] {
             assert_eq!(of(f).format, f);
         }

@@ -7,7 +7,9 @@
 //! Firewall `pfirewall.log` (W3C), Cisco ASA/FTD syslog, PAN-OS TRAFFIC CSV, FortiGate
 //! `key=value`, Zeek `conn.log` (TSV and NDJSON), Linux netfilter `LOG` lines (iptables,
 //! nftables; [`netfilter`]) and pfSense/OPNsense `filterlog` ([`filterlog`]), the last two
-//! behind a syslog header ([`syslog`]).
+//! behind a syslog header ([`syslog`]), and the SIEM formats many firewalls export: ArcSight CEF
+//! ([`cef`]), QRadar LEEF 1.0 and 2.0 ([`leef`]) and Check Point's Log Exporter syslog
+//! ([`checkpoint`]), with or without a syslog header.
 //!
 //! Every line ends in exactly one outcome: `used`, `comment`, `skipped{reason}` or
 //! `unparsable{reason}`, so the summary's counts add up to the file's line count. Lines are read
@@ -15,10 +17,13 @@
 //! file order, so the result does not depend on the number of threads.
 
 pub mod asa;
+pub mod cef;
+pub mod checkpoint;
 pub mod detect;
 pub mod facts;
 pub mod filterlog;
 pub mod fortigate;
+pub mod leef;
 pub mod netfilter;
 pub mod netflow;
 pub mod panos;
@@ -72,6 +77,12 @@ pub enum LogFormat {
     Netfilter,
     /// pfSense / OPNsense `filterlog` CSV lines.
     Filterlog,
+    /// ArcSight Common Event Format (`CEF:0|...`), any vendor's.
+    Cef,
+    /// QRadar Log Event Extended Format (`LEEF:1.0|...`, `LEEF:2.0|...`), any vendor's.
+    Leef,
+    /// Check Point Log Exporter syslog (`[key:"value"; ...]`).
+    Checkpoint,
 }
 
 impl LogFormat {
@@ -88,6 +99,9 @@ impl LogFormat {
             LogFormat::NfdumpCsv => "nfdump CSV output",
             LogFormat::Netfilter => "Linux netfilter (iptables/nftables) log",
             LogFormat::Filterlog => "pfSense/OPNsense filter log",
+            LogFormat::Cef => "CEF (ArcSight Common Event Format) log",
+            LogFormat::Leef => "LEEF (QRadar Log Event Extended Format) log",
+            LogFormat::Checkpoint => "Check Point Log Exporter syslog",
         }
     }
 
@@ -104,6 +118,9 @@ impl LogFormat {
             LogFormat::NfdumpCsv => "nfdump-csv",
             LogFormat::Netfilter => "netfilter",
             LogFormat::Filterlog => "filterlog",
+            LogFormat::Cef => "cef",
+            LogFormat::Leef => "leef",
+            LogFormat::Checkpoint => "checkpoint",
         }
     }
 
@@ -119,16 +136,43 @@ impl LogFormat {
                 | LogFormat::NfdumpCsv
                 | LogFormat::Netfilter
                 | LogFormat::Filterlog
+                | LogFormat::Cef
+                | LogFormat::Leef
+                | LogFormat::Checkpoint
         )
     }
 
     /// Formats whose lines carry a syslog header ([`syslog`]) for their time, whose BSD form
-    /// has no year.
+    /// has no year (for CEF, LEEF and Check Point, the time when the line's own fields give
+    /// none; CEF's and LEEF's dates without a year are read alike).
     pub fn syslog_time(self) -> bool {
         matches!(
             self,
-            LogFormat::Netfilter | LogFormat::Filterlog | LogFormat::Asa
+            LogFormat::Netfilter
+                | LogFormat::Filterlog
+                | LogFormat::Asa
+                | LogFormat::Cef
+                | LogFormat::Leef
+                | LogFormat::Checkpoint
         )
+    }
+
+    /// What the line's own time fields are, for the formats that have them beside the syslog
+    /// header's ([`Summary::time_basis`]).
+    pub fn own_times(self) -> Option<&'static str> {
+        match self {
+            LogFormat::Asa => Some("the ASA's own timestamp (Mmm dd yyyy hh:mm:ss), local time"),
+            LogFormat::Cef => Some(
+                "CEF's start, rt or end: epoch milliseconds as UTC, dates with a zone as written, \
+                 others as the device's local time (dtz when it is UTC or an offset)",
+            ),
+            LogFormat::Leef => Some(
+                "LEEF's devTime as devTimeFormat says: epoch milliseconds as UTC, dates with a \
+                 zone as written, others as the device's local time",
+            ),
+            LogFormat::Checkpoint => Some("Check Point's time field: epoch seconds, UTC"),
+            _ => None,
+        }
     }
 }
 
@@ -137,16 +181,19 @@ impl LogFormat {
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// A session or packet let through (W3C ALLOW, ASA Built / permitted, PAN-OS allow, Zeek,
-    /// a netfilter prefix's ACCEPT, filterlog pass).
+    /// a netfilter prefix's ACCEPT, filterlog pass, CEF's and LEEF's accept or allow, Check
+    /// Point Accept).
     Allowed,
     /// Blocked (W3C DROP, ASA Deny / denied, PAN-OS deny/drop/reset, FortiGate deny, a
-    /// netfilter prefix's DROP or REJECT, filterlog block or reject).
+    /// netfilter prefix's DROP or REJECT, filterlog block or reject, CEF's and LEEF's deny,
+    /// drop, block or reject, Check Point Drop, Block or Reject).
     Denied,
     /// The end of a session whose start may be in another line (ASA Teardown).
     Teardown,
     /// A packet a logging rule matched, with no word of what the firewall then did (a
-    /// netfilter `LOG` rule whose prefix names no decision): never read as denied, and the
-    /// checks that need the decision are listed as skipped for its flow.
+    /// netfilter `LOG` rule whose prefix names no decision, a CEF or LEEF action of no
+    /// decision's word, a Check Point Detect): never read as denied, and the checks that need
+    /// the decision are listed as skipped for its flow.
     Logged,
 }
 
@@ -532,6 +579,9 @@ fn parse_format(
         LogFormat::NfdumpCsv => netflow::nfdump::parse_line(line_no, line, tz),
         LogFormat::Netfilter => netfilter::parse(line_no, line, tz, reference_ns),
         LogFormat::Filterlog => filterlog::parse(line_no, line, tz, reference_ns),
+        LogFormat::Cef => cef::parse(line_no, line, tz, reference_ns),
+        LogFormat::Leef => leef::parse(line_no, line, tz, reference_ns),
+        LogFormat::Checkpoint => checkpoint::parse(line_no, line, tz, reference_ns),
     }
 }
 
@@ -867,7 +917,11 @@ pub fn parse_reader_into<R: Read>(
                 local_basis("device local time", opts.tz)
             };
             if f.syslog_time() {
-                syslog_basis(&local, reference, opts.reference_ns.is_some())
+                let basis = syslog_basis(&local, reference, opts.reference_ns.is_some());
+                match f.own_times() {
+                    Some(own) => format!("{own}; else the syslog header's: {basis}"),
+                    None => basis,
+                }
             } else {
                 local
             }

@@ -146,6 +146,9 @@ fn format_names() -> String {
         LogFormat::Netflow,
         LogFormat::Netfilter,
         LogFormat::Filterlog,
+        LogFormat::Cef,
+        LogFormat::Leef,
+        LogFormat::Checkpoint,
     ]
     .iter()
     .map(|f| f.label())
@@ -191,8 +194,8 @@ impl fmt::Display for LogProblem {
                 write!(
                     f,
                     "binary data (it starts {}), not a text log: --log reads pfirewall.log, ASA/FTD syslog, \
-                     PAN-OS, FortiGate, netfilter (iptables/nftables LOG), pfSense/OPNsense filterlog and \
-                     Zeek conn.log text files; a capture goes to -r",
+                     PAN-OS, FortiGate, netfilter (iptables/nftables LOG), pfSense/OPNsense filterlog, \
+                     CEF, LEEF, Check Point Log Exporter and Zeek conn.log text files; a capture goes to -r",
                     hex.join(" ")
                 )
             }

@@ -469,6 +469,321 @@ pub fn hms_to_ns(s: &str) -> Option<i64> {
     secs_to_ns(h.checked_mul(3600)?.checked_add(m * 60 + sec)?)
 }
 
+/// An epoch count in the unit its digit count implies: seconds up to 10 digits, milliseconds up
+/// to 13, microseconds up to 16, nanoseconds beyond (CEF's `rt` is milliseconds by its
+/// dictionary, but devices write seconds too); a fraction after a dot is allowed on seconds.
+pub fn epoch_any(s: &str) -> Result<i64, TimeError> {
+    if s.contains('.') {
+        return epoch_secs(s);
+    }
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(TimeError::Malformed);
+    }
+    let n: i64 = s.parse().map_err(|_| TimeError::OutOfRange)?;
+    let scale = match s.trim_start_matches('0').len() {
+        0..=10 => 1_000_000_000,
+        11..=13 => 1_000_000,
+        14..=16 => 1_000,
+        _ => 1,
+    };
+    n.checked_mul(scale).ok_or(TimeError::OutOfRange)
+}
+
+/// A date and time as a line wrote it: the year may be missing (a pattern without one), the
+/// offset east of UTC is the one the text names (`None`: no zone, or one named that is not
+/// UTC and has no offset, such as `CET`: the device's local time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub y: Option<i64>,
+    pub mo: u32,
+    pub d: u32,
+    pub h: u32,
+    pub mi: u32,
+    pub s: u32,
+    pub ns: u32,
+    pub offset: Option<i32>,
+}
+
+impl Written {
+    /// UTC nanoseconds: with the text's offset, else at `tz`; a time without a year in the year
+    /// that puts it at or before `reference` ([`super::syslog::Stamp::resolve`]).
+    pub fn resolve(
+        self,
+        tz: impl Into<Tz>,
+        reference: Option<i64>,
+    ) -> Result<Option<i64>, TimeError> {
+        let tz: Tz = match self.offset {
+            Some(o) => Tz::Fixed(o),
+            None => tz.into(),
+        };
+        let stamp = match self.y {
+            Some(y) => super::syslog::Stamp::Full(
+                Civil {
+                    y,
+                    mo: self.mo,
+                    d: self.d,
+                    h: self.h,
+                    mi: self.mi,
+                    s: self.s,
+                    ns: self.ns,
+                },
+                None,
+            ),
+            None => super::syslog::Stamp::NoYear {
+                mo: self.mo,
+                d: self.d,
+                h: self.h,
+                mi: self.mi,
+                s: self.s,
+                ns: self.ns,
+            },
+        };
+        stamp.resolve(tz, reference)
+    }
+}
+
+/// A zone word: `UTC`, `GMT`, `UT`, `Z` (offset 0), an offset (`+01:00`, `-0500`,
+/// `GMT+01:00`), or a name of letters with no offset (`CET`, `Europe/Berlin`): `Some(None)`,
+/// local time. `None` when it is none of these.
+pub fn zone(s: &str) -> Option<Option<i32>> {
+    let u = s.to_ascii_uppercase();
+    if matches!(u.as_str(), "UTC" | "GMT" | "UT" | "Z") {
+        return Some(Some(0));
+    }
+    let rest = u
+        .strip_prefix("GMT")
+        .or_else(|| u.strip_prefix("UTC"))
+        .unwrap_or(&u);
+    if rest.starts_with(['+', '-']) {
+        return super::parse_tz_offset(rest).ok().map(Some);
+    }
+    let named = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphabetic() || matches!(b, b'/' | b'_'));
+    named.then_some(None)
+}
+
+/// One piece of a date pattern: a run of one pattern letter, or literal text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece<'a> {
+    Field(u8, usize),
+    Text(&'a str),
+}
+
+/// A Java `SimpleDateFormat` pattern (LEEF's `devTimeFormat`, CEF's date forms) in pieces;
+/// `None` for an unterminated quote.
+fn pieces(pattern: &str) -> Option<Vec<Piece<'_>>> {
+    let b = pattern.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    while let Some(&c) = b.get(i) {
+        if c.is_ascii_alphabetic() {
+            let start = i;
+            while b.get(i) == Some(&c) {
+                i += 1;
+            }
+            out.push(Piece::Field(c, i - start));
+        } else if c == b'\'' {
+            // 'literal', '' is a quote.
+            if b.get(i + 1) == Some(&b'\'') {
+                out.push(Piece::Text("'"));
+                i += 2;
+                continue;
+            }
+            let start = i + 1;
+            let len = b.get(start..)?.iter().position(|&x| x == b'\'')?;
+            out.push(Piece::Text(pattern.get(start..start + len)?));
+            i = start + len + 1;
+        } else {
+            let start = i;
+            while b
+                .get(i)
+                .is_some_and(|x| !x.is_ascii_alphabetic() && *x != b'\'')
+            {
+                i += 1;
+            }
+            out.push(Piece::Text(pattern.get(start..i)?));
+        }
+    }
+    Some(out)
+}
+
+/// Whether a pattern letter reads digits.
+fn numeric(c: u8) -> bool {
+    matches!(
+        c,
+        b'y' | b'd' | b'H' | b'h' | b'k' | b'K' | b'm' | b's' | b'S'
+    )
+}
+
+/// Reads a date and time written as a Java `SimpleDateFormat` pattern says: letters `y`, `M`
+/// (digits, or a month name from `MMM`), `d`, `H`, `h`/`K`/`k` with `a`, `m`, `s`, `S` (a
+/// fraction of the second), `E` (a day name, skipped), `z`, `Z`, `X` (the zone) and quoted or
+/// plain literals; a space matches one or more. `None` when the text does not fit the pattern
+/// or the pattern has a letter not listed; the values' ranges are [`to_ns`]'s to check.
+pub fn java_date(text: &str, pattern: &str) -> Option<Written> {
+    let pieces = pieces(pattern)?;
+    let t = text.as_bytes();
+    let mut at = 0usize;
+    let mut w = Written {
+        y: None,
+        mo: 1,
+        d: 1,
+        h: 0,
+        mi: 0,
+        s: 0,
+        ns: 0,
+        offset: None,
+    };
+    let mut pm: Option<bool> = None;
+    let mut twelve = false;
+    for (k, piece) in pieces.iter().enumerate() {
+        match *piece {
+            Piece::Text(lit) => {
+                for &c in lit.as_bytes() {
+                    if c == b' ' {
+                        let start = at;
+                        while t.get(at) == Some(&b' ') {
+                            at += 1;
+                        }
+                        if at == start {
+                            return None;
+                        }
+                    } else if t.get(at) == Some(&c) {
+                        at += 1;
+                    } else {
+                        return None;
+                    }
+                }
+            }
+            Piece::Field(c, len) => {
+                let next_numeric = matches!(pieces.get(k + 1),
+                    Some(Piece::Field(n, l)) if numeric(*n) || (*n == b'M' && *l < 3));
+                let digits = |at: &mut usize, max: usize| -> Option<(u64, usize)> {
+                    let start = *at;
+                    while *at - start < max && t.get(*at).is_some_and(u8::is_ascii_digit) {
+                        *at += 1;
+                    }
+                    let n = *at - start;
+                    if n == 0 {
+                        return None;
+                    }
+                    let v = text.get(start..*at)?.parse::<u64>().ok()?;
+                    Some((v, n))
+                };
+                let max = if next_numeric { len.max(1) } else { 9 };
+                let small = |v: u64| u32::try_from(v).ok();
+                match c {
+                    b'y' => {
+                        let (v, n) = digits(&mut at, if len == 2 { 2 } else { max })?;
+                        let v = i64::try_from(v).ok()?;
+                        w.y = Some(if len == 2 && n == 2 { 2000 + v } else { v });
+                    }
+                    b'M' if len >= 3 => {
+                        let start = at;
+                        while t.get(at).is_some_and(u8::is_ascii_alphabetic) {
+                            at += 1;
+                        }
+                        w.mo = month(text.get(start..(start + 3).min(at))?)?;
+                    }
+                    b'M' => w.mo = small(digits(&mut at, max.min(2))?.0)?,
+                    b'd' => w.d = small(digits(&mut at, max.min(2))?.0)?,
+                    b'H' | b'k' => w.h = small(digits(&mut at, max.min(2))?.0)?,
+                    b'h' | b'K' => {
+                        w.h = small(digits(&mut at, max.min(2))?.0)?;
+                        twelve = true;
+                    }
+                    b'm' => w.mi = small(digits(&mut at, max.min(2))?.0)?,
+                    b's' => w.s = small(digits(&mut at, max.min(2))?.0)?,
+                    b'S' => {
+                        let (v, n) = digits(&mut at, max)?;
+                        w.ns = small(v)?
+                            .checked_mul(10u32.checked_pow(9u32.checked_sub(n as u32)?)?)?;
+                    }
+                    b'a' => {
+                        let word = text.get(at..at + 2)?;
+                        pm = Some(match word.to_ascii_uppercase().as_str() {
+                            "AM" => false,
+                            "PM" => true,
+                            _ => return None,
+                        });
+                        at += 2;
+                    }
+                    b'E' => {
+                        while t.get(at).is_some_and(u8::is_ascii_alphabetic) {
+                            at += 1;
+                        }
+                    }
+                    b'z' | b'Z' | b'X' => {
+                        let start = at;
+                        while t
+                            .get(at)
+                            .is_some_and(|x| x.is_ascii_alphanumeric() || b"+-:/_".contains(x))
+                        {
+                            at += 1;
+                        }
+                        w.offset = zone(text.get(start..at)?)?;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+    if at != t.len() {
+        return None;
+    }
+    if twelve {
+        if w.h == 0 || w.h > 12 {
+            return None;
+        }
+        w.h = match pm {
+            Some(true) if w.h < 12 => w.h + 12,
+            Some(false) if w.h == 12 => 0,
+            _ => w.h,
+        };
+    }
+    Some(w)
+}
+
+/// The date forms CEF's dictionary gives for its time fields (`MMM dd [yyyy] HH:mm:ss[.SSS]
+/// [zone]`), also LEEF's default `devTime` form.
+const DEVICE_DATES: [&str; 8] = [
+    "MMM dd yyyy HH:mm:ss.SSS zzz",
+    "MMM dd yyyy HH:mm:ss.SSS",
+    "MMM dd yyyy HH:mm:ss zzz",
+    "MMM dd yyyy HH:mm:ss",
+    "MMM dd HH:mm:ss.SSS zzz",
+    "MMM dd HH:mm:ss.SSS",
+    "MMM dd HH:mm:ss zzz",
+    "MMM dd HH:mm:ss",
+];
+
+/// A device's time field as CEF and LEEF write it: epoch milliseconds (or another unit by its
+/// digit count, [`epoch_any`]), one of CEF's date forms, or an ISO 8601 date and time. `Err`
+/// for a value of none of these shapes, or out of range.
+pub fn device_time(
+    s: &str,
+    tz: impl Into<Tz>,
+    reference: Option<i64>,
+) -> Result<Option<i64>, TimeError> {
+    let tz: Tz = tz.into();
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return epoch_any(s).map(Some);
+    }
+    if looks_iso(s) {
+        let (c, off) = iso(s).ok_or(TimeError::Malformed)?;
+        return c.at(off.map_or(tz, Tz::Fixed)).map(Some);
+    }
+    for p in DEVICE_DATES {
+        if let Some(w) = java_date(s, p) {
+            return w.resolve(tz, reference);
+        }
+    }
+    Err(TimeError::Malformed)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -606,5 +921,63 @@ mod tests {
         // The extremes an i64 of nanoseconds reaches: no overflow.
         assert_eq!(date_of(i64::MAX).0, 2262);
         assert_eq!(date_of(i64::MIN).0, 1677);
+    }
+
+    #[test]
+    fn device_times_and_java_patterns() {
+        let ns = |d: &str, t: &str| date_clock(d, t, 0).ok();
+        assert_eq!(epoch_any("1543270652000"), Ok(1_543_270_652_000_000_000));
+        assert_eq!(epoch_any("1657997480"), Ok(1_657_997_480_000_000_000));
+        assert_eq!(
+            epoch_any("99999999999999999999"),
+            Err(TimeError::OutOfRange)
+        );
+        assert_eq!(epoch_any("12x"), Err(TimeError::Malformed));
+        let r = ns("2026-12-31", "00:00:00");
+        assert_eq!(
+            device_time("Sep 29 2026 13:34:38", 0, None),
+            Ok(ns("2026-09-29", "13:34:38"))
+        );
+        assert_eq!(
+            device_time("Sep 29 2026 13:34:38.250 UTC", 3600, None),
+            Ok(ns("2026-09-29", "13:34:38").map(|t| t + 250_000_000))
+        );
+        // A zone the text names with no offset: local time, --tz-offset.
+        assert_eq!(
+            device_time("Sep 29 2026 13:34:38 CET", 3600, None),
+            Ok(ns("2026-09-29", "12:34:38"))
+        );
+        assert_eq!(
+            device_time("Dec  5 10:12:01 GMT+01:00", 0, r),
+            Ok(ns("2026-12-05", "09:12:01"))
+        );
+        assert_eq!(
+            device_time("2026-12-05T10:12:01Z", 3600, None),
+            Ok(ns("2026-12-05", "10:12:01"))
+        );
+        assert_eq!(
+            device_time("Sep 99 2026 13:34:38", 0, None),
+            Err(TimeError::Malformed)
+        );
+        assert_eq!(device_time("yesterday", 0, None), Err(TimeError::Malformed));
+        let w = java_date("2026-12-05 10:12:01.5 +0100", "yyyy-MM-dd HH:mm:ss.S Z").expect("date");
+        assert_eq!((w.y, w.ns, w.offset), (Some(2026), 500_000_000, Some(3600)));
+        let w = java_date("20261205101201", "yyyyMMddHHmmss").expect("packed");
+        assert_eq!(
+            (w.y, w.mo, w.d, w.h, w.mi, w.s),
+            (Some(2026), 12, 5, 10, 12, 1)
+        );
+        let w = java_date(
+            "Sat, 05 Dec 2026 01:12:01 PM",
+            "EEE, dd MMM yyyy hh:mm:ss a",
+        )
+        .expect("12 hour");
+        assert_eq!((w.mo, w.h), (12, 13));
+        let w = java_date("2026-12-05T10 h'", "yyyy-MM-dd'T'HH' h'''");
+        assert_eq!(w.map(|w| (w.d, w.h)), Some((5, 10)));
+        assert_eq!(java_date("2026-12-05", "yyyy-MM-dd HH"), None);
+        assert_eq!(java_date("2026-12-05", "yyyy-MM-dd'"), None);
+        assert_eq!(java_date("2026-12-05", "yyyy-MM-ddQ"), None);
+        assert_eq!(java_date("99999999999999999999-01-01", "yyyy-MM-dd"), None);
     }
 }
