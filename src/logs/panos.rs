@@ -139,6 +139,11 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
     r.resp_bytes = n(BYTES_RCVD);
     r.packets = n(PKTS_SENT);
     r.resp_packets = n(PKTS_RCVD);
+    if c[SUBTYPE] == "start" && !denied {
+        // Counted when the session had just begun: a responder yet to send is not silent.
+        r.resp_bytes = r.resp_bytes.filter(|b| *b > 0);
+        r.resp_packets = r.resp_packets.filter(|p| *p > 0);
+    }
     r.duration_ns = match n(ELAPSED) {
         Some(s) => match time::secs_to_ns(s) {
             Some(ns) => Some(ns),
@@ -172,5 +177,21 @@ mod tests {
         assert_eq!((r.packets, r.resp_packets), (Some(16), Some(20)));
         assert_eq!(r.rule.as_deref(), Some("new_outbound_from_trust"));
         assert_eq!(r.session, Some(22751));
+    }
+
+    #[test]
+    fn a_start_line_does_not_say_the_responder_was_silent() {
+        let end = "Nov 30 16:09:08 PA-220 1,2018/11/30 16:09:07,012801096514,TRAFFIC,end,2049,2018/11/30 16:09:07,192.168.15.207,175.16.199.1,192.168.1.63,175.16.199.1,new_outbound_from_trust,,,apple-maps,vsys1,trust,untrust,ethernet1/2,ethernet1/1,send_to_mac,2018/11/30 16:09:07,22751,1,55113,443,16418,443,0x400053,tcp,allow,7734,1758,5976,36,2018/11/30 15:59:04,586,computer-and-internet-info,0,32091112,0x0,192.168.0.0-192.168.255.255,United States,0,16,20,tcp-fin,0,0,0,0,,PA-220,from-policy,,,0,,0,,N/A,0,0,0,0";
+        // The same session logged at its start, over UDP, nothing received yet.
+        let start = end
+            .replace("TRAFFIC,end,", "TRAFFIC,start,")
+            .replace(",tcp,allow,7734,1758,5976,", ",udp,allow,66,66,0,")
+            .replace(",0,16,20,tcp-fin,", ",0,1,0,n/a,");
+        let Outcome::Used(r) = parse(3, &start, 0) else {
+            panic!("{start}")
+        };
+        assert_eq!(r.transport, 17);
+        assert_eq!((r.bytes, r.packets), (Some(66), Some(1)));
+        assert_eq!((r.resp_bytes, r.resp_packets), (None, None));
     }
 }
