@@ -9,7 +9,7 @@
 //! there (ASA sessions join on their connection id, other lines on the directional five-tuple
 //! and the action), and no two flows share a key.
 //!
-//! The traffic mix (shares of the flows, [`KINDS`]): remote users' SIP/TLS 443 to the Access
+//! The traffic mix (shares of the flows in `KINDS`): remote users' SIP/TLS 443 to the Access
 //! Edge, PSOM 443 to Web Conferencing, STUN/TURN UDP 3478 and TCP 443 and relay media
 //! 50000-59999 to the A/V Edge; federation SIP/MTLS 5061 both ways with fabrikam.com (the
 //! topology's partner) and 23 other partners, A/V Edge to partner A/V Edge on UDP 3478; failing
@@ -30,7 +30,8 @@
 //!
 //! Time: one day (2026-03-02, local time as written), flows starting along a working day's curve;
 //! a flow's lines follow its own pace (retries after 3, 6, 12 s; datagram lines every few
-//! seconds or minutes; a session's Teardown after its length), squeezed to end by midnight.
+//! seconds or minutes; a session's Teardown after its length), squeezed to end by midnight
+//! (unless more than [`MAX_OPEN`] flows are open at once, when new ones wait).
 //!
 //! Memory: the flows are planned one at a time from the seed and the flow's index (a first pass
 //! adds up their weights, a second writes them), and at most [`MAX_OPEN`] flows with lines still
@@ -897,20 +898,16 @@ fn asa_line(b: &mut Vec<u8>, o: &mut Open, t: i64) {
         let _ = if k.transport() == 1 {
             write!(
                 b,
-                "4-106023: Deny icmp src {sif}:{} dst {dif}:{} (type {}, code {}) by access-group \"{}\" [0x{:08x}, 0x0]",
+                "4-106023: Deny icmp src {sif}:{} dst {dif}:{} (type {}, code {}) \
+                 by access-group \"{}\" [0x{:08x}, 0x0]",
                 s.0, d.0, s.1, d.1, acl.0, acl.1
             )
         } else {
             write!(
                 b,
-                "4-106023: Deny {} src {sif}:{}/{} dst {dif}:{}/{} by access-group \"{}\" [0x{:08x}, 0x0]",
-                lower,
-                s.0,
-                s.1,
-                d.0,
-                d.1,
-                acl.0,
-                acl.1
+                "4-106023: Deny {} src {sif}:{}/{} dst {dif}:{}/{} \
+                 by access-group \"{}\" [0x{:08x}, 0x0]",
+                lower, s.0, s.1, d.0, d.1, acl.0, acl.1
             )
         };
         return;
@@ -930,7 +927,8 @@ fn asa_line(b: &mut Vec<u8>, o: &mut Open, t: i64) {
     if o.next == 0 {
         let _ = write!(
             b,
-            "6-{built}: Built {} {proto} connection {} for {fi}:{}/{} ({}/{}) to {ti}:{}/{} ({}/{})",
+            "6-{built}: Built {} {proto} connection {} \
+             for {fi}:{}/{} ({}/{}) to {ti}:{}/{} ({}/{})",
             if inbound { "inbound" } else { "outbound" },
             o.session,
             f.0,
@@ -954,7 +952,8 @@ fn asa_line(b: &mut Vec<u8>, o: &mut Open, t: i64) {
     };
     let _ = write!(
         b,
-        "6-{teardown}: Teardown {proto} connection {} for {fi}:{}/{} to {ti}:{}/{} duration {}:{:02}:{:02} bytes {bytes}",
+        "6-{teardown}: Teardown {proto} connection {} for {fi}:{}/{} to {ti}:{}/{} \
+         duration {}:{:02}:{:02} bytes {bytes}",
         o.session,
         f.0,
         f.1,
@@ -1026,7 +1025,8 @@ pub fn write_firewall_log<W: Write>(w: W, opts: &LogBenchOptions) -> io::Result<
     let mut next = 0u64;
     let mut now = day_start();
     loop {
-        let start_at = (next < flows).then(|| (starts.at(next) + jitter(next)).max(now));
+        let start_at =
+            (next < flows).then(|| (starts.at(next) + jitter(next)).min(day_end).max(now));
         let head = queue.peek().map(|Reverse((t, ..))| *t);
         let start = match (start_at, head) {
             (Some(s), Some(h)) => s <= h && queue.len() < MAX_OPEN,
@@ -1177,17 +1177,37 @@ mod tests {
                 assert_eq!(sum.lines, lines);
                 assert_eq!(sum.used, s.used_lines, "{f:?}");
                 assert_eq!(sum.comment, f.header_lines());
-                assert_eq!(sum.no_timestamp, 0);
-                let (flow_list, info) = to_flow::flows(&log);
-                assert_eq!(flow_list.len() as u64, flows, "{f:?} {lines}/{flows}");
-                let denied = info.iter().filter(|i| i.denied).count();
-                assert!(denied > 0 && denied < flow_list.len(), "{f:?}: {denied}");
-                let times: Vec<i64> = log.records.iter().filter_map(|r| r.ts_ns).collect();
-                assert!(times.windows(2).all(|w| w[0] <= w[1]), "{f:?}: time order");
-                let day = day_start() * 1_000_000_000;
-                assert!(times
-                    .iter()
-                    .all(|&t| t >= day && t < day + 86_400_000_000_000));
+                let distinct = to_flow::flows(&log).0.len() as u64;
+                assert_eq!(distinct, flows, "{f:?} {lines}/{flows}");
+            }
+        }
+    }
+
+    /// The day's lines in time order, all on 2026-03-02, whatever the flows' lengths.
+    #[test]
+    fn one_day_in_time_order() {
+        for f in LogBenchFormat::ALL {
+            for (lines, flows) in [(30, 1), (20_000, 500), (8_000, 6_000)] {
+                let (v, _) = write(&opts(f, lines, flows));
+                let text = String::from_utf8(v).expect("text");
+                let times: Vec<&str> = text
+                    .lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .map(|l| match f {
+                        LogBenchFormat::Pfirewall => {
+                            assert!(l.starts_with("2026-03-02 "), "{l}");
+                            &l[11..19]
+                        }
+                        LogBenchFormat::Asa => {
+                            assert!(l.starts_with("Mar 02 2026 "), "{l}");
+                            &l[12..20]
+                        }
+                    })
+                    .collect();
+                assert!(
+                    times.windows(2).all(|w| w[0] <= w[1]),
+                    "{f:?} {lines}/{flows}"
+                );
             }
         }
     }
