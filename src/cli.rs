@@ -415,11 +415,12 @@ pub enum FlowsFormat {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Scenario to write (see --list), `bulk` for a large benchmark capture, or `busy` for a
-    /// capture shaped like a busy Edge (see --shape).
+    /// Scenario to write (see --list), `bulk` for a large benchmark capture, `busy` for a
+    /// capture shaped like a busy Edge (see --shape), or `log` for a busy Edge's day as a
+    /// firewall log (see --format).
     #[arg(required_unless_present = "list")]
     pub scenario: Option<String>,
-    /// File to write (`-` for standard output with `busy`).
+    /// File to write (`-` for standard output with `busy` and `log`).
     #[arg(short = 'o', long, required_unless_present = "list")]
     pub output: Option<PathBuf>,
     /// Container format.
@@ -440,9 +441,17 @@ pub struct GenerateArgs {
     /// With `busy`: concurrent flow slots (overrides the shape's).
     #[arg(long, value_name = "N")]
     pub concurrent: Option<usize>,
-    /// With `busy --shape distinct`: how many flows to write (default 10,000,000).
+    /// With `busy --shape distinct`: how many flows to write (default 10,000,000). With `log`:
+    /// how many distinct flows the lines hold (default one for every 25 lines).
     #[arg(long, value_name = "N")]
     pub flows: Option<u64>,
+    /// With `log`: the firewall's format, pfirewall (Windows Firewall on the Edge) or asa
+    /// (Cisco ASA syslog).
+    #[arg(long, value_name = "FORMAT", value_parser = ["pfirewall", "asa"])]
+    pub format: Option<String>,
+    /// With `log`: lines to write, header lines included (default 1,000,000).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub lines: Option<u64>,
     /// With `busy`: write the calls' ground truth as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,

@@ -17,11 +17,26 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
         }
         println!("bulk");
         println!("busy");
+        println!("log");
         return Ok(ExitCode::SUCCESS);
     }
     let (Some(name), Some(path)) = (&args.scenario, &args.output) else {
         anyhow::bail!("name a scenario and an output file (-o); --list shows the scenarios");
     };
+    if name == "log" {
+        return log(args, path);
+    }
+    for (given, option) in [
+        (args.format.is_some(), "--format"),
+        (args.lines.is_some(), "--lines"),
+    ] {
+        if given {
+            anyhow::bail!(
+                "{option} applies to `edgewise generate log` only: drop it, or write a log \
+                 (`generate log --format pfirewall|asa`)"
+            );
+        }
+    }
     if name == "busy" {
         return busy(args, path);
     }
@@ -46,7 +61,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
     }
     let Some(capture) = generate::scenario(name) else {
         anyhow::bail!(
-            "unknown scenario '{name}'; choose one of: {}, bulk, busy",
+            "unknown scenario '{name}'; choose one of: {}, bulk, busy, log",
             generate::scenario_names().join(", ")
         );
     };
@@ -122,6 +137,92 @@ fn busy(args: &GenerateArgs, path: &Path) -> anyhow::Result<ExitCode> {
         stats.flows,
         stats.calls,
         stats.bytes_written
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lines of `generate log` when --lines is not given.
+const LOG_LINES: u64 = 1_000_000;
+/// Lines a distinct flow when --flows is not given.
+const LOG_LINES_PER_FLOW: u64 = 25;
+
+/// `generate log`: a busy Edge's day as a firewall log, to a file or standard output.
+fn log(args: &GenerateArgs, path: &Path) -> anyhow::Result<ExitCode> {
+    for (given, option) in [
+        (args.size_mb.is_some(), "--size-mb"),
+        (args.concurrent.is_some(), "--concurrent"),
+        (args.truth.is_some(), "--truth"),
+    ] {
+        if given {
+            anyhow::bail!(
+                "{option} does not apply to `generate log`: its size is --lines and --flows"
+            );
+        }
+    }
+    let Some(name) = &args.format else {
+        anyhow::bail!(
+            "`generate log` needs --format: pfirewall (Windows Firewall on the Edge) or asa \
+             (Cisco ASA syslog)"
+        );
+    };
+    let Some(format) = generate::LogBenchFormat::parse(name) else {
+        anyhow::bail!("--format {name}: choose pfirewall or asa");
+    };
+    let lines = args.lines.unwrap_or(LOG_LINES);
+    let header = format.header_lines();
+    let flows = match args.flows {
+        Some(0) => {
+            anyhow::bail!("--flows 0: a log holds at least one flow; give --flows 1 or more")
+        }
+        Some(n) => n,
+        None => (lines.saturating_sub(header) / LOG_LINES_PER_FLOW).max(1),
+    };
+    if flows > generate::logs::MAX_DISTINCT_FLOWS {
+        anyhow::bail!(
+            "--flows {flows}: at most {} distinct flows; lower --flows",
+            generate::logs::MAX_DISTINCT_FLOWS
+        );
+    }
+    let opts = generate::LogBenchOptions {
+        format,
+        lines,
+        distinct_flows: flows,
+        seed: args.seed,
+    };
+    if lines < opts.min_lines() {
+        anyhow::bail!(
+            "--lines {lines} cannot hold --flows {flows}: a {} log takes its {header} header \
+             lines and at least one line a flow; give --lines {} or more, or fewer --flows",
+            format.name(),
+            opts.min_lines()
+        );
+    }
+    let to_stdout = path.as_os_str() == "-";
+    let stats = if to_stdout {
+        match generate::write_firewall_log(std::io::stdout().lock(), &opts) {
+            // A reader that stops early (`| head`) is not a failure of the generator.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+            other => other.context("standard output: write failed")?,
+        }
+    } else {
+        let file =
+            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+        generate::write_firewall_log(file, &opts)
+            .with_context(|| format!("{}: write failed", path.display()))?
+    };
+    eprintln!(
+        "wrote {} ({} log): {} lines ({} of traffic, {} denied), {} distinct flows, {} bytes",
+        if to_stdout {
+            "standard output".to_string()
+        } else {
+            path.display().to_string()
+        },
+        format.name(),
+        stats.lines,
+        stats.used_lines,
+        stats.denied_lines,
+        stats.distinct_flows,
+        stats.bytes
     );
     Ok(ExitCode::SUCCESS)
 }

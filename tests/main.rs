@@ -13,6 +13,7 @@ mod docs;
 mod ecosystem;
 mod fuzz_found;
 mod fuzz_replay;
+mod generate_log;
 mod generated;
 mod html;
 mod identify;

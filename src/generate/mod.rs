@@ -9,9 +9,12 @@
 //! * [`scenarios`]: the named scenarios with their `expected` flows.
 //! * [`bulk`]: the streaming benchmark capture.
 //! * [`busy`]: a busy Edge (relay media, federation pool, calls with ground truth), streamed.
+//! * [`logs`]: a busy Edge's day as a firewall log (`pfirewall.log`, Cisco ASA syslog), streamed,
+//!   with its distinct flows and its lines chosen apart.
 
 pub mod bulk;
 pub mod busy;
+pub mod logs;
 pub mod packets;
 pub mod proto;
 pub mod scenarios;
@@ -19,6 +22,7 @@ pub mod writer;
 
 pub use bulk::{write_bulk_pcap, BulkStats};
 pub use busy::{write_busy_pcap, BusyOptions, BusyStats, Shape as BusyShape, TruthOut};
+pub use logs::{write_firewall_log, LogBenchFormat, LogBenchOptions, LogBenchStats};
 pub use packets::{Dir, FrameBuilder, Link, Sim, TcpConv, UdpFlow};
 pub use scenarios::{scenario, scenario_names};
 pub use writer::{write_pcap, write_pcapng, write_pcapng_with_tsresol, PcapFlavor, PcapNgOptions};

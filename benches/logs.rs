@@ -1,0 +1,395 @@
+//! End-to-end benchmark of `edgewise audit` on firewall logs shaped like a busy Edge's day.
+//!
+//! For each shape (`EDGEWISE_BENCH_LOG_SHAPES=pfirewall,asa,pfirewall-flows` to choose) the log
+//! is generated once into `target/bench-captures/log-<shape>-<lines>.log` (kept when it already
+//! has the size the generator produces), then each command runs as its own process, with its
+//! output thrown away, and is timed from spawn to exit:
+//!
+//! * `cat FILE` (the page-cache floor),
+//! * `wc -l FILE` (a pass that looks at every byte for line ends),
+//! * `edgewise audit -r FILE --topology captures/topology.toml -q` (text report),
+//! * the same with `--format json`.
+//!
+//! The shapes hold 5,000,000 lines each (`EDGEWISE_BENCH_LOG_LINES` to scale them; the flows
+//! scale with the lines): `pfirewall` and `asa` with 200,000 distinct flows, `pfirewall-flows`
+//! with 1,000,000, so that the same line count with five times the flows shows what a flow costs
+//! in memory apart from what a line costs.
+//!
+//! Peak RSS comes from GNU time (`/usr/bin/time -f %M`) when it is installed. Medians of
+//! `EDGEWISE_BENCH_RUNS` runs (default 3). A run that takes longer than
+//! `EDGEWISE_BENCH_TIMEOUT` seconds (default 120; cat and wc: `EDGEWISE_BENCH_TOOL_TIMEOUT`,
+//! default 300) is stopped and reported as not finished. No assertion on time: this prints a
+//! table to read, see benches/README.md.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use edgewise::generate::{write_firewall_log, LogBenchFormat, LogBenchOptions, LogBenchStats};
+
+const GNU_TIME: &str = "/usr/bin/time";
+/// Lines of every shape unless `EDGEWISE_BENCH_LOG_LINES` says otherwise.
+const LINES: u64 = 5_000_000;
+
+/// A log to audit: its format and its distinct flows at `LINES` lines.
+#[derive(Clone, Copy)]
+struct Shape {
+    name: &'static str,
+    format: LogBenchFormat,
+    flows: u64,
+}
+
+const SHAPES: [Shape; 3] = [
+    Shape {
+        name: "pfirewall",
+        format: LogBenchFormat::Pfirewall,
+        flows: 200_000,
+    },
+    Shape {
+        name: "asa",
+        format: LogBenchFormat::Asa,
+        flows: 200_000,
+    },
+    Shape {
+        name: "pfirewall-flows",
+        format: LogBenchFormat::Pfirewall,
+        flows: 1_000_000,
+    },
+];
+
+/// One command's runs.
+struct Row {
+    what: String,
+    runs: usize,
+    /// Median seconds, or None when no run finished.
+    secs: Option<f64>,
+    /// Largest peak RSS over the runs, MiB.
+    rss_mib: Option<f64>,
+    note: Option<String>,
+}
+
+/// The result of one run.
+enum Run {
+    Done { secs: f64, rss_kib: Option<u64> },
+    TimedOut,
+    Failed(String),
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `program args` once, stdout and stdin on /dev/null, under GNU time when available.
+/// The child gets its own process group so that a timeout stops it and its children.
+fn run_once(program: &str, args: &[OsString], timeout: Duration, gnu_time: bool) -> Run {
+    let rss_file = match tempfile::NamedTempFile::new() {
+        Ok(f) => f,
+        Err(e) => return Run::Failed(format!("temp file: {e}")),
+    };
+    let mut cmd = if gnu_time {
+        let mut c = Command::new(GNU_TIME);
+        c.arg("-f").arg("%M").arg("-o").arg(rss_file.path());
+        c.arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let start = Instant::now();
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Run::Failed(format!("cannot start {program}: {e}")),
+    };
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = tx.send((out, start.elapsed()));
+    });
+    let (out, elapsed) = match rx.recv_timeout(timeout) {
+        Ok(r) => r,
+        Err(_) => {
+            // Our own child's process group, by its id.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+            let _ = rx.recv();
+            return Run::TimedOut;
+        }
+    };
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return Run::Failed(format!("{program}: {e}")),
+    };
+    // GNU time writes "Command exited with non-zero status N" before the figure then.
+    let rss_kib = std::fs::read_to_string(rss_file.path())
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()));
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let why = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        // edgewise audit exits 1 when it has findings at --fail-on: the run itself is fine.
+        if !(program.ends_with("edgewise") && out.status.code() == Some(1)) {
+            return Run::Failed(format!("{program} exited with {}: {why}", out.status));
+        }
+    }
+    Run::Done {
+        secs: elapsed.as_secs_f64(),
+        rss_kib,
+    }
+}
+
+fn measure(
+    what: &str,
+    program: &str,
+    args: &[OsString],
+    runs: usize,
+    timeout: Duration,
+    gnu_time: bool,
+) -> Row {
+    let mut secs = Vec::new();
+    let mut rss: Option<u64> = None;
+    let mut note = None;
+    for _ in 0..runs {
+        match run_once(program, args, timeout, gnu_time) {
+            Run::Done { secs: s, rss_kib } => {
+                secs.push(s);
+                rss = rss.max(rss_kib);
+            }
+            Run::TimedOut => {
+                note = Some(format!("did not finish in {} s", timeout.as_secs()));
+                break;
+            }
+            Run::Failed(why) => {
+                note = Some(why);
+                break;
+            }
+        }
+        eprint!(".");
+    }
+    secs.sort_by(f64::total_cmp);
+    Row {
+        what: what.to_string(),
+        runs: secs.len(),
+        secs: secs.get(secs.len() / 2).copied(),
+        rss_mib: rss.map(|k| k as f64 / 1024.0),
+        note,
+    }
+}
+
+/// The log of a shape at `lines` lines: kept when its size is the generator's, written
+/// otherwise.
+fn log(dir: &Path, shape: Shape, lines: u64) -> std::io::Result<(PathBuf, LogBenchStats)> {
+    let flows = (u128::from(shape.flows) * u128::from(lines) / u128::from(LINES)) as u64;
+    let opts = LogBenchOptions::new(shape.format, lines, flows.max(1));
+    let path = dir.join(format!("log-{}-{lines}.log", shape.name));
+    // The generator is deterministic: writing to a sink gives the expected size and counts.
+    let t = Instant::now();
+    let expected = write_firewall_log(std::io::sink(), &opts)?;
+    let sink_secs = t.elapsed().as_secs_f64();
+    let have = std::fs::metadata(&path).map(|m| m.len()).ok();
+    if have == Some(expected.bytes) {
+        eprintln!("{}: using {}", shape.name, path.display());
+        return Ok((path, expected));
+    }
+    std::fs::create_dir_all(dir)?;
+    let t = Instant::now();
+    let file = std::fs::File::create(&path)?;
+    let stats = write_firewall_log(file, &opts)?;
+    eprintln!(
+        "{}: wrote {} ({} bytes, {} lines, {} distinct flows) in {:.2} s ({:.2} s to a sink)",
+        shape.name,
+        path.display(),
+        stats.bytes,
+        stats.lines,
+        stats.distinct_flows,
+        t.elapsed().as_secs_f64(),
+        sink_secs
+    );
+    Ok((path, stats))
+}
+
+fn fmt_rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.0} k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn print_table(shape: Shape, path: &Path, stats: &LogBenchStats, rows: &[Row]) {
+    let mb = stats.bytes as f64 / 1e6;
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(
+        o,
+        "\n### {} — {} ({:.1} MB, {} lines, {} distinct flows, {} denied lines)\n",
+        shape.name,
+        path.display(),
+        mb,
+        stats.lines,
+        stats.distinct_flows,
+        stats.denied_lines
+    );
+    let _ = writeln!(
+        o,
+        "| command | runs | median s | lines/s | MB/s | peak MiB |"
+    );
+    let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let (s, lps, mbs) = match r.secs {
+            Some(s) => (
+                format!("{s:.3}"),
+                fmt_rate(stats.lines as f64 / s),
+                format!("{:.0}", mb / s),
+            ),
+            None => (
+                r.note.clone().unwrap_or_else(|| "-".into()),
+                "-".into(),
+                "-".into(),
+            ),
+        };
+        let rss = r.rss_mib.map_or("-".into(), |m| format!("{m:.0}"));
+        let _ = writeln!(
+            o,
+            "| {} | {} | {s} | {lps} | {mbs} | {rss} |",
+            r.what, r.runs
+        );
+    }
+    let row = |w: &str| rows.iter().find(|r| r.what.starts_with(w));
+    let secs = |w: &str| row(w).and_then(|r| r.secs);
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.3}", a / b),
+        _ => "-".into(),
+    };
+    let _ = writeln!(o);
+    for (label, what) in [
+        ("text", "edgewise audit (text)"),
+        ("json", "edgewise audit --format json"),
+    ] {
+        let ew = secs(what);
+        let per = |n: u64| {
+            row(what)
+                .and_then(|r| r.rss_mib)
+                .filter(|_| n > 0)
+                .map_or("-".into(), |m| format!("{:.0}", m * 1_048_576.0 / n as f64))
+        };
+        let _ = writeln!(
+            o,
+            "{label}: edgewise/cat throughput {} · edgewise/wc -l throughput {} · peak RSS {} bytes \
+             a line, {} bytes a distinct flow",
+            ratio(secs("cat"), ew),
+            ratio(secs("wc -l"), ew),
+            per(stats.lines),
+            per(stats.distinct_flows)
+        );
+    }
+    for r in rows.iter().filter(|r| r.secs.is_some() && r.note.is_some()) {
+        let _ = writeln!(o, "note: {}: {}", r.what, r.note.as_deref().unwrap_or(""));
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/bench-captures");
+    let topology = root.join("captures/topology.toml");
+    let edgewise = env!("CARGO_BIN_EXE_edgewise");
+    let shapes: Vec<Shape> = std::env::var("EDGEWISE_BENCH_LOG_SHAPES")
+        .unwrap_or_else(|_| "pfirewall,asa,pfirewall-flows".into())
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            SHAPES
+                .into_iter()
+                .find(|x| x.name == s.trim())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "EDGEWISE_BENCH_LOG_SHAPES: unknown shape {s:?}; the shapes are \
+                         pfirewall, asa and pfirewall-flows"
+                    )
+                })
+        })
+        .collect();
+    let lines = env_or("EDGEWISE_BENCH_LOG_LINES", LINES).max(1);
+    let runs = env_or("EDGEWISE_BENCH_RUNS", 3usize).max(1);
+    let timeout = Duration::from_secs(env_or("EDGEWISE_BENCH_TIMEOUT", 120));
+    let tool_timeout = Duration::from_secs(env_or("EDGEWISE_BENCH_TOOL_TIMEOUT", 300));
+    let gnu_time = Command::new(GNU_TIME)
+        .args(["-f", "%M", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+
+    println!("## edgewise audit of firewall logs, end to end");
+    println!();
+    println!("- edgewise: {edgewise}");
+    println!(
+        "- cores: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    if !gnu_time {
+        println!("- peak RSS: GNU time ({GNU_TIME}) not installed, not measured");
+    }
+    println!("- lines a log: {lines}");
+    println!("- runs: {runs} (median), timeout {} s", timeout.as_secs());
+
+    for shape in shapes {
+        let (path, stats) = log(&dir, shape, lines)?;
+        let file = OsString::from(&path);
+        let audit = |json: bool| {
+            let mut v: Vec<OsString> = vec!["audit".into(), "-r".into(), file.clone()];
+            v.push("--topology".into());
+            v.push(topology.clone().into());
+            v.push("-q".into());
+            if json {
+                v.extend(["--format".into(), "json".into()]);
+            }
+            v
+        };
+        eprint!("{}: ", shape.name);
+        // Warm the page cache.
+        let _ = run_once("cat", std::slice::from_ref(&file), tool_timeout, false);
+        let wc: Vec<OsString> = vec!["-l".into(), file.clone()];
+        let rows = vec![
+            measure(
+                "cat",
+                "cat",
+                std::slice::from_ref(&file),
+                runs,
+                tool_timeout,
+                gnu_time,
+            ),
+            measure("wc -l", "wc", &wc, runs, tool_timeout, gnu_time),
+            measure(
+                "edgewise audit (text)",
+                edgewise,
+                &audit(false),
+                runs,
+                timeout,
+                gnu_time,
+            ),
+            measure(
+                "edgewise audit --format json",
+                edgewise,
+                &audit(true),
+                runs,
+                timeout,
+                gnu_time,
+            ),
+        ];
+        eprintln!();
+        print_table(shape, &path, &stats, &rows);
+    }
+    Ok(())
+}
