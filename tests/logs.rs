@@ -1910,8 +1910,7 @@ fn flows_joined_while_parsing_equal_flows_joined_after() {
         // Three shards, fed a few records at a time, agree with one pass too.
         let mut shards = logs::to_flow::Shards::new(3);
         for chunk in whole.records.chunks(7) {
-            let boxed: Vec<Box<Record>> = chunk.iter().cloned().map(Box::new).collect();
-            shards.push_all(&boxed);
+            shards.push_all(chunk);
         }
         let (sharded, _) = shards.finish();
         assert_eq!(
@@ -2526,4 +2525,45 @@ LEEF:1.0|Contoso|EdgeFW|1.0|deny|src=198.51.100.10\tsrcPort=51000\tdst=10.45.16.
             "{name}: {report}"
         );
     }
+}
+
+/// A datagram the firewall dropped is judged as its log line says it went: a scanner's packet
+/// from port 53000 to a closed port of the A/V Edge is not the A/V Edge's outbound media
+/// turned around, so it is no "denied documented traffic" (FW1) error.
+#[test]
+fn a_dropped_datagram_is_judged_in_the_direction_the_log_gives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pfirewall.log");
+    std::fs::write(
+        &path,
+        "#Version: 1.5\n#Fields: date time action protocol src-ip dst-ip src-port dst-port size \
+         tcpflags tcpsyn tcpack tcpwin icmptype icmpcode info path\n\
+         2026-12-05 10:00:01 DROP UDP 203.0.113.9 131.107.155.30 53000 40000 60 - - - - - - - \
+         RECEIVE\n",
+    )
+    .expect("write");
+    let topo = captures("topology.toml");
+    let out = run(&[
+        "audit",
+        "-r",
+        path.to_str().expect("path"),
+        "--topology",
+        topo.to_str().expect("path"),
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let flow = &doc["flows"][0];
+    assert_eq!(flow["initiator_by"], "denied-source", "{flow:#}");
+    assert_eq!(flow["initiator"]["port"], 53000, "{flow:#}");
+    assert_ne!(flow["verdict"], "permitted", "{flow:#}");
+    let ids: Vec<&str> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(!ids.contains(&"FW1"), "{ids:?}");
+    assert!(ids.contains(&"FW2"), "{ids:?}");
 }

@@ -76,11 +76,17 @@ pub enum InitiatorEvidence {
     WellKnownPort,
     /// Inferred: the sender of the first packet seen.
     FirstPacket,
+    /// A firewall log line names this side as the source of a packet the firewall denied:
+    /// certain (a scanner's datagram from port 5xxxx is not the reply of a media flow).
+    DeniedSource,
 }
 
 impl InitiatorEvidence {
     pub fn is_certain(self) -> bool {
-        matches!(self, InitiatorEvidence::Syn | InitiatorEvidence::SynAck)
+        matches!(
+            self,
+            InitiatorEvidence::Syn | InitiatorEvidence::SynAck | InitiatorEvidence::DeniedSource
+        )
     }
 }
 

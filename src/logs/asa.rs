@@ -348,7 +348,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
         _ => return Outcome::Skipped("other_message_id"),
     };
     r.ts_ns = ts;
-    Outcome::Used(Box::new(r))
+    Outcome::Used(r)
 }
 
 #[cfg(test)]
@@ -375,7 +375,7 @@ mod tests {
 
     fn used(line: &str) -> Record {
         match parse(1, line, 0, None) {
-            Outcome::Used(r) => *r,
+            Outcome::Used(r) => r,
             o => panic!("{line}: {o:?}"),
         }
     }

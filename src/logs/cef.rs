@@ -519,7 +519,7 @@ fn read(line_no: u64, line: &str, e: &Ext<'_>, tz: Tz, reference: Option<i64>) -
         r.tcp_opened = action != Action::Logged;
         r.end = denied_end(said);
     }
-    Outcome::Used(Box::new(r))
+    Outcome::Used(r)
 }
 
 #[cfg(test)]
@@ -533,7 +533,7 @@ mod tests {
             0,
             time::date_clock("2026-12-31", "00:00:00", 0).ok(),
         ) {
-            Outcome::Used(r) => *r,
+            Outcome::Used(r) => r,
             o => panic!("{line}: {o:?}"),
         }
     }

@@ -310,7 +310,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
             _ => None,
         };
     }
-    Outcome::Used(Box::new(r))
+    Outcome::Used(r)
 }
 
 #[cfg(test)]
@@ -319,7 +319,7 @@ mod tests {
 
     fn used(line: &str) -> Record {
         match parse(5, line, 0, None) {
-            Outcome::Used(r) => *r,
+            Outcome::Used(r) => r,
             o => panic!("{line}: {o:?}"),
         }
     }

@@ -157,7 +157,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
             _ => None,
         };
     }
-    Outcome::Used(Box::new(r))
+    Outcome::Used(r)
 }
 
 #[cfg(test)]
@@ -172,7 +172,7 @@ mod tests {
             0,
             time::date_clock("2026-12-31", "00:00:00", 0).ok(),
         ) {
-            Outcome::Used(r) => *r,
+            Outcome::Used(r) => r,
             o => panic!("{line}: {o:?}"),
         }
     }

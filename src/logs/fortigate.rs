@@ -191,7 +191,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
     if proto == 6 {
         r.end = tcp_end(said, r.resp_packets);
     }
-    Outcome::Used(Box::new(r))
+    Outcome::Used(r)
 }
 
 #[cfg(test)]

@@ -275,8 +275,9 @@ impl Record {
 
 /// The outcome of one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // Most lines are used: a box each was an allocation a line.
 pub enum Outcome {
-    Used(Box<Record>),
+    Used(Record),
     /// A header or comment line (`#Fields`, `#Version`...).
     Comment,
     /// A well-formed line that carries nothing the audit uses (another message id, an empty line).
@@ -717,9 +718,7 @@ pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
     let mut records = Vec::new();
     let summary = match open(path, opts)? {
         Opened::Parsed(p) => return Ok(*p),
-        Opened::Text(r, opts) => {
-            parse_reader_into(r, opts, |v| records.extend(v.into_iter().map(|r| *r)))?
-        }
+        Opened::Text(r, opts) => parse_reader_into(r, opts, |v| records.extend(v))?,
     };
     Ok(ParsedLog { summary, records })
 }
@@ -793,7 +792,7 @@ fn epoch_ns(t: std::time::SystemTime) -> Option<i64> {
 /// [`read_flows`]).
 pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
     let mut records = Vec::new();
-    let summary = parse_reader_into(r, opts, |v| records.extend(v.into_iter().map(|r| *r)))?;
+    let summary = parse_reader_into(r, opts, |v| records.extend(v))?;
     Ok(ParsedLog { summary, records })
 }
 
@@ -804,7 +803,7 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
 pub fn parse_reader_into<R: Read>(
     r: R,
     opts: LogOptions,
-    mut sink: impl FnMut(Vec<Box<Record>>) + Send,
+    mut sink: impl FnMut(Vec<Record>) + Send,
 ) -> io::Result<Summary> {
     let reference = opts
         .reference_ns
@@ -938,7 +937,7 @@ pub fn parse_reader_into<R: Read>(
 fn deliver(
     parsed: Vec<(Batch, Vec<Outcome>)>,
     summary: &mut Summary,
-    sink: &mut impl FnMut(Vec<Box<Record>>),
+    sink: &mut impl FnMut(Vec<Record>),
 ) -> Vec<Batch> {
     if parsed.is_empty() {
         return Vec::new();

@@ -157,7 +157,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
     if proto == 6 && (denied || c[SUBTYPE] == "end") {
         r.end = tcp_end(denied, c[ACTION], c[END_REASON], r.resp_packets);
     }
-    Outcome::Used(Box::new(r))
+    Outcome::Used(r)
 }
 
 #[cfg(test)]

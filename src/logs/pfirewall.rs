@@ -180,7 +180,7 @@ pub fn parse(h: &Header, line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome
     // was not a SYN (a stray ACK or RST of a connection already gone).
     let not_syn = get(col::TCPFLAGS).is_some_and(|f| !f.contains('S'));
     r.end = (transport == 6 && action == Action::Denied && !not_syn).then_some(TcpEnd::Unanswered);
-    Outcome::Used(Box::new(r))
+    Outcome::Used(r)
 }
 
 #[cfg(test)]

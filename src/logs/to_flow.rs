@@ -9,9 +9,11 @@
 //!
 //! Initiator: firewalls log the session's originator as its source. For a TCP session the
 //! firewall built (or whose SYN it logged) the initiator is marked [`InitiatorEvidence::Syn`],
-//! i.e. certain, exactly as a SYN seen in a capture; every other record keeps
-//! [`InitiatorEvidence::FirstPacket`] (the sender of the first packet logged), so the judge
-//! treats UDP and denied packets as a capture's UDP flows. An ASA Teardown without its Built in
+//! i.e. certain, exactly as a SYN seen in a capture; a packet the firewall denied is
+//! [`InitiatorEvidence::DeniedSource`], certain too (the line says who sent it, so a scanner's
+//! datagram from port 5xxxx is never judged as the A/V Edge's outbound media); every other
+//! record keeps [`InitiatorEvidence::FirstPacket`] (the sender of the first packet logged), so
+//! the judge treats allowed UDP as a capture's UDP flows. An ASA Teardown without its Built in
 //! the log has no orientation: the side with the lower port is taken as the responder.
 //!
 //! Frames: a flow's `first_frame`/`last_frame` are the first and last log line numbers, so every
@@ -89,6 +91,8 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
     let initiator_by = match r.evidence {
         Some(e) => e,
         None if r.transport == 6 && r.tcp_opened => InitiatorEvidence::Syn,
+        // The firewall says who sent what it dropped, whatever the ports suggest.
+        None if r.action == Action::Denied => InitiatorEvidence::DeniedSource,
         None => InitiatorEvidence::FirstPacket,
     };
     let byte = |p: u16| u8::try_from(p).unwrap_or(u8::MAX);
@@ -281,7 +285,7 @@ impl Shards {
     }
 
     /// Adds the next records of the log, in file order.
-    pub fn push_all(&mut self, records: &[Box<Record>]) {
+    pub fn push_all(&mut self, records: &[Record]) {
         let n = self.shards.len();
         if n == 1 {
             records.iter().for_each(|r| self.shards[0].push(r));
@@ -291,7 +295,7 @@ impl Shards {
             let (key, _) = FlowKey::new(r.src, r.dst, r.transport);
             (rustc_hash::FxBuildHasher.hash_one(key) % n as u64) as usize
         };
-        let of: Vec<usize> = records.par_iter().map(|r| shard_of(r)).collect();
+        let of: Vec<usize> = records.par_iter().map(shard_of).collect();
         self.shards.par_iter_mut().enumerate().for_each(|(i, j)| {
             for (r, _) in records.iter().zip(&of).filter(|(_, s)| **s == i) {
                 j.push(r);

@@ -121,7 +121,7 @@ fn record(line_no: u64, c: Conn<'_>) -> Outcome {
     }
     // The uid is not a number; the session join is by five-tuple for Zeek.
     let _ = c.uid;
-    Outcome::Used(Box::new(r))
+    Outcome::Used(r)
 }
 
 pub fn parse_tsv(h: &Header, line_no: u64, line: &str) -> Outcome {

@@ -618,6 +618,7 @@ pub fn render_detail(frame: &mut Frame, area: Rect, app: &App, i: usize) {
         InitiatorEvidence::SynAck => "the responder's SYN-ACK (certain)",
         InitiatorEvidence::WellKnownPort => "the service port (inferred)",
         InitiatorEvidence::FirstPacket => "the first packet seen (inferred)",
+        InitiatorEvidence::DeniedSource => "the firewall's log of the packet it denied (certain)",
     };
     lines.push(Line::from(format!("initiator known by {known_by}")));
     lines.push(

@@ -124,7 +124,7 @@ pub fn parse_line(no: u64, l: &str, tz: impl Into<Tz>) -> Outcome {
             };
             x.packets = Some(r.packets);
             x.bytes = Some(r.bytes);
-            Outcome::Used(Box::new(x))
+            Outcome::Used(x)
         }
         Err(why) => Outcome::Unparsable(why),
     }
