@@ -1858,8 +1858,8 @@ Dec  5 10:12:05 pfsense filterlog[1]: 5,,,1,igb0,match,block,in,7,0x0\n"
     }
 }
 
-/// The flows an audit reads (records joined on all cores as they are parsed, a group of
-/// batches at a time) are the flows of the whole parsed log joined in one pass: same order,
+/// The flows an audit reads (records joined as they are parsed, a group of batches at a
+/// time) are the flows of the whole parsed log joined in one pass: same order,
 /// numbers, counts and side table, for every sample format and for a log long enough to
 /// span many groups of batches.
 #[test]
@@ -1907,16 +1907,16 @@ fn flows_joined_while_parsing_equal_flows_joined_after() {
             serde_json::to_string(&info).expect("json"),
             "{name}: side table"
         );
-        // Three shards, fed a few records at a time, agree with one pass too.
-        let mut shards = logs::to_flow::Shards::new(3);
+        // A joiner fed a few records at a time agrees with one pass too.
+        let mut joiner = logs::to_flow::Joiner::default();
         for chunk in whole.records.chunks(7) {
-            shards.push_all(chunk);
+            chunk.iter().for_each(|r| joiner.push(r));
         }
-        let (sharded, _) = shards.finish();
+        let (chunked, _) = joiner.finish();
         assert_eq!(
-            format!("{sharded:?}"),
+            format!("{chunked:?}"),
             format!("{flows:?}"),
-            "{name}: 3 shards"
+            "{name}: in chunks"
         );
     }
     let long = logs::read_flows(

@@ -723,13 +723,15 @@ pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
     Ok(ParsedLog { summary, records })
 }
 
-/// Reads a log file as flows, joining its records on all cores as they are parsed: memory
-/// follows the log's distinct flows, not its lines.
+/// Reads a log file as flows, joining its records as they are parsed (on one core while the
+/// others parse the next lines): memory follows the log's distinct flows, not its lines.
 pub fn read_flows(path: &Path, opts: LogOptions) -> io::Result<to_flow::LogFlows> {
-    let mut joiner = to_flow::Shards::new(rayon::current_num_threads());
+    let mut joiner = to_flow::Joiner::default();
     let summary = match open(path, opts)? {
         Opened::Parsed(p) => return Ok((*p).into()),
-        Opened::Text(r, opts) => parse_reader_into(r, opts, |v| joiner.push_all(&v))?,
+        Opened::Text(r, opts) => {
+            parse_reader_into(r, opts, |v| v.iter().for_each(|r| joiner.push(r)))?
+        }
     };
     let (flows, info) = joiner.finish();
     Ok(to_flow::LogFlows {

@@ -28,9 +28,6 @@
 
 use std::net::IpAddr;
 
-use std::hash::BuildHasher;
-
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
@@ -72,13 +69,14 @@ fn ep((ip, port): (IpAddr, u16)) -> Endpoint {
     Endpoint { ip, port }
 }
 
-struct Building {
-    /// The line that started the flow: flows are numbered in this order.
-    first_line: u64,
-    flow: Flow,
-    info: LogFlowInfo,
-    /// The last ending a line stated, with that line's source socket (to place a reset).
-    end: Option<(TcpEnd, (IpAddr, u16))>,
+/// The last ending a flow's lines stated, with that line's source socket (to place a reset).
+type Ended = Option<(TcpEnd, (IpAddr, u16))>;
+
+/// A flow being built, in the joiner's vectors: its record, its side-table entry, its ending.
+struct Building<'a> {
+    flow: &'a mut Flow,
+    info: &'a mut LogFlowInfo,
+    end: &'a mut Ended,
 }
 
 fn dir(ts: Option<i64>, line: u64) -> DirStats {
@@ -87,7 +85,7 @@ fn dir(ts: Option<i64>, line: u64) -> DirStats {
     d
 }
 
-fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
+fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> (Flow, LogFlowInfo) {
     let initiator_by = match r.evidence {
         Some(e) => e,
         None if r.transport == 6 && r.tcp_opened => InitiatorEvidence::Syn,
@@ -97,9 +95,8 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
     };
     let byte = |p: u16| u8::try_from(p).unwrap_or(u8::MAX);
     let icmp = matches!(r.transport, 1 | 58).then_some((byte(src.1), byte(dst.1)));
-    Building {
-        first_line: r.line,
-        flow: Flow {
+    (
+        Flow {
             id: 0,
             protocol: r.transport,
             initiator: ep(src),
@@ -118,7 +115,7 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
             truncated_packets: 0,
             end: FlowEnd::EndOfCapture,
         },
-        info: LogFlowInfo {
+        LogFlowInfo {
             denied: false,
             rules: Vec::new(),
             lines: Vec::new(),
@@ -127,8 +124,7 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Building {
             outcome_recorded: false,
             undecided: true,
         },
-        end: None,
-    }
+    )
 }
 
 fn widen(d: &mut DirStats, ts: Option<i64>, line: u64) {
@@ -139,8 +135,8 @@ fn widen(d: &mut DirStats, ts: Option<i64>, line: u64) {
 }
 
 /// Adds a record's counts to a flow.
-fn add(b: &mut Building, r: &Record) {
-    let f = &mut b.flow;
+fn add(b: Building<'_>, r: &Record) {
+    let f = b.flow;
     widen(&mut f.orig, r.ts_ns, r.line);
     if let (Some(t), Some(d)) = (r.ts_ns, r.duration_ns) {
         // A session's end (PAN-OS end, ASA teardown carry the session length).
@@ -188,7 +184,7 @@ fn add(b: &mut Building, r: &Record) {
         b.info.undecided = false;
     }
     if let Some(end) = &r.end {
-        b.end = Some((end.clone(), r.src));
+        *b.end = Some((end.clone(), r.src));
     }
     if r.transport == 6 && r.tcp_opened && r.action != Action::Denied {
         f.initiator_by = InitiatorEvidence::Syn;
@@ -207,21 +203,42 @@ fn add(b: &mut Building, r: &Record) {
 type TupleKey = ((IpAddr, u16), (IpAddr, u16), u8, bool);
 
 /// Joins records into flows as they arrive, in file order: what it keeps follows the log's
-/// distinct flows, not its lines.
+/// distinct flows, not its lines. Flows are kept in the order of their first line, in the
+/// vectors the audit takes, so finishing them moves nothing.
 #[derive(Default)]
 pub struct Joiner {
-    out: Vec<Building>,
+    flows: Vec<Flow>,
+    info: Vec<LogFlowInfo>,
+    ends: Vec<Ended>,
     by_session: FxHashMap<(u64, FlowKey), usize>,
     by_tuple: FxHashMap<TupleKey, usize>,
 }
 
 impl Joiner {
+    fn at(&mut self, i: usize) -> Building<'_> {
+        Building {
+            flow: &mut self.flows[i],
+            info: &mut self.info[i],
+            end: &mut self.ends[i],
+        }
+    }
+
+    /// Starts a flow with its first record; its index.
+    fn start(&mut self, (flow, info): (Flow, LogFlowInfo), r: &Record) -> usize {
+        let i = self.flows.len();
+        self.flows.push(flow);
+        self.info.push(info);
+        self.ends.push(None);
+        add(self.at(i), r);
+        i
+    }
+
     /// Adds the next record of the log.
     pub fn push(&mut self, r: &Record) {
         if let Some(s) = r.session {
             let (key, _) = FlowKey::new(r.src, r.dst, r.transport);
             if let Some(&i) = self.by_session.get(&(s, key)) {
-                add(&mut self.out[i], r);
+                add(self.at(i), r);
                 return;
             }
             let (src, dst) = if r.oriented || r.src.1 >= r.dst.1 {
@@ -229,85 +246,35 @@ impl Joiner {
             } else {
                 (r.dst, r.src)
             };
-            let mut b = new_flow(r, src, dst);
+            let mut new = new_flow(r, src, dst);
             if !r.oriented {
-                b.flow.initiator_by = InitiatorEvidence::WellKnownPort;
+                new.0.initiator_by = InitiatorEvidence::WellKnownPort;
             }
-            add(&mut b, r);
-            self.by_session.insert((s, key), self.out.len());
-            self.out.push(b);
+            let i = self.start(new, r);
+            self.by_session.insert((s, key), i);
             return;
         }
         let tk = (r.src, r.dst, r.transport, r.action == Action::Denied);
         if let Some(&i) = self.by_tuple.get(&tk) {
-            add(&mut self.out[i], r);
+            add(self.at(i), r);
             return;
         }
-        let mut b = new_flow(r, r.src, r.dst);
-        add(&mut b, r);
-        self.by_tuple.insert(tk, self.out.len());
-        self.out.push(b);
+        let i = self.start(new_flow(r, r.src, r.dst), r);
+        self.by_tuple.insert(tk, i);
     }
 
-    /// The flows, in order of their first line, with the side table.
-    pub fn finish(self) -> (Vec<Flow>, Vec<LogFlowInfo>) {
-        number(self.out)
-    }
-}
-
-/// Numbers flows in the order they were built and settles their outcomes.
-fn number(out: Vec<Building>) -> (Vec<Flow>, Vec<LogFlowInfo>) {
-    let mut flows = Vec::with_capacity(out.len());
-    let mut info = Vec::with_capacity(out.len());
-    for (i, mut b) in out.into_iter().enumerate() {
-        b.flow.id = i as u64 + 1;
-        // A session known only from its teardown still carried traffic.
-        b.flow.orig.packets = b.flow.orig.packets.max(1);
-        settle(&mut b);
-        flows.push(b.flow);
-        info.push(b.info);
-    }
-    (flows, info)
-}
-
-/// [`Joiner`] on all cores: a record goes to the shard of its address pair and transport, so
-/// the records of one flow (by session or by tuple) meet in one shard, in file order; the
-/// flows are numbered by their first line at the end, as one joiner numbers them.
-pub struct Shards {
-    shards: Vec<Joiner>,
-}
-
-impl Shards {
-    pub fn new(n: usize) -> Shards {
-        Shards {
-            shards: (0..n.max(1)).map(|_| Joiner::default()).collect(),
+    /// The flows, in order of their first line (numbered so), with the side table.
+    pub fn finish(mut self) -> (Vec<Flow>, Vec<LogFlowInfo>) {
+        drop(std::mem::take(&mut self.by_session));
+        drop(std::mem::take(&mut self.by_tuple));
+        for i in 0..self.flows.len() {
+            let b = self.at(i);
+            b.flow.id = i as u64 + 1;
+            // A session known only from its teardown still carried traffic.
+            b.flow.orig.packets = b.flow.orig.packets.max(1);
+            settle(b);
         }
-    }
-
-    /// Adds the next records of the log, in file order.
-    pub fn push_all(&mut self, records: &[Record]) {
-        let n = self.shards.len();
-        if n == 1 {
-            records.iter().for_each(|r| self.shards[0].push(r));
-            return;
-        }
-        let shard_of = |r: &Record| {
-            let (key, _) = FlowKey::new(r.src, r.dst, r.transport);
-            (rustc_hash::FxBuildHasher.hash_one(key) % n as u64) as usize
-        };
-        let of: Vec<usize> = records.par_iter().map(shard_of).collect();
-        self.shards.par_iter_mut().enumerate().for_each(|(i, j)| {
-            for (r, _) in records.iter().zip(&of).filter(|(_, s)| **s == i) {
-                j.push(r);
-            }
-        });
-    }
-
-    /// The flows, in order of their first line, with the side table.
-    pub fn finish(self) -> (Vec<Flow>, Vec<LogFlowInfo>) {
-        let mut all: Vec<Building> = self.shards.into_iter().flat_map(|j| j.out).collect();
-        all.sort_unstable_by_key(|b| b.first_line);
-        number(all)
+        (self.flows, self.info)
     }
 }
 
@@ -341,8 +308,8 @@ pub fn flows(log: &ParsedLog) -> (Vec<Flow>, Vec<LogFlowInfo>) {
 }
 
 /// The flow's outcome in the capture path's terms, and whether the log recorded it.
-fn settle(b: &mut Building) {
-    let f = &mut b.flow;
+fn settle(b: Building<'_>) {
+    let f = b.flow;
     if f.protocol != 6 {
         b.info.outcome_recorded = b.info.response_known || b.info.denied;
         return;
