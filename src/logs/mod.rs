@@ -13,8 +13,10 @@
 //!
 //! Every line ends in exactly one outcome: `used`, `comment`, `skipped{reason}` or
 //! `unparsable{reason}`, so the summary's counts add up to the file's line count. Lines are read
-//! with a bounded length ([`MAX_LINE`]) and parsed in parallel batches; outcomes are merged in
-//! file order, so the result does not depend on the number of threads.
+//! with a bounded length ([`MAX_LINE`]) by one thread, parsed in parallel batches by the pool
+//! while the records of the batches before are counted and handed on in file order (an audit
+//! joins them into flows as they come: [`read_flows`]), so the result does not depend on the
+//! number of threads and what is held follows the distinct flows, not the lines.
 
 pub mod asa;
 pub mod cef;
@@ -47,7 +49,7 @@ use serde::Serialize;
 /// Longest line kept; longer lines are counted as `unparsable{line_too_long}`.
 pub const MAX_LINE: usize = 64 * 1024;
 /// Lines per parse batch.
-const BATCH_LINES: usize = 16 * 1024;
+const BATCH_LINES: usize = 8 * 1024;
 /// Unparsable lines quoted in the summary.
 const EXAMPLES: usize = 10;
 /// Non-empty lines looked at to detect the format.
@@ -656,6 +658,8 @@ struct Batch {
     data: Vec<u8>,
     /// (line number, start, end, too long)
     lines: Vec<(u64, usize, usize, bool)>,
+    /// Each line's outcome, once parsed.
+    outcomes: Vec<Outcome>,
 }
 
 impl Batch {
@@ -664,20 +668,7 @@ impl Batch {
             header,
             data: Vec::new(),
             lines: Vec::new(),
-        }
-    }
-
-    /// An emptied batch from `spare` (its buffers keep their size: no first-touch page faults
-    /// and no growing copies for each batch of a long log), or a new one.
-    fn reuse(spare: &mut Vec<Batch>, header: &Header) -> Batch {
-        match spare.pop() {
-            Some(mut b) => {
-                if *b.header != *header {
-                    b.header = Arc::new(header.clone());
-                }
-                b
-            }
-            None => Batch::new(Arc::new(header.clone())),
+            outcomes: Vec::new(),
         }
     }
 
@@ -686,28 +677,23 @@ impl Batch {
         String::from_utf8_lossy(&self.data[s..e])
     }
 
-    /// Each line's outcome; without a format (none could be detected) every line that is not
-    /// empty is `unknown_format`.
-    fn parse(
-        &self,
-        format: Option<LogFormat>,
-        tz: time::Tz,
-        reference: Option<i64>,
-    ) -> Vec<Outcome> {
-        (0..self.lines.len())
-            .map(|i| {
-                let (no, s, e, too_long) = self.lines[i];
-                if too_long {
-                    return Outcome::Unparsable("line_too_long");
-                }
-                match (format, std::str::from_utf8(&self.data[s..e])) {
-                    (_, Err(_)) => Outcome::Unparsable("not_utf8"),
-                    (Some(f), Ok(t)) => parse_line_at(f, &self.header, no, t, tz, reference),
-                    (None, Ok(t)) if t.trim().is_empty() => Outcome::Skipped("empty"),
-                    (None, Ok(_)) => Outcome::Unparsable("unknown_format"),
-                }
-            })
-            .collect()
+    /// Each line's outcome, into `outcomes`; without a format (none could be detected) every
+    /// line that is not empty is `unknown_format`.
+    fn parse(&mut self, format: Option<LogFormat>, tz: time::Tz, reference: Option<i64>) {
+        let mut outcomes = std::mem::take(&mut self.outcomes);
+        outcomes.clear();
+        outcomes.extend(self.lines.iter().map(|&(no, s, e, too_long)| {
+            if too_long {
+                return Outcome::Unparsable("line_too_long");
+            }
+            match (format, std::str::from_utf8(&self.data[s..e])) {
+                (_, Err(_)) => Outcome::Unparsable("not_utf8"),
+                (Some(f), Ok(t)) => parse_line_at(f, &self.header, no, t, tz, reference),
+                (None, Ok(t)) if t.trim().is_empty() => Outcome::Skipped("empty"),
+                (None, Ok(_)) => Outcome::Unparsable("unknown_format"),
+            }
+        }));
+        self.outcomes = outcomes;
     }
 }
 
@@ -718,7 +704,7 @@ pub fn parse_file(path: &Path, opts: LogOptions) -> io::Result<ParsedLog> {
     let mut records = Vec::new();
     let summary = match open(path, opts)? {
         Opened::Parsed(p) => return Ok(*p),
-        Opened::Text(r, opts) => parse_reader_into(r, opts, |v| records.extend(v))?,
+        Opened::Text(r, opts) => parse_reader_into(r, opts, |v| records.extend_from_slice(v))?,
     };
     Ok(ParsedLog { summary, records })
 }
@@ -792,9 +778,9 @@ fn epoch_ns(t: std::time::SystemTime) -> Option<i64> {
 /// Parses a log from any reader, in parallel batches, merged in file order, keeping every
 /// record (for tests and tools that look at lines; an audit joins them as they come with
 /// [`read_flows`]).
-pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
+pub fn parse_reader<R: Read + Send>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
     let mut records = Vec::new();
-    let summary = parse_reader_into(r, opts, |v| records.extend(v))?;
+    let summary = parse_reader_into(r, opts, |v| records.extend_from_slice(v))?;
     Ok(ParsedLog { summary, records })
 }
 
@@ -802,31 +788,127 @@ pub fn parse_reader<R: Read>(r: R, opts: LogOptions) -> io::Result<ParsedLog> {
 /// batches at a time. Batches of lines are parsed on all cores while the records of the
 /// group before go to `sink`, so what is held at once is a few batches of lines, whatever the
 /// log's length.
-pub fn parse_reader_into<R: Read>(
+pub fn parse_reader_into<R: Read + Send>(
     r: R,
     opts: LogOptions,
-    mut sink: impl FnMut(Vec<Record>) + Send,
+    mut sink: impl FnMut(&[Record]) + Send,
 ) -> io::Result<Summary> {
     let reference = opts
         .reference_ns
         .or_else(|| epoch_ns(std::time::SystemTime::now()));
+    let mut summary = Summary {
+        detected: opts.format.is_none(),
+        ..Summary::default()
+    };
+    // Three stages at once: a thread reads groups of batches, the pool parses one group while
+    // the records of the group before go to the sink. Emptied batches go back to the reader.
+    let (groups_tx, groups_rx) = std::sync::mpsc::sync_channel::<Group>(1);
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Batch>();
+    let read = std::thread::scope(|scope| {
+        let reading = scope.spawn(move || read_groups(r, opts.format, &groups_tx, &spare_rx));
+        // Batches parsed but not yet counted and handed to the sink.
+        let mut parsed: Vec<Batch> = Vec::new();
+        // A group's records on their way to the sink (its room kept from group to group).
+        let mut records: Vec<Record> = Vec::new();
+        for group in groups_rx.iter() {
+            let mut now = group.batches;
+            let ((), emptied) = rayon::join(
+                || {
+                    now.par_iter_mut()
+                        .for_each(|b| b.parse(group.format, opts.tz, reference))
+                },
+                || {
+                    deliver(
+                        std::mem::take(&mut parsed),
+                        &mut summary,
+                        &mut records,
+                        &mut sink,
+                    )
+                },
+            );
+            parsed = now;
+            for b in emptied {
+                // The reader may be done: the batch is then dropped.
+                let _ = spare_tx.send(b);
+            }
+        }
+        deliver(parsed, &mut summary, &mut records, &mut sink);
+        match reading.join() {
+            Ok(read) => read,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })?;
+    let (line_no, format, header) = (read.lines, read.format, read.header);
+    summary.lines = line_no;
+    summary.format = format;
+    summary.facts = format.map(facts::of);
+    summary.time_basis = match format {
+        Some(f) if f.local_time() => {
+            let utc_header = format == Some(LogFormat::Pfirewall) && header.utc;
+            let local = if utc_header {
+                "UTC (the log's #Time Format header)".to_string()
+            } else {
+                local_basis("device local time", opts.tz)
+            };
+            if f.syslog_time() {
+                let basis = syslog_basis(&local, reference, opts.reference_ns.is_some());
+                match f.own_times() {
+                    Some(own) => format!("{own}; else the syslog header's: {basis}"),
+                    None => basis,
+                }
+            } else {
+                local
+            }
+        }
+        Some(_) => "UTC (epoch seconds in the log)".to_string(),
+        None if line_no == 0 => "no lines".to_string(),
+        None => "unknown (the format could not be detected)".to_string(),
+    };
+    Ok(summary)
+}
+
+/// Batches of lines to parse together, with the format they are of.
+struct Group {
+    batches: Vec<Batch>,
+    format: Option<LogFormat>,
+}
+
+/// What reading the lines found: their count, the format, the header in force at the end.
+struct LinesRead {
+    lines: u64,
+    format: Option<LogFormat>,
+    header: Header,
+}
+
+/// The reading stage: lines into batches of [`BATCH_LINES`], cut where a header line changes
+/// the layout, sent a group at a time once the format is known. Batches come back emptied
+/// over `spare` to be filled again.
+fn read_groups<R: Read>(
+    r: R,
+    given: Option<LogFormat>,
+    groups: &std::sync::mpsc::SyncSender<Group>,
+    spare: &std::sync::mpsc::Receiver<Batch>,
+) -> io::Result<LinesRead> {
     let mut reader = LineReader {
         r: BufReader::with_capacity(1 << 20, r),
     };
-    let mut summary = Summary::default();
     let mut header = Header::default();
     let mut line_no = 0u64;
-    let mut format = opts.format;
+    let mut format = given;
     // Detection has run on the first lines (whether or not it found a format).
     let mut decided = format.is_some();
-    summary.detected = format.is_none();
     let group = rayon::current_num_threads().max(1) * 2;
     let mut pending: Vec<Batch> = Vec::new();
-    let mut batch = Batch::new(Arc::new(header.clone()));
-    // Batches parsed but not yet counted and handed to the sink.
-    let mut parsed: Vec<(Batch, Vec<Outcome>)> = Vec::new();
-    // Delivered batches, emptied, whose buffers the next lines fill.
-    let mut spare: Vec<Batch> = Vec::new();
+    let fresh = |header: &Header| match spare.try_recv() {
+        Ok(mut b) => {
+            if *b.header != *header {
+                b.header = Arc::new(header.clone());
+            }
+            b
+        }
+        Err(_) => Batch::new(Arc::new(header.clone())),
+    };
+    let mut batch = fresh(&header);
     let mut eof = false;
     while !eof {
         // Fill up to `group` batches, cutting a batch where a header line changes the layout.
@@ -859,20 +941,20 @@ pub fn parse_reader_into<R: Read>(
                         update_header(fmt, &mut h, &String::from_utf8_lossy(&batch.data[start..]));
                         if h != header {
                             header = h;
-                            let next = Batch::reuse(&mut spare, &header);
+                            let next = fresh(&header);
                             pending.push(std::mem::replace(&mut batch, next));
                             continue;
                         }
                     }
                     if batch.lines.len() >= BATCH_LINES {
-                        let next = Batch::reuse(&mut spare, &header);
+                        let next = fresh(&header);
                         pending.push(std::mem::replace(&mut batch, next));
                     }
                 }
             }
         }
         if eof && !batch.lines.is_empty() {
-            let next = Batch::reuse(&mut spare, &header);
+            let next = fresh(&header);
             pending.push(std::mem::replace(&mut batch, next));
         }
         if pending.is_empty() {
@@ -882,72 +964,47 @@ pub fn parse_reader_into<R: Read>(
             format = pending.first().and_then(detect_from);
             decided = true;
         }
-        let fmt = format;
         // Batches read before the format was known were cut without header tracking: replay
         // their header lines now (detection happens within the first batch, so this is cheap).
-        let pending_now = std::mem::take(&mut pending);
-        let pending_now = match fmt {
-            Some(f) => rehead(f, pending_now, &mut header),
-            None => pending_now,
+        let now = std::mem::take(&mut pending);
+        let now = match format {
+            Some(f) => rehead(f, now, &mut header),
+            None => now,
         };
-        // Parse these batches while the ones before go to the sink.
-        let (outcomes, emptied) = rayon::join(
-            || -> Vec<Vec<Outcome>> {
-                pending_now
-                    .par_iter()
-                    .map(|b| b.parse(fmt, opts.tz, reference))
-                    .collect()
-            },
-            || deliver(std::mem::take(&mut parsed), &mut summary, &mut sink),
-        );
-        parsed = pending_now.into_iter().zip(outcomes).collect();
-        spare.extend(emptied);
         batch.header = Arc::new(header.clone());
-    }
-    deliver(parsed, &mut summary, &mut sink);
-    drop(spare);
-    summary.lines = line_no;
-    summary.format = format;
-    summary.facts = format.map(facts::of);
-    summary.time_basis = match format {
-        Some(f) if f.local_time() => {
-            let utc_header = format == Some(LogFormat::Pfirewall) && header.utc;
-            let local = if utc_header {
-                "UTC (the log's #Time Format header)".to_string()
-            } else {
-                local_basis("device local time", opts.tz)
-            };
-            if f.syslog_time() {
-                let basis = syslog_basis(&local, reference, opts.reference_ns.is_some());
-                match f.own_times() {
-                    Some(own) => format!("{own}; else the syslog header's: {basis}"),
-                    None => basis,
-                }
-            } else {
-                local
-            }
+        if groups
+            .send(Group {
+                batches: now,
+                format,
+            })
+            .is_err()
+        {
+            break;
         }
-        Some(_) => "UTC (epoch seconds in the log)".to_string(),
-        None if line_no == 0 => "no lines".to_string(),
-        None => "unknown (the format could not be detected)".to_string(),
-    };
-    Ok(summary)
+    }
+    Ok(LinesRead {
+        lines: line_no,
+        format,
+        header,
+    })
 }
 
 /// Counts parsed batches' lines, in file order, and hands their records to the sink. The
 /// batches come back emptied, for their buffers to be filled again.
 fn deliver(
-    parsed: Vec<(Batch, Vec<Outcome>)>,
+    parsed: Vec<Batch>,
     summary: &mut Summary,
-    sink: &mut impl FnMut(Vec<Record>),
+    records: &mut Vec<Record>,
+    sink: &mut impl FnMut(&[Record]),
 ) -> Vec<Batch> {
     if parsed.is_empty() {
         return Vec::new();
     }
     let mut emptied = Vec::with_capacity(parsed.len());
-    let mut records = Vec::with_capacity(parsed.iter().map(|(b, _)| b.lines.len()).sum());
-    for (b, outs) in parsed {
-        for (i, o) in outs.into_iter().enumerate() {
+    records.clear();
+    for mut b in parsed {
+        let mut outcomes = std::mem::take(&mut b.outcomes);
+        for (i, o) in outcomes.drain(..).enumerate() {
             let (no, ..) = b.lines[i];
             let text = if matches!(o, Outcome::Unparsable(_)) {
                 b.text(i).into_owned()
@@ -959,12 +1016,13 @@ fn deliver(
                 records.push(r);
             }
         }
-        let mut b = b;
+        b.outcomes = outcomes;
         b.data.clear();
         b.lines.clear();
         emptied.push(b);
     }
     sink(records);
+    records.clear();
     emptied
 }
 
