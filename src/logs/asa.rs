@@ -289,8 +289,17 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
                 return Outcome::Unparsable("short");
             };
             let ports = matches!(proto, 6 | 17);
-            let src = sock!(socket(s, true, ports));
-            let dst = sock!(socket(d, true, ports));
+            let mut src = sock!(socket(s, true, ports));
+            let mut dst = sock!(socket(d, true, ports));
+            if matches!(proto, 1 | 58) {
+                // `(type 8, code 0)`: in the port columns, as Zeek and the other logs give them.
+                let num = |k: &str| {
+                    after(&w, k).and_then(|v| v.trim_matches([',', ')']).parse::<u8>().ok())
+                };
+                if let (Some(t), Some(c)) = (num("(type"), num("code")) {
+                    (src.1, dst.1) = (u16::from(t), u16::from(c));
+                }
+            }
             let mut r = Record::new(line_no, Action::Denied, proto, src, dst);
             r.rule = after(&w, "access-group").map(|a| a.trim_matches('"').to_string());
             r.packets = Some(1);
@@ -437,6 +446,8 @@ mod tests {
         assert_eq!(r.action, Action::Teardown);
         assert_eq!(r.bytes, Some(134_781));
         assert_eq!(r.duration_ns, Some(68_000_000_000));
+        let icmp = used("Apr 30 2013 09:23:41: %ASA-4-106023: Deny icmp src outside:192.0.2.126 dst inside:10.0.0.132 (type 8, code 0) by access-group \"acl_out\" [0x71761f18, 0x0]");
+        assert_eq!((icmp.transport, icmp.src.1, icmp.dst.1), (1, 8, 0));
         let r = used("Apr 30 2013 09:23:40: %ASA-4-106023: Deny tcp src outside:192.0.2.126/53638 dst inside:10.0.0.132/8111 by access-group \"acl_out\" [0x71761f18, 0x0]");
         assert_eq!(r.action, Action::Denied);
         assert_eq!(r.rule.as_deref(), Some("acl_out"));
