@@ -40,6 +40,26 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
     if name == "busy" {
         return busy(args, path);
     }
+    // The busy capture's knobs: refused rather than ignored elsewhere.
+    for (given, option) in [
+        (args.flows.is_some(), "--flows"),
+        (args.concurrent.is_some(), "--concurrent"),
+        (args.truth.is_some(), "--truth"),
+        (args.shape != "calls", "--shape"),
+    ] {
+        if given {
+            anyhow::bail!(
+                "{option} applies to `edgewise generate busy` only: drop it, or write a busy \
+                 capture (`generate busy --shape calls|flows|large|distinct`)"
+            );
+        }
+    }
+    if name != "bulk" && args.size_mb.is_some() {
+        anyhow::bail!(
+            "--size-mb applies to `generate bulk` and `generate busy` only: the scenario \
+             '{name}' has its own size; drop --size-mb"
+        );
+    }
     let file = File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
     let mut w = BufWriter::new(file);
     if name == "bulk" {

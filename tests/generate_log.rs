@@ -171,3 +171,33 @@ fn generate_log_option_errors_name_the_option() {
     }
     assert!(!file.exists(), "no file is written for refused options");
 }
+
+/// Options of another kind of capture are refused, naming the option, not silently ignored.
+#[test]
+fn generate_refuses_the_options_of_another_capture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("x.pcapng");
+    let out = out.to_str().expect("path");
+    for (args, option) in [
+        (
+            vec!["generate", "edge-sample", "-o", out, "--size-mb", "5"],
+            "--size-mb",
+        ),
+        (
+            vec!["generate", "bulk", "-o", out, "--flows", "5"],
+            "--flows",
+        ),
+        (
+            vec!["generate", "bulk", "-o", out, "--shape", "flows"],
+            "--shape",
+        ),
+    ] {
+        let r = run(&args);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {}", text(&r.stderr));
+        assert!(
+            text(&r.stderr).contains(option),
+            "{args:?}: {}",
+            text(&r.stderr)
+        );
+    }
+}
