@@ -452,11 +452,22 @@ const JUDGED_CACHE: usize = 100_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct JudgeKey {
     transport: u8,
-    initiator: IpAddr,
-    responder: IpAddr,
+    initiator: AddrKey,
+    responder: AddrKey,
     ports: [u64; 2],
     certain: bool,
     identified: Option<Protocol>,
+}
+
+/// An address as a judgement depends on it. The judge reads an address only through the
+/// topology (its roles, whether it is on the corporate side) and names it in the reason, which
+/// is a template the flow's own addresses fill. So an address the topology names is itself,
+/// and any other is only its side and family: the many remote hosts of a busy Edge share one
+/// judgement per kind of flow instead of one each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum AddrKey {
+    Named(IpAddr),
+    Other { internal: bool, v4: bool },
 }
 
 fn transport_of(protocol: u8) -> Option<Transport> {
@@ -709,14 +720,27 @@ impl<'a> Judge<'a> {
         j
     }
 
-    /// What a judgement depends on: the addresses, and of each port only which of the
-    /// matrix's port ranges it falls in (`None` when the ranges are too many to tell by bits).
+    /// What a judgement depends on: the addresses ([`AddrKey`]), and of each port only which of
+    /// the matrix's port ranges it falls in (`None` when the ranges are too many to tell by bits).
     fn key(&self, f: &FlowFacts) -> Option<JudgeKey> {
         let sig = |p: u16| self.port_classes.get(usize::from(p)).copied();
+        let t = self.topology;
+        // The same address at both ends is named twice in one reason: kept apart.
+        let same = f.initiator.0 == f.responder.0;
+        let addr = |ip: IpAddr| {
+            if same || !t.roles_of(ip).is_empty() {
+                AddrKey::Named(ip)
+            } else {
+                AddrKey::Other {
+                    internal: t.is_internal_host(ip),
+                    v4: ip.is_ipv4(),
+                }
+            }
+        };
         Some(JudgeKey {
             transport: f.transport,
-            initiator: f.initiator.0,
-            responder: f.responder.0,
+            initiator: addr(f.initiator.0),
+            responder: addr(f.responder.0),
             ports: [sig(f.initiator.1)?, sig(f.responder.1)?],
             certain: f.initiator_certain,
             identified: f.identified,
