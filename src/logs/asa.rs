@@ -118,17 +118,22 @@ fn interface(s: &str) -> &str {
 /// the prefix has no such time (a syslog time without a year); an error when it has one that
 /// cannot be a time (year 0, year 99999, a 25th hour), so the line is counted, not misdated.
 fn timestamp(prefix: &str, tz: Tz) -> Result<Option<i64>, time::TimeError> {
-    let w: Vec<&str> = prefix
-        .split_ascii_whitespace()
-        .map(|s| s.trim_end_matches(':'))
-        // A syslog priority glued to the month: `<167>Jun`.
-        .map(
-            |s| match s.strip_prefix('<').and_then(|r| r.split_once('>')) {
-                Some((pri, rest)) if pri.bytes().all(|b| b.is_ascii_digit()) => rest,
-                _ => s,
-            },
-        )
-        .collect();
+    let mut inline = [""; WORDS_INLINE];
+    let mut spilled = Vec::new();
+    let w = words(
+        prefix
+            .split_ascii_whitespace()
+            .map(|s| s.trim_end_matches(':'))
+            // A syslog priority glued to the month: `<167>Jun`.
+            .map(
+                |s| match s.strip_prefix('<').and_then(|r| r.split_once('>')) {
+                    Some((pri, rest)) if pri.bytes().all(|b| b.is_ascii_digit()) => rest,
+                    _ => s,
+                },
+            ),
+        &mut inline,
+        &mut spilled,
+    );
     for i in 0..w.len().saturating_sub(3) {
         let Some(mo) = time::month(w[i]) else {
             continue;
@@ -197,6 +202,35 @@ macro_rules! sock {
     };
 }
 
+/// Words of a line kept without a heap block (a line with more spills into a vector).
+const WORDS_INLINE: usize = 40;
+
+/// A line's words, in `inline` when they fit, else in `spilled`.
+fn words<'a, 'b>(
+    all: impl Iterator<Item = &'a str>,
+    inline: &'b mut [&'a str; WORDS_INLINE],
+    spilled: &'b mut Vec<&'a str>,
+) -> &'b [&'a str] {
+    let mut n = 0usize;
+    for word in all {
+        match inline.get_mut(n) {
+            Some(slot) => *slot = word,
+            None => {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&inline[..]);
+                }
+                spilled.push(word);
+            }
+        }
+        n += 1;
+    }
+    if spilled.is_empty() {
+        &inline[..n]
+    } else {
+        spilled
+    }
+}
+
 /// The word after `key`.
 fn after<'a>(w: &[&'a str], key: &str) -> Option<&'a str> {
     w.iter()
@@ -233,7 +267,9 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
     else {
         return Outcome::Unparsable("bad_message_id");
     };
-    let w: Vec<&str> = body.split_ascii_whitespace().collect();
+    let mut inline = [""; WORDS_INLINE];
+    let mut spilled = Vec::new();
+    let w = words(body.split_ascii_whitespace(), &mut inline, &mut spilled);
     let mut r = match id {
         "302013" | "302015" => {
             let transport = if id == "302013" { 6 } else { 17 };
@@ -242,37 +278,37 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
                 Some(&"outbound") => false,
                 _ => return Outcome::Unparsable("built_direction"),
             };
-            let (Some(f), Some(t)) = (after(&w, "for"), after(&w, "to")) else {
+            let (Some(f), Some(t)) = (after(w, "for"), after(w, "to")) else {
                 return Outcome::Unparsable("short");
             };
             let f = sock!(socket(f, true, true));
             let t = sock!(socket(t, true, true));
             let (src, dst) = if inbound { (f, t) } else { (t, f) };
             let mut r = Record::new(line_no, Action::Allowed, transport, src, dst);
-            r.session = after(&w, "connection").and_then(|c| c.parse().ok());
+            r.session = after(w, "connection").and_then(|c| c.parse().ok());
             r.tcp_opened = transport == 6;
             r
         }
         "302014" | "302016" => {
             let transport = if id == "302014" { 6 } else { 17 };
-            let (Some(f), Some(t)) = (after(&w, "for"), after(&w, "to")) else {
+            let (Some(f), Some(t)) = (after(w, "for"), after(w, "to")) else {
                 return Outcome::Unparsable("short");
             };
             let f = sock!(socket(f, true, true));
             let t = sock!(socket(t, true, true));
             let (src_if, dst_if) = (
-                interface(after(&w, "for").unwrap_or("")),
-                interface(after(&w, "to").unwrap_or("")),
+                interface(after(w, "for").unwrap_or("")),
+                interface(after(w, "to").unwrap_or("")),
             );
             let mut r = Record::new(line_no, Action::Teardown, transport, f, t);
             r.oriented = false;
-            r.session = after(&w, "connection").and_then(|c| c.parse().ok());
-            r.bytes = after(&w, "bytes").and_then(|b| b.parse().ok());
+            r.session = after(w, "connection").and_then(|c| c.parse().ok());
+            r.bytes = after(w, "bytes").and_then(|b| b.parse().ok());
             r.bytes_total = true;
             if transport == 6 {
-                r.end = teardown_end(&w, r.bytes, src_if, dst_if);
+                r.end = teardown_end(w, r.bytes, src_if, dst_if);
             }
-            r.duration_ns = match after(&w, "duration") {
+            r.duration_ns = match after(w, "duration") {
                 Some(d) => match time::hms_to_ns(d) {
                     Some(ns) => Some(ns),
                     None => return Outcome::Unparsable("bad_duration"),
@@ -285,7 +321,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
             let Some(proto) = w.get(1).and_then(|p| protocol_number(p)) else {
                 return Outcome::Unparsable("bad_protocol");
             };
-            let (Some(s), Some(d)) = (after(&w, "src"), after(&w, "dst")) else {
+            let (Some(s), Some(d)) = (after(w, "src"), after(w, "dst")) else {
                 return Outcome::Unparsable("short");
             };
             let ports = matches!(proto, 6 | 17);
@@ -294,14 +330,14 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
             if matches!(proto, 1 | 58) {
                 // `(type 8, code 0)`: in the port columns, as Zeek and the other logs give them.
                 let num = |k: &str| {
-                    after(&w, k).and_then(|v| v.trim_matches([',', ')']).parse::<u8>().ok())
+                    after(w, k).and_then(|v| v.trim_matches([',', ')']).parse::<u8>().ok())
                 };
                 if let (Some(t), Some(c)) = (num("(type"), num("code")) {
                     (src.1, dst.1) = (u16::from(t), u16::from(c));
                 }
             }
             let mut r = Record::new(line_no, Action::Denied, proto, src, dst);
-            r.rule = after(&w, "access-group").map(|a| a.trim_matches('"').to_string());
+            r.rule = after(w, "access-group").map(|a| a.trim_matches('"').to_string());
             r.packets = Some(1);
             // An access group is checked on a connection's first packet: a denied SYN.
             r.end = (proto == 6).then_some(TcpEnd::Unanswered);
@@ -319,7 +355,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
             let Some(proto) = protocol_number(proto) else {
                 return Outcome::Unparsable("bad_protocol");
             };
-            let (Some(s), Some(d)) = (w.get(4), after(&w, "->")) else {
+            let (Some(s), Some(d)) = (w.get(4), after(w, "->")) else {
                 return Outcome::Unparsable("short");
             };
             // `<if>/<ip>(<port>)`
@@ -335,13 +371,13 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
             let dst = sock!(one(d));
             let mut r = Record::new(line_no, action, proto, src, dst);
             r.rule = Some((*acl).to_string());
-            r.packets = after(&w, "hit-cnt").and_then(|h| h.parse().ok());
+            r.packets = after(w, "hit-cnt").and_then(|h| h.parse().ok());
             r.tcp_opened = proto == 6 && *verb == "permitted";
             r.end = (proto == 6 && action == Action::Denied).then_some(TcpEnd::Unanswered);
             r
         }
         "106015" | "106001" => {
-            let (Some(s), Some(d)) = (after(&w, "from"), after(&w, "to")) else {
+            let (Some(s), Some(d)) = (after(w, "from"), after(w, "to")) else {
                 return Outcome::Unparsable("short");
             };
             let src = sock!(socket(s, false, true));
