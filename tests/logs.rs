@@ -1827,35 +1827,7 @@ Dec  5 10:12:05 pfsense filterlog[1]: 5,,,1,igb0,match,block,in,7,0x0\n"
             ],
         ),
     ];
-    for (name, text, buckets) in cases {
-        let (code, doc) = audit_log_json(name, text);
-        assert_eq!(code, 3, "{name}: partial");
-        assert_eq!(doc["log"]["used"], 1, "{name}: {:#}", doc["log"]);
-        for (bucket, n) in buckets {
-            assert_eq!(
-                doc["log"]["unparsable"][bucket], *n,
-                "{name}: {bucket} in {:#}",
-                doc["log"]
-            );
-        }
-        assert_eq!(doc["flows"].as_array().map(Vec::len), Some(1), "{name}");
-        // And in words.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).expect("write");
-        let out = run(&[
-            "audit",
-            "-r",
-            p.to_str().expect("path"),
-            "--fail-on",
-            "never",
-        ]);
-        let report = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            report.contains("unparsable bad_address: 1") && report.contains("4 unparsable"),
-            "{name}: {report}"
-        );
-    }
+    assert_bad_lines_counted(&cases);
 }
 
 /// The flows an audit reads (records joined as they are parsed, a group of batches at a
@@ -2497,34 +2469,7 @@ LEEF:1.0|Contoso|EdgeFW|1.0|deny|src=198.51.100.10\tsrcPort=51000\tdst=10.45.16.
             ],
         ),
     ];
-    for (name, text, buckets) in cases {
-        let (code, doc) = audit_log_json(name, text);
-        assert_eq!(code, 3, "{name}: partial");
-        assert_eq!(doc["log"]["used"], 1, "{name}: {:#}", doc["log"]);
-        for (bucket, n) in buckets {
-            assert_eq!(
-                doc["log"]["unparsable"][bucket], *n,
-                "{name}: {bucket} in {:#}",
-                doc["log"]
-            );
-        }
-        assert_eq!(doc["flows"].as_array().map(Vec::len), Some(1), "{name}");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).expect("write");
-        let out = run(&[
-            "audit",
-            "-r",
-            p.to_str().expect("path"),
-            "--fail-on",
-            "never",
-        ]);
-        let report = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            report.contains("unparsable bad_address: 1") && report.contains("4 unparsable"),
-            "{name}: {report}"
-        );
-    }
+    assert_bad_lines_counted(&cases);
 }
 
 /// A datagram the firewall dropped is judged as its log line says it went: a scanner's packet
@@ -2566,4 +2511,40 @@ fn a_dropped_datagram_is_judged_in_the_direction_the_log_gives() {
         .collect();
     assert!(!ids.contains(&"FW1"), "{ids:?}");
     assert!(ids.contains(&"FW2"), "{ids:?}");
+}
+
+/// A log's name, its text, and the unparsable buckets its bad lines fall in.
+type BadLinesCase<'a> = (&'a str, &'a str, &'a [(&'a str, u64)]);
+
+/// Each log of one good line and four bad ones (one `bad_address` among them): a partial read
+/// (exit 3), the good line's flow, each bad line in its named bucket, and the same in words.
+fn assert_bad_lines_counted(cases: &[BadLinesCase<'_>]) {
+    for &(name, text, buckets) in cases {
+        let (code, doc) = audit_log_json(name, text);
+        assert_eq!(code, 3, "{name}: partial");
+        assert_eq!(doc["log"]["used"], 1, "{name}: {:#}", doc["log"]);
+        for (bucket, n) in buckets {
+            assert_eq!(
+                doc["log"]["unparsable"][bucket], *n,
+                "{name}: {bucket} in {:#}",
+                doc["log"]
+            );
+        }
+        assert_eq!(doc["flows"].as_array().map(Vec::len), Some(1), "{name}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        let out = run(&[
+            "audit",
+            "-r",
+            p.to_str().expect("path"),
+            "--fail-on",
+            "never",
+        ]);
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            report.contains("unparsable bad_address: 1") && report.contains("4 unparsable"),
+            "{name}: {report}"
+        );
+    }
 }
