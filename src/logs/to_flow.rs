@@ -27,8 +27,9 @@
 //! denied it.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::state::TcpEnd;
@@ -49,8 +50,9 @@ const LINES_KEPT: usize = 16;
 pub struct LogFlowInfo {
     /// The firewall denied (some of) this traffic.
     pub denied: bool,
-    /// Rules or ACLs named by the lines.
-    pub rules: Vec<String>,
+    /// Rules or ACLs named by the lines, shared by every flow that names them (a site has a
+    /// few hundred rules, a log millions of flows).
+    pub rules: Vec<Arc<str>>,
     /// The first log lines of the flow.
     pub lines: Vec<u64>,
     pub line_count: u64,
@@ -135,7 +137,8 @@ fn widen(d: &mut DirStats, ts: Option<i64>, line: u64) {
 }
 
 /// Adds a record's counts to a flow.
-fn add(b: Building<'_>, r: &Record) {
+/// Adds a record's counts to a flow; `rule` is the record's rule, interned.
+fn add(b: Building<'_>, r: &Record, rule: Option<Arc<str>>) {
     let f = b.flow;
     widen(&mut f.orig, r.ts_ns, r.line);
     if let (Some(t), Some(d)) = (r.ts_ns, r.duration_ns) {
@@ -189,9 +192,9 @@ fn add(b: Building<'_>, r: &Record) {
     if r.transport == 6 && r.tcp_opened && r.action != Action::Denied {
         f.initiator_by = InitiatorEvidence::Syn;
     }
-    if let Some(rule) = &r.rule {
-        if !b.info.rules.contains(rule) {
-            b.info.rules.push(rule.clone());
+    if let Some(rule) = rule {
+        if !b.info.rules.iter().any(|x| Arc::ptr_eq(x, &rule)) {
+            b.info.rules.push(rule);
         }
     }
     b.info.line_count += 1;
@@ -212,6 +215,8 @@ pub struct Joiner {
     ends: Vec<Ended>,
     by_session: FxHashMap<(u64, FlowKey), usize>,
     by_tuple: FxHashMap<TupleKey, usize>,
+    /// Every rule name seen, once.
+    rule_names: FxHashSet<Arc<str>>,
 }
 
 impl Joiner {
@@ -223,13 +228,30 @@ impl Joiner {
         }
     }
 
+    /// The record's rule name, held once for the whole log.
+    fn rule_of(&mut self, r: &Record) -> Option<Arc<str>> {
+        let name = r.rule.as_deref()?;
+        if let Some(known) = self.rule_names.get(name) {
+            return Some(known.clone());
+        }
+        let new: Arc<str> = Arc::from(name);
+        self.rule_names.insert(new.clone());
+        Some(new)
+    }
+
+    /// Adds a record to flow `i`.
+    fn add_to(&mut self, i: usize, r: &Record) {
+        let rule = self.rule_of(r);
+        add(self.at(i), r, rule);
+    }
+
     /// Starts a flow with its first record; its index.
     fn start(&mut self, (flow, info): (Flow, LogFlowInfo), r: &Record) -> usize {
         let i = self.flows.len();
         self.flows.push(flow);
         self.info.push(info);
         self.ends.push(None);
-        add(self.at(i), r);
+        self.add_to(i, r);
         i
     }
 
@@ -238,7 +260,7 @@ impl Joiner {
         if let Some(s) = r.session {
             let (key, _) = FlowKey::new(r.src, r.dst, r.transport);
             if let Some(&i) = self.by_session.get(&(s, key)) {
-                add(self.at(i), r);
+                self.add_to(i, r);
                 return;
             }
             let (src, dst) = if r.oriented || r.src.1 >= r.dst.1 {
@@ -256,7 +278,7 @@ impl Joiner {
         }
         let tk = (r.src, r.dst, r.transport, r.action == Action::Denied);
         if let Some(&i) = self.by_tuple.get(&tk) {
-            add(self.at(i), r);
+            self.add_to(i, r);
             return;
         }
         let i = self.start(new_flow(r, r.src, r.dst), r);
@@ -267,6 +289,7 @@ impl Joiner {
     pub fn finish(mut self) -> (Vec<Flow>, Vec<LogFlowInfo>) {
         drop(std::mem::take(&mut self.by_session));
         drop(std::mem::take(&mut self.by_tuple));
+        drop(std::mem::take(&mut self.rule_names));
         for i in 0..self.flows.len() {
             let b = self.at(i);
             b.flow.id = i as u64 + 1;
