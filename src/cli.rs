@@ -339,8 +339,8 @@ pub struct ReadArgs {
     #[arg(long, default_value_t = 1_000_000, value_name = "N", value_parser = max_flows)]
     pub max_flows: usize,
     /// Threads that read capture files (0: one per core, up to 8). With more than one the flow
-    /// tables are sharded by address pair; the report is the same, except that each shard
-    /// holds its share of --max-flows.
+    /// tables are sharded by address pair, counted together against --max-flows; the report
+    /// is the same.
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = threads)]
     pub threads: usize,
     /// Do not show a progress bar (it is shown only when standard error is a terminal).
@@ -350,7 +350,8 @@ pub struct ReadArgs {
     /// accounting still covers every packet): `ip == 10.45.16.0/24 and port in {443, 5061}`,
     /// `verdict != permitted && interface == internal`, `not state == SF`. Fields: ip, ip.src,
     /// ip.dst, port, port.src, port.dst, transport, protocol, state, packets, bytes, duration,
-    /// and with `audit`: interface, service, verdict, severity. Wireshark's names work where a
+    /// and with `audit`: interface, service, verdict, severity, and `blocked` alone (a firewall
+    /// log denied the flow on every line). Wireshark's names work where a
     /// flow can answer them: ip.addr, ipv6.addr/.src/.dst, ip.proto, tcp.port, udp.port,
     /// tcp.srcport, tcp.dstport, udp.srcport, udp.dstport, frames,
     /// tls.handshake.extensions_server_name; `tcp`, `udp`, `icmp`, `ip`, `ipv6`, `tls`, `stun`,

@@ -122,7 +122,7 @@ fn machine_outputs() -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
     let mut push_doc = |what: String, text: &str| {
         assert!(
-            text.starts_with("{\n  \"schema_version\": \"1.1\","),
+            text.starts_with("{\n  \"schema_version\": \"1.2\","),
             "{what}: schema_version is not first"
         );
         out.push((
@@ -255,7 +255,7 @@ fn machine_outputs() -> Vec<(String, String, Value)> {
                     Some("display_filter") => "display_filter",
                     Some("summary") => {
                         assert!(
-                            line.starts_with(r#"{"type":"summary","schema_version":"1.1","#),
+                            line.starts_with(r#"{"type":"summary","schema_version":"1.2","#),
                             "{what}: {line}"
                         );
                         ""

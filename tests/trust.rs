@@ -209,3 +209,87 @@ fn a_closed_pipe_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("Broken pipe"), "{err}");
 }
+
+/// A pfirewall.log of RDP attempts on the Access Edge's external address (traffic the matrix
+/// does not permit there), each line saying `action`.
+fn rdp_attempts(action: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("pfirewall.log");
+    let mut log = String::from(
+        "#Version: 1.5\n#Software: Microsoft Windows Firewall\n#Time Format: Local\n\
+         #Fields: date time action protocol src-ip dst-ip src-port dst-port size tcpflags \
+         tcpsyn tcpack tcpwin icmptype icmpcode info path\n\n",
+    );
+    for i in 0..3 {
+        log.push_str(&format!(
+            "2026-12-01 10:00:0{i} {action} TCP 203.0.113.{} 10.45.16.10 4{i}000 3389 52 S \
+             12345 0 64240 - - - RECEIVE\n",
+            10 + i
+        ));
+    }
+    std::fs::write(&path, log).expect("write log");
+    (dir, path)
+}
+
+fn audit_log(log: &Path, extra: &[&str]) -> (i32, String) {
+    let topo = root().join("captures/topology.toml");
+    let mut args = vec![
+        "audit",
+        "-q",
+        "--log",
+        log.to_str().expect("utf-8"),
+        "--topology",
+        topo.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn traffic_the_firewall_denied_is_blocked_not_a_violation() {
+    // Denied on every line: the firewall did its job; the audit passes and says what it blocked.
+    let (_d, denied) = rdp_attempts("DROP");
+    let (code, text) = audit_log(&denied, &[]);
+    assert_eq!(code, 0, "{text}");
+    let first = text.lines().next().unwrap_or("");
+    assert!(first.starts_with("PASS: 0 violations"), "{first}");
+    assert!(
+        text.contains("blocked by the firewall: 3 flows the matrix does not permit"),
+        "{text}"
+    );
+    assert!(text.contains("Violations: none"), "{text}");
+    assert!(
+        text.contains(
+            "Blocked by the firewall (the matrix does not permit them; not violations): 3 flows"
+        ),
+        "{text}"
+    );
+    // --fail-on violation does not count them either; the JSON says the same.
+    assert_eq!(audit_log(&denied, &["--fail-on", "violation"]).0, 0);
+    let (_, json) = audit_log(&denied, &["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["headline"]["answer"], "pass");
+    assert_eq!(v["headline"]["violations_total"], 0);
+    assert_eq!(v["headline"]["blocked_total"], 3);
+    assert_eq!(v["audit"]["violations"], 0);
+    assert_eq!(v["audit"]["blocked"]["not-in-matrix"]["flows"], 3);
+    // The display filter tells them apart.
+    let kept = |filter: &str| {
+        let (_, out) = audit_log(&denied, &["-Y", filter, "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        v["flows"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(kept("blocked"), 3);
+    assert_eq!(kept("!blocked"), 0);
+
+    // The same traffic let through reached the Edge: a violation, and the run fails.
+    let (_d, allowed) = rdp_attempts("ALLOW");
+    let (code, text) = audit_log(&allowed, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.starts_with("FAIL: 3 violations"), "{text}");
+    assert!(!text.contains("blocked by the firewall"), "{text}");
+}

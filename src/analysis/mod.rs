@@ -75,12 +75,15 @@ impl Analysis {
     /// The payload identification of a flow of this analysis (flows are sorted by first packet
     /// and id, so this is a binary search).
     pub fn identification(&self, flow: &Flow) -> Option<&Identification> {
+        self.identifications.get(self.index_of(flow)?)
+    }
+
+    /// The index of a flow of this analysis (a binary search, as for [`Self::identification`]).
+    pub fn index_of(&self, flow: &Flow) -> Option<usize> {
         let key = (flow.first_ts_ns(), flow.id);
-        let i = self
-            .flows
+        self.flows
             .binary_search_by(|f| (f.first_ts_ns(), f.id).cmp(&key))
-            .ok()?;
-        self.identifications.get(i)
+            .ok()
     }
 
     pub fn completeness(&self) -> Completeness {

@@ -204,7 +204,7 @@ pub fn audit_analysis(analysis: &Analysis, site: &Site) -> Audit {
                     &inferred.topology,
                     site.matrix,
                     crate::audit::Origin::Inferred,
-                    &[],
+                    Default::default(),
                 );
             }
             Err(e) => {
@@ -341,13 +341,16 @@ fn audit_parsed(name: &str, parsed: LogFlows, s: &AuditSettings) -> Audited {
         info,
     } = parsed;
     let analysis = logs::to_flow::analysis_of(name, &summary, flows);
-    let unrecorded: Vec<bool> = info.iter().map(|x| !x.outcome_recorded).collect();
+    let outcomes = crate::audit::LogOutcomes {
+        unrecorded: info.iter().map(|x| !x.outcome_recorded).collect(),
+        denied: info.iter().map(LogFlowInfo::blocked).collect(),
+    };
     let mut audit = crate::audit::audit_with(
         &analysis,
         &s.site.topology,
         s.site.matrix,
         s.site.assumed,
-        &unrecorded,
+        outcomes,
     );
     crate::diagnose::firewall::attach(&analysis, &mut audit, &info, summary.format);
     let selection = select(s, &analysis, &audit);

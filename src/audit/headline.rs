@@ -1,8 +1,9 @@
 //! The answer an audit gives in its first lines: PASS, FAIL or INCOMPLETE, and why.
 //!
-//! FAIL: a flow the documented matrix does not permit here, or an error finding (a broken
-//! federation fails even when every flow is permitted, and so does a capture that does not
-//! match the topology). INCOMPLETE: nothing failed, but part of the evidence was lost (an input
+//! FAIL: a flow the documented matrix does not permit here reached the Edge, or an error
+//! finding (a broken federation fails even when every flow is permitted, and so does a capture
+//! that does not match the topology). A flow a firewall log says it denied never reached the
+//! Edge: it is counted as blocked, not as a violation. INCOMPLETE: nothing failed, but part of the evidence was lost (an input
 //! damaged, cut short or unreadable, log lines that could not be parsed). PASS otherwise, with
 //! what could not be checked listed beside it. `--fail-on` changes the exit status only; the
 //! headline is the same for every level.
@@ -45,6 +46,9 @@ pub struct Headline {
     /// Flows the matrix does not permit, by verdict label.
     pub violations: BTreeMap<&'static str, u64>,
     pub violations_total: u64,
+    /// Flows the matrix does not permit that a firewall log says it denied: not violations
+    /// (the firewall did its job, FW2), counted apart. Always 0 for captures.
+    pub blocked_total: u64,
     pub errors: usize,
     pub warnings: usize,
     /// Why it fails: the error findings' ids and titles.
@@ -70,12 +74,12 @@ impl Headline {
         };
         let mut violations = BTreeMap::new();
         for v in Verdict::ALL.iter().filter(|v| v.is_violation()) {
-            if let Some(t) = tallies.by_verdict.get(v.label()) {
-                if t.flows > 0 {
-                    violations.insert(v.label(), t.flows);
-                }
+            let n = tallies.passed(*v);
+            if n > 0 {
+                violations.insert(v.label(), n);
             }
         }
+        let blocked_total = tallies.blocked_total();
         let errors = diagnosis.count(Severity::Error);
         let warnings = diagnosis.count(Severity::Warning);
         let mut failing_findings: Vec<String> = diagnosis
@@ -177,6 +181,7 @@ impl Headline {
             answer,
             violations,
             violations_total,
+            blocked_total,
             errors,
             warnings,
             failing_findings,
@@ -201,6 +206,13 @@ impl Headline {
                 .map(|(v, n)| format!("{} {v}", thousands(*n)))
                 .collect();
             out.push(format!("  violations: {}", by.join(", ")));
+        }
+        if self.blocked_total > 0 {
+            out.push(format!(
+                "  blocked by the firewall: {} the matrix does not permit (not violations: the \
+                 firewall did its job, FW2)",
+                count(self.blocked_total, "flow")
+            ));
         }
         for f in &self.failing_findings {
             match f.strip_prefix("and ") {

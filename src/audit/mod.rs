@@ -81,9 +81,18 @@ pub struct Audit {
     pub by_service: BTreeMap<String, Tally>,
     pub by_protocol: BTreeMap<String, Tally>,
     pub by_verdict: BTreeMap<String, Tally>,
+    /// Flows the matrix does not permit that reached the Edge: for a firewall log, the violating
+    /// flows it did not deny on every line.
     pub violations: u64,
+    /// Violating flows a firewall log says were denied on every line: they never reached the
+    /// Edge, so they are the firewall doing its job (FW2), not violations. By verdict.
+    pub blocked: BTreeMap<String, Tally>,
     pub coverage: Coverage,
     pub applicable_rules: usize,
+    /// By flow index, the flows a firewall log says were denied on every line; empty for
+    /// captures, which see only what got through.
+    #[serde(skip)]
+    pub denied: Vec<bool>,
     /// The federation partners the topology names (domain, addresses), for grouping.
     #[serde(skip)]
     pub partners: Vec<(String, Vec<std::net::IpAddr>)>,
@@ -111,19 +120,33 @@ pub fn facts(f: &Flow, id: Option<&crate::identify::Identification>) -> FlowFact
 
 /// Judges every flow; `assumed` says the bundled sample stands in for the user's topology.
 pub fn audit(analysis: &Analysis, topology: &Topology, matrix: &Matrix, assumed: bool) -> Audit {
-    audit_from(analysis, topology, matrix, Origin::of(assumed), &[])
+    audit_from(
+        analysis,
+        topology,
+        matrix,
+        Origin::of(assumed),
+        LogOutcomes::default(),
+    )
 }
 
-/// Judges every flow of an input that did not record every flow's outcome (a firewall log):
-/// `unrecorded[i]` marks flow `i` (see [`crate::diagnose::Inputs::unrecorded`]).
+/// What a firewall log tells of its flows beyond a capture's facts, by flow index.
+#[derive(Debug, Clone, Default)]
+pub struct LogOutcomes {
+    /// The log did not record how the flow went (see [`crate::diagnose::Inputs::unrecorded`]).
+    pub unrecorded: Vec<bool>,
+    /// Every line of the flow says the firewall denied it: it never reached the Edge.
+    pub denied: Vec<bool>,
+}
+
+/// Judges every flow of a firewall log, with what the log says of each flow's outcome.
 pub fn audit_with(
     analysis: &Analysis,
     topology: &Topology,
     matrix: &Matrix,
     assumed: bool,
-    unrecorded: &[bool],
+    log: LogOutcomes,
 ) -> Audit {
-    audit_from(analysis, topology, matrix, Origin::of(assumed), unrecorded)
+    audit_from(analysis, topology, matrix, Origin::of(assumed), log)
 }
 
 /// Judges every flow for a topology of the given origin. The checks that need the user's site
@@ -133,8 +156,9 @@ pub fn audit_from(
     topology: &Topology,
     matrix: &Matrix,
     origin: Origin,
-    unrecorded: &[bool],
+    log: LogOutcomes,
 ) -> Audit {
+    let LogOutcomes { unrecorded, denied } = log;
     let assumed = origin == Origin::BundledSample;
     let judge = Judge::new(topology, matrix);
     // Both cores: judging a flow reads only that flow (the judge's shared texts sit behind a
@@ -153,14 +177,22 @@ pub fn audit_from(
         by_protocol,
         by_verdict,
         violations,
-    } = Tallies::of(analysis.flows.iter().zip(&judgements));
+        blocked,
+    } = Tallies::of(
+        analysis
+            .flows
+            .iter()
+            .zip(&judgements)
+            .enumerate()
+            .map(|(i, (f, j))| (f, j, denied.get(i).copied().unwrap_or(false))),
+    );
     let coverage = Coverage::compute(&judge, &judgements);
     let diagnosis = crate::diagnose::diagnose(&crate::diagnose::Inputs {
         analysis,
         judgements: &judgements,
         topology,
         topology_assumed: assumed,
-        unrecorded,
+        unrecorded: &unrecorded,
     });
     Audit {
         topology: TopologyUsed {
@@ -181,8 +213,10 @@ pub fn audit_from(
         by_protocol,
         by_verdict,
         violations,
+        blocked,
         coverage,
         applicable_rules: judge.applicable().len(),
+        denied,
         partners: topology
             .partners
             .iter()
@@ -215,7 +249,7 @@ pub enum FailOn {
 
 impl FailOn {
     pub fn fails(self, audit: &Audit) -> bool {
-        self.fails_on(audit.violations, audit.judgements.iter(), &audit.diagnosis)
+        self.fails_on(&audit.tallies(), &audit.diagnosis)
     }
 }
 
@@ -227,13 +261,16 @@ pub struct Tallies {
     pub by_service: BTreeMap<String, Tally>,
     pub by_protocol: BTreeMap<String, Tally>,
     pub by_verdict: BTreeMap<String, Tally>,
+    /// Violating flows that reached the Edge.
     pub violations: u64,
+    /// Violating flows a firewall log says it denied, by verdict (see [`Audit::blocked`]).
+    pub blocked: BTreeMap<String, Tally>,
 }
 
 impl Tallies {
     /// Groups flows with their judgements; the one place tallies are computed. Keys are
     /// borrowed while counting and owned once per group, not once per flow.
-    fn of<'a>(flows: impl IntoIterator<Item = (&'a Flow, &'a Judgement)>) -> Tallies {
+    fn of<'a>(flows: impl IntoIterator<Item = (&'a Flow, &'a Judgement, bool)>) -> Tallies {
         use std::borrow::Cow;
         type Groups<'k> = rustc_hash::FxHashMap<Cow<'k, str>, Tally>;
         let (mut iface, mut svc, mut proto, mut verdict) = (
@@ -243,7 +280,8 @@ impl Tallies {
             Groups::default(),
         );
         let mut violations = 0;
-        for (f, j) in flows {
+        let mut blocked: BTreeMap<String, Tally> = BTreeMap::new();
+        for (f, j, denied) in flows {
             let i = j.edge_interface.map_or("none", interface_label);
             iface.entry(Cow::Borrowed(i)).or_default().add(f);
             let sv = j.edge_service.map_or("none", service_label);
@@ -259,7 +297,14 @@ impl Tallies {
                 .or_default()
                 .add(f);
             if j.verdict.is_violation() {
-                violations += 1;
+                if denied {
+                    blocked
+                        .entry(j.verdict.label().to_string())
+                        .or_default()
+                        .add(f);
+                } else {
+                    violations += 1;
+                }
             }
         }
         let owned = |g: Groups<'_>| g.into_iter().map(|(k, t)| (k.into_owned(), t)).collect();
@@ -269,7 +314,21 @@ impl Tallies {
             by_protocol: owned(proto),
             by_verdict: owned(verdict),
             violations,
+            blocked,
         }
+    }
+
+    /// Flows of a verdict that reached the Edge: those a firewall log says it denied are left
+    /// out.
+    pub fn passed(&self, v: Verdict) -> u64 {
+        let all = self.by_verdict.get(v.label()).map_or(0, |t| t.flows);
+        let blocked = self.blocked.get(v.label()).map_or(0, |t| t.flows);
+        all.saturating_sub(blocked)
+    }
+
+    /// Violating flows the firewall denied.
+    pub fn blocked_total(&self) -> u64 {
+        self.blocked.values().map(|t| t.flows).sum()
     }
 }
 
@@ -282,17 +341,29 @@ impl Audit {
             by_protocol: self.by_protocol.clone(),
             by_verdict: self.by_verdict.clone(),
             violations: self.violations,
+            blocked: self.blocked.clone(),
         }
+    }
+
+    /// Whether a firewall log says flow `i` was denied on every line.
+    pub fn is_denied(&self, i: usize) -> bool {
+        self.denied.get(i).copied().unwrap_or(false)
+    }
+
+    /// Whether a firewall log says this flow of the analysis was denied on every line.
+    pub fn flow_denied(&self, analysis: &Analysis, f: &Flow) -> bool {
+        !self.denied.is_empty() && analysis.index_of(f).is_some_and(|i| self.is_denied(i))
     }
 
     /// The tallies of the flows a display filter kept, grouped as for the whole run.
     pub fn tallies_for(&self, analysis: &Analysis, selection: &Selection) -> Tallies {
-        Tallies::of(
-            selection
-                .kept
-                .iter()
-                .filter_map(|&i| Some((analysis.flows.get(i)?, self.judgements.get(i)?))),
-        )
+        Tallies::of(selection.kept.iter().filter_map(|&i| {
+            Some((
+                analysis.flows.get(i)?,
+                self.judgements.get(i)?,
+                self.is_denied(i),
+            ))
+        }))
     }
 }
 
@@ -300,27 +371,19 @@ impl FailOn {
     /// Whether the flows a display filter kept fail: the exit status follows what the report
     /// shows.
     pub fn fails_for(self, analysis: &Analysis, audit: &Audit, selection: &Selection) -> bool {
-        let judgements = selection
-            .kept
-            .iter()
-            .filter_map(|&i| audit.judgements.get(i));
-        let violations = audit.tallies_for(analysis, selection).violations;
         self.fails_on(
-            violations,
-            judgements,
+            &audit.tallies_for(analysis, selection),
             &selection.diagnosis(&audit.diagnosis),
         )
     }
 
-    fn fails_on<'a>(
-        self,
-        violations: u64,
-        mut judgements: impl Iterator<Item = &'a Judgement>,
-        d: &Diagnosis,
-    ) -> bool {
+    /// Only flows that reached the Edge count: a violating flow the firewall denied is FW2's
+    /// (info), the firewall doing its job.
+    fn fails_on(self, t: &Tallies, d: &Diagnosis) -> bool {
+        let violations = t.violations;
         match self {
             FailOn::Violation => violations > 0,
-            FailOn::Hairpin => judgements.any(|j| j.verdict == Verdict::InternalHairpin),
+            FailOn::Hairpin => t.passed(Verdict::InternalHairpin) > 0,
             FailOn::Error => violations > 0 || d.count(crate::diagnose::Severity::Error) > 0,
             FailOn::Warning => {
                 violations > 0

@@ -178,7 +178,8 @@ pub fn attach(
                 .entry(rule)
                 .or_insert_with(|| (j.protocol.to_string(), Vec::new()));
             e.1.push(evidence(analysis, i, x, detail));
-        } else {
+        } else if x.blocked() {
+            // Let through on another line, it reached the Edge: a violation, not FW2's.
             fw2_flows += 1;
             fw2_lines += x.line_count;
             *fw2_by.entry(j.verdict.label()).or_default() += 1;
@@ -211,10 +212,17 @@ pub fn attach(
             id: "FW2",
             severity: Severity::Info,
             confidence: Confidence::High,
-            title: format!("The firewall denied {fw2_flows} undocumented flows"),
+            title: format!(
+                "The firewall denied {}",
+                crate::report::words::count(fw2_flows, "undocumented flow")
+            ),
             explanation: format!(
-                "{fw2_flows} denied flows ({fw2_lines} log lines) are not in the documented Edge port matrix for this site ({}); \
-                 denying them is what the matrix asks of the firewall.",
+                "{} ({}) {} not in the documented Edge port matrix for this site ({}); \
+                 denying them is what the matrix asks of the firewall. They are counted as \
+                 blocked, not as violations.",
+                crate::report::words::count(fw2_flows, "denied flow"),
+                crate::report::words::count(fw2_lines, "log line"),
+                if fw2_flows == 1 { "is" } else { "are" },
                 by.join(", ")
             ),
             fix: "Nothing to change; review only if a listed flow was expected to work.".into(),

@@ -50,6 +50,9 @@ const LINES_KEPT: usize = 16;
 pub struct LogFlowInfo {
     /// The firewall denied (some of) this traffic.
     pub denied: bool,
+    /// Some line of the flow is not a deny (let through, a teardown, or a logging rule's
+    /// line of no decision): with `denied`, the flow got through in part.
+    pub passed: bool,
     /// Rules or ACLs named by the lines, shared by every flow that names them (a site has a
     /// few hundred rules, a log millions of flows).
     pub rules: Vec<Arc<str>>,
@@ -65,6 +68,13 @@ pub struct LogFlowInfo {
     /// No line of the flow tells what the firewall decided (netfilter `LOG` lines whose prefix
     /// names no decision): it is not read as denied, and FW1/FW2 are skipped for it.
     pub undecided: bool,
+}
+
+impl LogFlowInfo {
+    /// Every line of the flow says the firewall denied it: it never reached the Edge.
+    pub fn blocked(&self) -> bool {
+        self.denied && !self.passed
+    }
 }
 
 fn ep((ip, port): (IpAddr, u16)) -> Endpoint {
@@ -119,6 +129,7 @@ fn new_flow(r: &Record, src: (IpAddr, u16), dst: (IpAddr, u16)) -> (Flow, LogFlo
         },
         LogFlowInfo {
             denied: false,
+            passed: false,
             rules: Vec::new(),
             lines: Vec::new(),
             line_count: 0,
@@ -182,6 +193,8 @@ fn add(b: Building<'_>, r: &Record, rule: Option<Arc<str>>) {
     }
     if r.action == Action::Denied {
         b.info.denied = true;
+    } else {
+        b.info.passed = true;
     }
     if r.action != Action::Logged {
         b.info.undecided = false;

@@ -95,7 +95,7 @@ impl Serialize for IdTallies<'_> {
                 .collect()
         }
         let t = self.0;
-        let mut map = s.serialize_map(Some(5))?;
+        let mut map = s.serialize_map(Some(6))?;
         map.serialize_entry(
             "by_interface",
             &rekey(&t.by_interface, interface_id_of_label),
@@ -104,6 +104,7 @@ impl Serialize for IdTallies<'_> {
         map.serialize_entry("by_protocol", &t.by_protocol)?;
         map.serialize_entry("by_verdict", &t.by_verdict)?;
         map.serialize_entry("violations", &t.violations)?;
+        map.serialize_entry("blocked", &t.blocked)?;
         map.end()
     }
 }

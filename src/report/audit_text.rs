@@ -99,12 +99,13 @@ pub fn write(
         "  ",
     )?;
 
-    let violations: Vec<(&Flow, &Judgement)> = shown
+    // A flow a firewall log says it denied never reached the Edge: listed apart, not as a
+    // violation.
+    let (blocked, violations): (Listed<'_>, Listed<'_>) = shown
         .flows
         .iter()
         .filter(|(_, j)| j.verdict.is_violation())
-        .copied()
-        .collect();
+        .partition(|(f, _)| audit.flow_denied(analysis, f));
     writeln!(out)?;
     write_kinds(
         out,
@@ -112,9 +113,24 @@ pub fn write(
         audit,
         matrix,
         &violations,
-        "Violations",
+        ("Violations", (!blocked.is_empty()).then_some(false)),
         opts,
     )?;
+    if !blocked.is_empty() {
+        writeln!(out)?;
+        write_kinds(
+            out,
+            analysis,
+            audit,
+            matrix,
+            &blocked,
+            (
+                "Blocked by the firewall (the matrix does not permit them; not violations)",
+                Some(true),
+            ),
+            opts,
+        )?;
+    }
     write_findings(&shown.diagnosis, opts, out)?;
     write_calls(&shown.diagnosis, opts, out)?;
     let notes: Vec<(&Flow, &Judgement)> = shown
@@ -131,7 +147,7 @@ pub fn write(
             audit,
             matrix,
             &notes,
-            "Permitted with a note",
+            ("Permitted with a note", None),
             opts,
         )?;
     }
@@ -181,8 +197,14 @@ fn kind_port(audit: &Audit, matrix: &Matrix, f: &Flow, j: &Judgement) -> PortSpe
 }
 
 /// The `-Y` filter that lists the flows of a kind.
-fn kind_filter(k: &KindKey<'_>) -> String {
+/// `blocked` adds the firewall log's decision when the report lists blocked flows apart.
+fn kind_filter(k: &KindKey<'_>, blocked: Option<bool>) -> String {
     let mut parts = vec![format!("verdict == {}", k.verdict.label())];
+    match blocked {
+        Some(true) => parts.push("blocked".into()),
+        Some(false) => parts.push("!blocked".into()),
+        None => {}
+    }
     if let Some(i) = k.interface {
         parts.push(format!("interface == {}", id_of(i)));
     }
@@ -251,13 +273,19 @@ fn example(f: &Flow) -> String {
 
 /// Flows grouped by kind, each kind once with its count, its reason, a few example flows and
 /// the filter that lists the others.
+/// Flows listed by a section of the report, with their judgements.
+type Listed<'a> = Vec<(&'a Flow, &'a Judgement)>;
+
+/// A section of flows grouped by kind; `(title, blocked)`: `blocked` says whether the section
+/// lists the flows a firewall log denied (`Some(true)`), the others (`Some(false)`), or the
+/// input has no such flows (`None`), for the `-Y` filter it suggests.
 fn write_kinds(
     out: &mut dyn Write,
     analysis: &Analysis,
     audit: &Audit,
     matrix: &Matrix,
     flows: &[(&Flow, &Judgement)],
-    title: &str,
+    (title, blocked): (&str, Option<bool>),
     opts: &TextOptions,
 ) -> io::Result<()> {
     let width = opts.width();
@@ -339,7 +367,7 @@ fn write_kinds(
                 &format!(
                     "and {} more: -Y '{}' lists them",
                     words::thousands(n - examples as u64),
-                    kind_filter(k)
+                    kind_filter(k, blocked)
                 ),
                 width,
                 "           ",

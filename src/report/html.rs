@@ -490,7 +490,8 @@ fn violations_section(o: &mut String, analysis: &Analysis, audit: &Audit, shown:
     type Key = (u8, std::net::IpAddr, String, bool);
     let mut by: BTreeMap<Verdict, (usize, BTreeMap<Key, ViolationGroup<'_>>)> = BTreeMap::new();
     for (f, j) in &shown.flows {
-        if !j.verdict.is_violation() {
+        // Flows a firewall log says it denied are the firewall's doing (FW2), not violations.
+        if !j.verdict.is_violation() || audit.flow_denied(analysis, f) {
             continue;
         }
         let port = f.responder.port;

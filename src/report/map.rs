@@ -405,7 +405,9 @@ impl EdgeMap {
                 off_map += 1;
                 continue;
             };
-            let violation = j.verdict.is_violation();
+            // A flow a firewall log says it denied never reached the Edge: not drawn as a
+            // violation.
+            let violation = j.verdict.is_violation() && !audit.is_denied(i);
             // The documented arrow between these ends whose rules judged the flow; a permitted
             // flow from a partner on an Internet arrow (their media) falls back to any arrow
             // of the station with its rule.

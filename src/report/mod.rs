@@ -70,7 +70,7 @@ impl TextOptions {
 
 /// The version of the machine-readable schema (docs/SCHEMA.md): the major number changes when
 /// a field changes meaning or goes away, the minor number when fields are added.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 /// RFC 3339 text for an optional timestamp.
 fn rfc3339_opt(ns: Option<i64>) -> Option<String> {

@@ -118,6 +118,13 @@ fn actuals(field: Field, v: &FlowView<'_>) -> Vec<Actual> {
         Field::Duration => vec![Actual::Secs(
             (f.last_ts_ns() - f.first_ts_ns()) as f64 / 1e9,
         )],
+        Field::Blocked => {
+            if v.blocked {
+                vec![Actual::Num(1)]
+            } else {
+                Vec::new()
+            }
+        }
         Field::Severity => [(4u8, 3u64), (2, 2), (1, 1)]
             .into_iter()
             .filter(|(bit, _)| v.severities & bit != 0)

@@ -117,11 +117,14 @@ pub enum Field {
     Bytes,
     Duration,
     Severity,
+    /// A firewall log says the firewall denied the flow on every line: tested alone
+    /// (`blocked`, `!blocked`).
+    Blocked,
 }
 
 impl Field {
     /// Every name a filter accepts, the field's own name first (the name messages use).
-    const ALL: [(&'static str, Field); 30] = [
+    const ALL: [(&'static str, Field); 31] = [
         ("ip", Field::Ip),
         ("ip.addr", Field::Ip),
         ("ip.src", Field::IpSrc),
@@ -151,6 +154,7 @@ impl Field {
         ("bytes", Field::Bytes),
         ("duration", Field::Duration),
         ("severity", Field::Severity),
+        ("blocked", Field::Blocked),
         ("tls.sni", Field::Sni),
     ];
 
@@ -175,7 +179,7 @@ impl Field {
     pub fn needs_audit(self) -> bool {
         matches!(
             self,
-            Field::Interface | Field::Service | Field::Verdict | Field::Severity
+            Field::Interface | Field::Service | Field::Verdict | Field::Severity | Field::Blocked
         )
     }
 
@@ -229,6 +233,8 @@ pub struct FlowView<'a> {
     pub judgement: Option<&'a Judgement>,
     /// Severities of the findings this flow is evidence of (bit 0 info, 1 warning, 2 error).
     pub severities: u8,
+    /// A firewall log says it denied the flow on every line.
+    pub blocked: bool,
 }
 
 /// The bit of a severity in [`FlowView::severities`].
@@ -388,6 +394,7 @@ impl Filter {
                         .as_ref()
                         .and_then(|s| s.get(*i).copied())
                         .unwrap_or(0),
+                    blocked: audit.is_some_and(|a| a.is_denied(*i)),
                 })
             })
             .map(|(i, _)| i)

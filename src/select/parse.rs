@@ -600,6 +600,12 @@ impl<'s> Parser<'s> {
                 v => Ok(v),
             },
             Field::Protocol | Field::Sni => Ok(Val::Text(text.to_ascii_lowercase())),
+            Field::Blocked => Err(self.error(
+                t,
+                "blocked is tested alone: `blocked` keeps the flows a firewall log says it \
+                 denied, `!blocked` the others"
+                    .into(),
+            )),
         }
     }
 }

@@ -73,6 +73,7 @@ fn eval_on(src: &str, f: &Flow, j: Option<&Judgement>, severities: u8) -> bool {
         identification: None,
         judgement: j,
         severities,
+        blocked: false,
     })
 }
 
@@ -395,4 +396,29 @@ fn unknown_fields_suggest_the_nearest_name() {
         err("ipv6.addr == 10.0.0.1").message,
         "'ipv6.addr' holds IPv6 addresses, as in Wireshark: use ip.addr (or ip) for IPv4"
     );
+}
+
+#[test]
+fn blocked_is_tested_alone() {
+    let f = flow(6, ("198.51.100.7", 40000), ("172.25.33.10", 3389), false);
+    let j = judgement(
+        Interface::ExternalVip,
+        Service::Access,
+        Verdict::NotInMatrix,
+    );
+    let filter = Filter::parse("verdict == not-in-matrix && blocked").expect("parses");
+    let view = |blocked| FlowView {
+        flow: &f,
+        identification: None,
+        judgement: Some(&j),
+        severities: 0,
+        blocked,
+    };
+    assert!(filter.matches(&view(true)));
+    assert!(!filter.matches(&view(false)));
+    assert!(Filter::parse("!blocked")
+        .expect("parses")
+        .matches(&view(false)));
+    let e = err("blocked == 1");
+    assert!(e.message.contains("tested alone"), "{e}");
 }
