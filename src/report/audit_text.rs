@@ -271,12 +271,11 @@ fn example(f: &Flow) -> String {
     )
 }
 
-/// Flows grouped by kind, each kind once with its count, its reason, a few example flows and
-/// the filter that lists the others.
 /// Flows listed by a section of the report, with their judgements.
 type Listed<'a> = Vec<(&'a Flow, &'a Judgement)>;
 
-/// A section of flows grouped by kind; `(title, blocked)`: `blocked` says whether the section
+/// Flows grouped by kind, each kind once with its count, its reason, a few example flows and
+/// the filter that lists the others. `(title, blocked)`: `blocked` says whether the section
 /// lists the flows a firewall log denied (`Some(true)`), the others (`Some(false)`), or the
 /// input has no such flows (`None`), for the `-Y` filter it suggests.
 fn write_kinds(
