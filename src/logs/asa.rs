@@ -240,9 +240,17 @@ fn after<'a>(w: &[&'a str], key: &str) -> Option<&'a str> {
 
 /// One line. `reference`: when the log was last written, for the year of a syslog header's
 /// BSD time when the ASA's own timestamp is off (`no logging timestamp`).
+/// Where `%ASA-` (or FTD's `%FTD-`) starts: the first `%` that opens one.
+fn message_at(line: &str) -> Option<usize> {
+    memchr::memchr_iter(b'%', line.as_bytes()).find(|&i| {
+        let tag = line.as_bytes().get(i..i + 5);
+        tag == Some(b"%ASA-") || tag == Some(b"%FTD-")
+    })
+}
+
 pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>) -> Outcome {
     let tz: Tz = tz.into();
-    let Some(at) = line.find("%ASA-").or_else(|| line.find("%FTD-")) else {
+    let Some(at) = message_at(line) else {
         return Outcome::Skipped("not_asa");
     };
     let ts = match timestamp(&line[..at], tz) {
@@ -337,7 +345,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
                 }
             }
             let mut r = Record::new(line_no, Action::Denied, proto, src, dst);
-            r.rule = after(w, "access-group").map(|a| a.trim_matches('"').to_string());
+            r.rule = after(w, "access-group").map(|a| a.trim_matches('"').into());
             r.packets = Some(1);
             // An access group is checked on a connection's first packet: a denied SYN.
             r.end = (proto == 6).then_some(TcpEnd::Unanswered);
@@ -370,7 +378,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>, reference: Option<i64>
             let src = sock!(one(s));
             let dst = sock!(one(d));
             let mut r = Record::new(line_no, action, proto, src, dst);
-            r.rule = Some((*acl).to_string());
+            r.rule = Some((*acl).into());
             r.packets = after(w, "hit-cnt").and_then(|h| h.parse().ok());
             r.tcp_opened = proto == 6 && *verb == "permitted";
             r.end = (proto == 6 && action == Action::Denied).then_some(TcpEnd::Unanswered);

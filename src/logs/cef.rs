@@ -508,7 +508,7 @@ fn read(line_no: u64, line: &str, e: &Ext<'_>, tz: Tz, reference: Option<i64>) -
     if action == Action::Denied {
         r.packets = n("cnt").filter(|c| *c > 0);
     }
-    r.rule = rule(e);
+    r.rule = rule(e).map(Into::into);
     // A denied connection has no session: its lines join on the tuple, as retries do.
     if action != Action::Denied {
         r.session = e

@@ -185,8 +185,8 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
     };
     r.session = n("sessionid");
     r.rule = get("policyname")
-        .map(str::to_string)
-        .or_else(|| get("policyid").map(|p| format!("policy {p}")));
+        .map(Into::into)
+        .or_else(|| get("policyid").map(|p| compact_str::format_compact!("policy {p}")));
     r.tcp_opened = proto == 6 && action == Action::Allowed;
     if proto == 6 {
         r.end = tcp_end(said, r.resp_packets);

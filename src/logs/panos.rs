@@ -151,7 +151,7 @@ pub fn parse(line_no: u64, line: &str, tz: impl Into<Tz>) -> Outcome {
         },
         None => None,
     };
-    r.rule = Some(c[RULE].to_string()).filter(|s| !s.is_empty());
+    r.rule = Some(c[RULE].into()).filter(|s: &compact_str::CompactString| !s.is_empty());
     r.session = n(SESSION);
     r.tcp_opened = proto == 6 && action == Action::Allowed;
     if proto == 6 && (denied || c[SUBTYPE] == "end") {

@@ -402,8 +402,13 @@ pub fn month(s: &str) -> Option<u32> {
     const M: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
-    let l = s.to_ascii_lowercase();
-    M.iter().position(|m| *m == l).map(|i| i as u32 + 1)
+    // Every line of a syslog has one: compared in place, not lowered into a new string.
+    if s.len() != 3 {
+        return None;
+    }
+    M.iter()
+        .position(|m| m.eq_ignore_ascii_case(s))
+        .map(|i| i as u32 + 1)
 }
 
 /// Epoch seconds with an optional fraction (`1258531221.486539`) to nanoseconds; a time before
