@@ -737,3 +737,4 @@ fn turn_session_is_followed_through_its_control_messages() {
     assert!(turn.deallocated);
     assert_eq!(turn.lifetime_s, Some(0));
 }
+mod precise;
