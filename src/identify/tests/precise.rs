@@ -112,3 +112,124 @@ fn a_bare_connection_request_is_only_unsure_rdp() {
     let other = tpkt_cr(b"Cookie: something=else\r\n");
     unknown(&tcp(50000, 3389, &other, b""));
 }
+
+// --- RTP: unsure only with nothing against it -------------------------------------------------
+
+/// A DNSCrypt query: client magic, client public key, nonce, then the encrypted query padded to
+/// a multiple of 64 (dnscrypt.info protocol). The magic here starts 0x8x, in RTP's range.
+fn dnscrypt_query(seed: u8) -> Vec<u8> {
+    let mut v = vec![0x8a, 0x3f, 0x51, 0x07, 0x9c, 0x21, 0x6e, 0x44];
+    v.extend((0..(32 + 12 + 256 + 16)).map(|i: u32| (i as u8).wrapping_mul(37) ^ seed));
+    v
+}
+
+fn dnscrypt_response(seed: u8) -> Vec<u8> {
+    let mut v = b"r6fnvWj8".to_vec();
+    v.extend((0..(24 + 128 + 16)).map(|i: u32| (i as u8).wrapping_mul(91) ^ seed));
+    v
+}
+
+#[test]
+fn dnscrypt_is_not_rtp() {
+    for port in [443, 5353, 8443] {
+        let (q, r) = (dnscrypt_query(1), dnscrypt_response(2));
+        unknown(&udp(40000, port, &[&q], &[&r]));
+        // One query alone: one RTP-looking datagram is no evidence.
+        unknown(&udp(40000, port, &[&q], &[]));
+        // Several queries from one socket: the same "sequence number" every time.
+        let q2 = dnscrypt_query(3);
+        unknown(&udp(40000, port, &[&q, &q2], &[]));
+    }
+}
+
+/// A QUIC v1 long header: first byte, version, DCID length and DCID, SCID length and SCID.
+fn quic_long(first: u8, version: u32) -> Vec<u8> {
+    let mut v = vec![first];
+    v.extend_from_slice(&version.to_be_bytes());
+    v.push(8);
+    v.extend_from_slice(&[0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08]);
+    v.push(0);
+    v.extend((0..1180u32).map(|i| (i as u8).wrapping_mul(13)));
+    v
+}
+
+#[test]
+fn quic_is_not_rtp() {
+    // An Initial (fixed bit set), and the same with the fixed bit greased (RFC 9287), which
+    // falls in RTP's first-byte range; QUIC v2 and a version negotiation too.
+    let initial = quic_long(0xc3, 1);
+    let greased = quic_long(0x83, 1);
+    let v2 = quic_long(0x93, 0x6b33_43cf);
+    let vn = quic_long(0x80, 0);
+    let short: Vec<u8> = (0..60u8).map(|i| if i == 0 { 0x41 } else { i }).collect();
+    for port in [443, 4433] {
+        unknown(&udp(40000, port, &[&initial, &greased], &[&v2, &short]));
+        unknown(&udp(40000, port, &[&greased, &greased], &[&vn]));
+    }
+    assert_eq!(rtp::foreign(&greased), Some("QUIC"));
+}
+
+/// BACnet/IP I-Am, broadcast (BVLC 0x81 0x0b, NPDU, APDU): 24 bytes.
+const BACNET_I_AM: [u8; 24] = [
+    0x81, 0x0b, 0x00, 0x18, 0x01, 0x20, 0xff, 0xff, 0x00, 0xff, 0x10, 0x00, 0xc4, 0x02, 0x00, 0x00,
+    0x0a, 0x22, 0x01, 0xe0, 0x91, 0x00, 0x21, 0x0f,
+];
+
+/// A BACnet/IP unicast ReadProperty of `len` bytes (the tail is the property's value).
+fn bacnet_unicast(len: u8) -> Vec<u8> {
+    let mut v = vec![
+        0x81, 0x0a, 0x00, len, 0x01, 0x04, 0x02, 0x75, 0x01, 0x0c, 0x0c, 0x02,
+    ];
+    v.resize(usize::from(len), 0x19);
+    v
+}
+
+#[test]
+fn bacnet_is_not_rtp() {
+    // Unicast BVLC: RTP version 2, CC 1, PT 10, the BVLC length where RTP's sequence sits, so
+    // lengths that grow look like a sequence in order.
+    let (a, b, c) = (bacnet_unicast(30), bacnet_unicast(31), bacnet_unicast(33));
+    unknown(&udp(47808, 47808, &[&a, &b, &c], &[&BACNET_I_AM]));
+    unknown(&udp(47808, 47808, &[&a, &b], &[]));
+    assert_eq!(rtp::foreign(&BACNET_I_AM), Some("BACnet/IP"));
+}
+
+#[test]
+fn rtp_confidence_follows_the_flow() {
+    let pkt = |seq: u16| {
+        proto::rtp_packet(
+            0,
+            false,
+            seq,
+            160 * u32::from(seq),
+            0x1234_5678,
+            &[0xd5; 160],
+        )
+    };
+    let (p1, p2, p3) = (pkt(7), pkt(8), pkt(9));
+    unknown(&udp(50000, 50002, &[&p1], &[]));
+    assert_id(
+        &udp(50000, 50002, &[&p1, &p2], &[]),
+        Protocol::Rtp,
+        Confidence::Unsure,
+    );
+    assert_id(
+        &udp(50000, 50002, &[&p1, &p2, &p3], &[]),
+        Protocol::Rtp,
+        Confidence::Certain,
+    );
+    // Two RTP packets in order beside a datagram that is not RTP: not unsure RTP.
+    unknown(&udp(
+        50000,
+        50002,
+        &[&p1, &p2],
+        &[b"hello there, not media"],
+    ));
+    // A plain RTCP compound walks exactly: unsure RTCP even alone.
+    let sr = proto::rtcp_sr(0x1234_5678, 1, 2, 3, 4, "cname");
+    assert_id(
+        &udp(50000, 50003, &[&sr], &[]),
+        Protocol::Rtcp,
+        Confidence::Unsure,
+    );
+}
