@@ -233,3 +233,53 @@ fn rtp_confidence_follows_the_flow() {
         Confidence::Unsure,
     );
 }
+
+// --- HTTP -------------------------------------------------------------------------------------
+
+#[test]
+fn http_with_bare_lf_line_ends() {
+    let req = b"GET /status HTTP/1.1\nHost: printer.local\nUser-Agent: curl/8\n\n";
+    let resp = b"HTTP/1.0 200 OK\nServer: tinyhttpd\nContent-Type: text/plain\n\nok\n";
+    let id = tcp(50000, 8080, req, resp);
+    assert_id(&id, Protocol::Http, Confidence::Certain);
+    let h = id.evidence.http.as_ref().expect("http");
+    assert_eq!(h.host.as_deref(), Some("printer.local"));
+    assert_eq!(h.server.as_deref(), Some("tinyhttpd"));
+    assert_eq!(h.status, Some(200));
+    assert_eq!(h.version.as_deref(), Some("HTTP/1.1"));
+    assert!(h.bare_lf);
+    // The response alone, bare LF.
+    assert_id(
+        &tcp(50000, 8080, b"", resp),
+        Protocol::Http,
+        Confidence::Certain,
+    );
+}
+
+#[test]
+fn http2_prior_knowledge_preface() {
+    let mut c = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // The client's SETTINGS frame follows the preface.
+    c.extend_from_slice(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100]);
+    let s = [
+        0, 0, 12, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 128, 0, 4, 0, 1, 0, 0,
+    ];
+    let id = tcp(50000, 8080, &c, &s);
+    assert_id(&id, Protocol::Http, Confidence::Certain);
+    assert_eq!(
+        id.evidence.http.as_ref().and_then(|h| h.version.as_deref()),
+        Some("HTTP/2")
+    );
+    assert!(id.summary.contains("HTTP/2"), "{}", id.summary);
+    // The preface alone, and the preface cut after its first line.
+    assert_id(
+        &tcp(50000, 80, &c, b""),
+        Protocol::Http,
+        Confidence::Certain,
+    );
+    assert_id(
+        &tcp(50000, 80, b"PRI * HTTP/2.0\r\n", b""),
+        Protocol::Http,
+        Confidence::Certain,
+    );
+}
