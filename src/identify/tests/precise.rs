@@ -283,3 +283,43 @@ fn http2_prior_knowledge_preface() {
         Confidence::Certain,
     );
 }
+
+// --- TLS joined mid-stream --------------------------------------------------------------------
+
+fn app_records(rng: &mut Rng, sizes: &[usize]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for &n in sizes {
+        v.extend_from_slice(&proto::app_data(rng, n));
+    }
+    v
+}
+
+#[test]
+fn tls_joined_mid_record_is_unsure_tls() {
+    let mut rng = Rng::new(77);
+    // Each direction starts inside a record: its tail, then whole records.
+    let mut c = rng.bytes(137);
+    c.extend_from_slice(&app_records(&mut rng, &[517, 64, 1200]));
+    let mut s = rng.bytes(2901);
+    s.extend_from_slice(&app_records(&mut rng, &[1400, 1400, 300]));
+    // The last server record cut off by the end of the prefix.
+    s.truncate(s.len() - 100);
+    let id = tcp(50000, 443, &c, &s);
+    assert_id(&id, Protocol::Tls, Confidence::Unsure);
+    let t = id.evidence.tls.as_ref().expect("tls");
+    assert!(t.mid_stream);
+    assert_eq!(t.record_version.as_deref(), Some("TLS 1.2"));
+    assert!(id.summary.contains("mid-stream"), "{}", id.summary);
+    // One direction only.
+    assert_id(&tcp(50000, 443, &c, b""), Protocol::Tls, Confidence::Unsure);
+    // Joined between records: unsure too, not mid-stream.
+    let whole = app_records(&mut rng, &[100, 200]);
+    let id = tcp(50000, 443, &whole, &whole);
+    assert_id(&id, Protocol::Tls, Confidence::Unsure);
+    assert!(!id.evidence.tls.as_ref().expect("tls").mid_stream);
+    // Random bytes on 443 are not TLS, whatever the port says.
+    let noise = rng.bytes(8000);
+    unknown(&tcp(50000, 443, &noise, &noise[..3000]));
+    // Records on one side, something else on the other: not TLS.
+    unknown(&tcp(50000, 443, &c, b"hello, this is not TLS at all\r\n"));
+}
