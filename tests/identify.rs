@@ -122,11 +122,7 @@ fn agrees(ours: &Identification, ndpi: &str) -> bool {
     match master {
         "TLS" => matches!(p, Tls | PseudoTls),
         "STUN" => matches!(p, Stun | Turn | MsTurn),
-        // nDPI labels a WebRTC flow DTLS once DTLS follows the ICE checks; edgewise keeps the
-        // STUN label and records dtls_seen.
-        "DTLS" => {
-            matches!(p, Stun | Turn) && ours.evidence.stun.as_ref().is_some_and(|s| s.dtls_seen)
-        }
+        "DTLS" => p == Dtls,
         "RTP" => matches!(p, Rtp | Srtp),
         "RTCP" => matches!(p, Rtcp | Srtp),
         "SRTP" => matches!(p, Srtp | Rtp | Rtcp),

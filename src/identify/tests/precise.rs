@@ -234,6 +234,159 @@ fn rtp_confidence_follows_the_flow() {
     );
 }
 
+// --- DTLS -------------------------------------------------------------------------------------
+
+fn dtls_record(ct: u8, epoch: u16, seq: u64, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![ct, 0xfe, 0xfd];
+    v.extend_from_slice(&epoch.to_be_bytes());
+    v.extend_from_slice(&seq.to_be_bytes()[2..]);
+    v.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn dtls_handshake(msg_type: u8, seq: u16, body: &[u8]) -> Vec<u8> {
+    let len = (body.len() as u32).to_be_bytes();
+    let mut v = vec![msg_type, len[1], len[2], len[3]];
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&[0, 0, 0, len[1], len[2], len[3]]);
+    v.extend_from_slice(body);
+    v
+}
+
+/// A WebRTC DTLS 1.2 ClientHello offering use_srtp (RFC 5764).
+fn dtls_client_hello() -> Vec<u8> {
+    let mut b = vec![0xfe, 0xfd];
+    b.extend_from_slice(&[0x42; 32]);
+    b.extend_from_slice(&[0, 0]); // session ID, cookie: empty
+    b.extend_from_slice(&[0, 4, 0xc0, 0x2b, 0xc0, 0x2f, 1, 0]);
+    let ext = [0x00, 0x0e, 0x00, 0x05, 0x00, 0x02, 0x00, 0x01, 0x00];
+    b.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    b.extend_from_slice(&ext);
+    dtls_record(22, 0, 0, &dtls_handshake(1, 0, &b))
+}
+
+fn dtls_hello_verify() -> Vec<u8> {
+    let mut b = vec![0xfe, 0xff, 20];
+    b.extend_from_slice(&[0x77; 20]);
+    dtls_record(22, 0, 0, &dtls_handshake(3, 0, &b))
+}
+
+#[test]
+fn dtls_after_stun_is_dtls() {
+    let mut rng = Rng::new(14);
+    let tx = proto::txid(&mut rng);
+    let req = proto::stun_binding_request(tx);
+    let resp = proto::stun_binding_success(tx, "192.0.2.7:40000".parse().expect("addr"));
+    let ch = dtls_client_hello();
+    let id = udp(50000, 19305, &[&req, &ch], &[&resp, &dtls_hello_verify()]);
+    assert_id(&id, Protocol::Dtls, Confidence::Certain);
+    let d = id.evidence.dtls.as_ref().expect("dtls");
+    assert!(d.use_srtp);
+    assert_eq!(d.handshake_types, vec![1, 3]);
+    assert_eq!(d.record_version.as_deref(), Some("DTLS 1.2"));
+    assert!(id.evidence.stun.as_ref().is_some_and(|s| s.dtls_seen));
+    assert!(id.summary.contains("after STUN"), "{}", id.summary);
+    assert_eq!(id.zeek_service(), Some("dtls"));
+    let json = serde_json::to_value(&id).expect("json");
+    assert_eq!(json["protocol"], "DTLS");
+}
+
+#[test]
+fn dtls_alone_and_joined_late() {
+    let ch = dtls_client_hello();
+    assert_id(
+        &udp(50000, 4433, &[&ch], &[]),
+        Protocol::Dtls,
+        Confidence::Certain,
+    );
+    // Application data at epoch 1 only: records that walk, no handshake.
+    let a = dtls_record(23, 1, 7, &[0x5c; 120]);
+    let b = dtls_record(23, 1, 9, &[0x3a; 80]);
+    assert_id(
+        &udp(50000, 4433, &[&a], &[&b]),
+        Protocol::Dtls,
+        Confidence::Unsure,
+    );
+    // A record whose length runs past the datagram is not DTLS.
+    let mut bad = a.clone();
+    bad.truncate(60);
+    unknown(&udp(50000, 4433, &[&bad], &[]));
+}
+
+// --- STUN/TURN and DNS on any port ------------------------------------------------------------
+
+#[test]
+fn stun_with_its_cookie_is_stun_below_1024() {
+    let mut rng = Rng::new(3);
+    let tx = proto::txid(&mut rng);
+    let req = proto::stun_binding_request(tx);
+    let resp = proto::stun_binding_success(tx, "198.51.100.4:50000".parse().expect("addr"));
+    for port in [80, 123, 53, 500] {
+        assert_id(
+            &udp(50000, port, &[&req], &[&resp]),
+            Protocol::Stun,
+            Confidence::Certain,
+        );
+    }
+    assert_id(
+        &tcp(50000, 80, &req, &resp),
+        Protocol::Stun,
+        Confidence::Certain,
+    );
+    // RFC 3489 has no magic value: below 1024 it is not enough.
+    let mut classic = req.clone();
+    classic[4..8].copy_from_slice(&[0x5a, 0x11, 0x90, 0x03]);
+    unknown(&udp(50000, 123, &[&classic, &classic], &[]));
+}
+
+#[test]
+fn dns_is_dns_on_any_port() {
+    let q = proto::dns_query(0x4a1b, "sip.contoso.com", 1);
+    let r = proto::dns_response(
+        0x4a1b,
+        "sip.contoso.com",
+        1,
+        &[DnsAnswer::A("131.107.155.10".parse().expect("ip"))],
+    );
+    for port in [5300, 853, 123, 40000] {
+        let id = udp(50000, port, &[&q], &[&r]);
+        assert_id(&id, Protocol::Dns, Confidence::Certain);
+        assert_eq!(
+            id.evidence.dns.as_ref().expect("dns").addresses,
+            vec!["131.107.155.10"]
+        );
+        // Queries alone read exactly: unsure.
+        assert_id(
+            &udp(50000, port, &[&q], &[]),
+            Protocol::Dns,
+            Confidence::Unsure,
+        );
+    }
+    // Over TCP with the length prefix, off port 53.
+    let framed = |m: &[u8]| {
+        let mut v = (m.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(m);
+        v
+    };
+    assert_id(
+        &tcp(50000, 5300, &framed(&q), &framed(&r)),
+        Protocol::Dns,
+        Confidence::Certain,
+    );
+    // A DNS-shaped header with a byte too many is not DNS off its ports.
+    let mut long = q.clone();
+    long.push(0);
+    unknown(&udp(50000, 40000, &[&long], &[]));
+    // A response whose ID answers no query seen: unsure.
+    let other = proto::dns_response(0x0001, "sip.contoso.com", 1, &[]);
+    assert_id(
+        &udp(50000, 40000, &[&q], &[&other]),
+        Protocol::Dns,
+        Confidence::Unsure,
+    );
+}
+
 // --- HTTP -------------------------------------------------------------------------------------
 
 #[test]
