@@ -36,12 +36,13 @@ fn carries(rule_protocol: &str, transport: Transport, p: Protocol) -> bool {
             matches!(p, Tls)
         }
         "STUN/MSTURN" => match transport {
-            Transport::Udp => matches!(p, Stun | MsTurn | Turn | Rtp | Rtcp | Srtp),
+            // DTLS after ICE checks is the media's DTLS-SRTP keying on the same 5-tuple.
+            Transport::Udp => matches!(p, Stun | MsTurn | Turn | Rtp | Rtcp | Srtp | Dtls),
             Transport::Tcp => matches!(p, PseudoTls | MsTurn | Stun | Turn),
         },
         "RTP" => matches!(
             p,
-            Rtp | Rtcp | Srtp | Stun | MsTurn | Turn | Tls | PseudoTls
+            Rtp | Rtcp | Srtp | Dtls | Stun | MsTurn | Turn | Tls | PseudoTls
         ),
         "XMPP" => matches!(p, Xmpp | Tls),
         "DNS" => matches!(p, Dns),

@@ -1,5 +1,12 @@
 //! DNS (RFC 1035 §4.1): header, questions, answers; SRV (RFC 2782) targets and ports. Over TCP
 //! each message has a 2-byte length prefix (RFC 1035 §4.2.2, RFC 7766).
+//!
+//! On DNS's own ports (53, and 5353/5355 for mDNS and LLMNR) a header and a question that read
+//! are enough. On any other port, below 1024 or above, every message must read through to its
+//! last byte: the question, answer, authority and additional sections as the header counts
+//! them, each name and record in bounds, the question class a real one, and the last record
+//! ending where the message ends. Certain: a query and the response with its ID; unsure:
+//! messages that read so, without that pair.
 
 use serde::Serialize;
 
@@ -10,7 +17,12 @@ mod field {
     pub const FLAGS: usize = 2;
     pub const QDCOUNT: usize = 4;
     pub const ANCOUNT: usize = 6;
+    pub const NSCOUNT: usize = 8;
+    pub const ARCOUNT: usize = 10;
     pub const HEADER: usize = 12;
+    /// A resource record after its name: type, class, TTL, RDLENGTH.
+    pub const RR_FIXED: usize = 10;
+    pub const RR_RDLENGTH: usize = 8;
 }
 
 const TYPE_SRV: u16 = 33;
@@ -197,30 +209,117 @@ fn read(m: &[u8], info: &mut DnsInfo) -> bool {
     true
 }
 
-/// DNS over UDP (the caller checks the port).
-pub fn probe_datagrams(orig: &[&[u8]], resp: &[&[u8]]) -> ProbeResult<DnsInfo> {
-    let mut info = DnsInfo::default();
-    let mut ok = 0;
-    for p in orig.iter().chain(resp) {
-        if read(p, &mut info) {
-            ok += 1;
+/// Records a message may hold in one section and still be read as DNS off its ports.
+const MAX_SECTION: u16 = 64;
+
+/// Reads a whole message through to its last byte (the checks for DNS off its ports). Returns
+/// its ID and whether it is a response.
+fn exact(m: &[u8]) -> Option<(u16, bool)> {
+    let id = be16(m, 0)?;
+    let flags = be16(m, field::FLAGS)?;
+    let counts = [
+        be16(m, field::QDCOUNT)?,
+        be16(m, field::ANCOUNT)?,
+        be16(m, field::NSCOUNT)?,
+        be16(m, field::ARCOUNT)?,
+    ];
+    let opcode = (flags >> 11) & 0xf;
+    // RFC 1035 §4.1.1: the Z bit is zero; opcodes query, status, notify, update.
+    if flags & 0x0040 != 0 || !matches!(opcode, 0 | 2 | 4 | 5) {
+        return None;
+    }
+    if counts[0] == 0 || counts[0] > 4 || counts[1..].iter().any(|&c| c > MAX_SECTION) {
+        return None;
+    }
+    let mut at = field::HEADER;
+    for _ in 0..counts[0] {
+        let (_, end) = name(m, at)?;
+        let class = be16(m, end + 2)? & 0x7fff;
+        // IN, CH, HS, NONE, ANY (the top bit is mDNS's unicast-response bit).
+        if !matches!(class, 1 | 3 | 4 | 254 | 255) {
+            return None;
+        }
+        at = end + 4;
+    }
+    let records: u16 = counts[1..].iter().sum();
+    for _ in 0..records {
+        let (_, end) = name(m, at)?;
+        let rdlen = usize::from(be16(m, end + field::RR_RDLENGTH)?);
+        at = end + field::RR_FIXED + rdlen;
+        if at > m.len() {
+            return None;
         }
     }
-    if ok > 0 {
+    (at == m.len()).then_some((id, flags & 0x8000 != 0))
+}
+
+/// What exactly-read messages showed: IDs of queries and of responses.
+#[derive(Default)]
+struct Exact {
+    queries: Vec<u16>,
+    responses: Vec<u16>,
+}
+
+impl Exact {
+    fn add(&mut self, m: &[u8], info: &mut DnsInfo) -> bool {
+        let Some((id, response)) = exact(m) else {
+            return false;
+        };
+        read(m, info);
+        let v = if response {
+            &mut self.responses
+        } else {
+            &mut self.queries
+        };
+        if v.len() < 16 {
+            v.push(id);
+        }
+        true
+    }
+
+    fn answered(&self) -> bool {
+        self.responses.iter().any(|r| self.queries.contains(r))
+    }
+}
+
+/// DNS over UDP. `dns_port`: 53, 5353 or 5355 on either side; elsewhere every datagram must
+/// read exactly (see the module notes).
+pub fn probe_datagrams(orig: &[&[u8]], resp: &[&[u8]], dns_port: bool) -> ProbeResult<DnsInfo> {
+    let mut info = DnsInfo::default();
+    if dns_port {
+        let mut ok = 0;
+        for p in orig.iter().chain(resp) {
+            if read(p, &mut info) {
+                ok += 1;
+            }
+        }
+        return if ok > 0 {
+            ProbeResult::Certain(info)
+        } else {
+            ProbeResult::NotThis
+        };
+    }
+    let mut seen = Exact::default();
+    for p in orig.iter().chain(resp) {
+        if !seen.add(p, &mut info) {
+            return ProbeResult::NotThis;
+        }
+    }
+    if seen.answered() {
         ProbeResult::Certain(info)
+    } else if seen.queries.len() + seen.responses.len() > 0 {
+        ProbeResult::Unsure(info)
     } else {
         ProbeResult::NotThis
     }
 }
 
-/// DNS over TCP: messages with a 2-byte length prefix. Only on port 53: a length prefix and a
-/// header are too common a shape elsewhere.
+/// DNS over TCP: messages with a 2-byte length prefix. Off port 53 every message must read
+/// exactly, as on UDP: a length prefix and a header are too common a shape elsewhere.
 pub fn probe_tcp(o: &[u8], r: &[u8], port53: bool) -> ProbeResult<DnsInfo> {
-    if !port53 {
-        return ProbeResult::NotThis;
-    }
     let mut info = DnsInfo::default();
     let mut ok = 0;
+    let mut seen = Exact::default();
     for b in [o, r] {
         let mut at = 0usize;
         for _ in 0..16 {
@@ -228,17 +327,27 @@ pub fn probe_tcp(o: &[u8], r: &[u8], port53: bool) -> ProbeResult<DnsInfo> {
             let Some(m) = b.get(at + 2..at + 2 + usize::from(l)) else {
                 break;
             };
-            if !read(m, &mut info) {
+            let read_ok = if port53 {
+                read(m, &mut info)
+            } else {
+                seen.add(m, &mut info)
+            };
+            if !read_ok {
+                if !port53 {
+                    return ProbeResult::NotThis;
+                }
                 break;
             }
             ok += 1;
             at += 2 + usize::from(l);
         }
     }
-    if ok > 0 {
+    if ok == 0 {
+        ProbeResult::NotThis
+    } else if port53 || seen.answered() {
         ProbeResult::Certain(info)
     } else {
-        ProbeResult::NotThis
+        ProbeResult::Unsure(info)
     }
 }
 

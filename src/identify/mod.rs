@@ -6,11 +6,18 @@
 //! only the prefix it is given and answers certain / unsure / not-this. [`identify`] runs them
 //! in the order of the research notes (dpi.md §0): on TCP pseudo-TLS before TLS (the pseudo-TLS
 //! ClientHello is a valid TLS record), MS-TURN framing, TLS, STUN, then the text protocols; on
-//! UDP DNS by port, the RFC 7983 first-byte demultiplexing (STUN before RTP), then RTP/RTCP
-//! split by RFC 5761 §4, then SIP. Anything else is `Unknown`, with the first bytes as evidence.
+//! UDP DNS by port, the RFC 7983 first-byte demultiplexing (STUN, then DTLS, before RTP), DNS
+//! read exactly on any other port, then RTP/RTCP split by RFC 5761 §4, then SIP. Anything else
+//! is `Unknown`, with the first bytes as evidence.
+//!
+//! "Certain" means the bytes rule out the protocols that share the same framing (RDP and the
+//! other ISO-on-TCP protocols share TPKT/COTP; RTP's version bits are a quarter of all first
+//! bytes); "unsure" is a weaker shape with nothing against it. docs/IDENTIFY.md lists each
+//! probe's evidence and compares the result with nDPI on the public captures.
 
 pub mod banner;
 pub mod dns;
+pub mod dtls;
 pub mod http;
 pub mod rtp;
 pub mod sip;
@@ -24,6 +31,7 @@ mod tests;
 use serde::Serialize;
 
 pub use dns::DnsInfo;
+pub use dtls::DtlsInfo;
 pub use http::HttpInfo;
 pub use rtp::RtpInfo;
 pub use sip::SipInfo;
@@ -99,6 +107,10 @@ pub enum Protocol {
     Rtcp,
     #[serde(rename = "SRTP")]
     Srtp,
+    /// DTLS records: WebRTC and Teams media keying after the ICE checks (DTLS-SRTP), or DTLS
+    /// on its own.
+    #[serde(rename = "DTLS")]
+    Dtls,
     #[serde(rename = "SIP")]
     Sip,
     #[serde(rename = "XMPP")]
@@ -128,6 +140,7 @@ impl Protocol {
             Protocol::Rtp => "RTP",
             Protocol::Rtcp => "RTCP",
             Protocol::Srtp => "SRTP",
+            Protocol::Dtls => "DTLS",
             Protocol::Sip => "SIP",
             Protocol::Xmpp => "XMPP",
             Protocol::Http => "HTTP",
@@ -156,6 +169,8 @@ pub struct Evidence {
     pub stun: Option<Box<StunInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtp: Option<Box<RtpInfo>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtls: Option<Box<DtlsInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sip: Option<Box<SipInfo>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -196,6 +211,7 @@ impl Identification {
             Protocol::Rtp => "rtp",
             Protocol::Rtcp => "rtcp",
             Protocol::Srtp => "srtp",
+            Protocol::Dtls => "dtls",
             Protocol::Sip => "sip",
             Protocol::Xmpp => "xmpp",
             Protocol::Http => "http",
@@ -479,39 +495,52 @@ fn identify_stream(ctx: &Context, o: &[u8], r: &[u8]) -> Identification {
 }
 
 fn identify_datagrams(ctx: &Context, orig: &[&[u8]], resp: &[&[u8]]) -> Identification {
-    // DNS only on its ports: DNS headers fall into the STUN and RTP first-byte ranges by accident
-    // (dpi.md §0.1), and DNS-looking bytes elsewhere are more likely something else.
-    if ctx.either_port(|p| matches!(p, 53 | 5353 | 5355)) {
-        if let Some((conf, info)) = dns::probe_datagrams(orig, resp).into_parts() {
-            let summary = dns::summary(&info);
-            return ident(
-                Protocol::Dns,
-                conf,
-                Evidence {
-                    dns: Some(Box::new(info)),
-                    ..Default::default()
-                },
-                summary,
-            );
+    let dns_ident = |conf: Confidence, info: DnsInfo| {
+        let summary = dns::summary(&info);
+        ident(
+            Protocol::Dns,
+            conf,
+            Evidence {
+                dns: Some(Box::new(info)),
+                ..Default::default()
+            },
+            summary,
+        )
+    };
+    // DNS first on its own ports, where a header and a question are enough (DNS headers fall
+    // into the STUN and RTP first-byte ranges by accident, dpi.md §0.1).
+    let dns_port = ctx.either_port(|p| matches!(p, 53 | 5353 | 5355));
+    if dns_port {
+        if let Some((conf, info)) = dns::probe_datagrams(orig, resp, true).into_parts() {
+            return dns_ident(conf, info);
         }
     }
+    // STUN/TURN on any port. Below 1024 (443 aside, where TURN is at home) only messages with
+    // the RFC 5389 magic cookie or the MS-TURN cookie attribute count: an RFC 3489 message has
+    // no magic value, and the well-known ports carry their own protocols.
     let service_port = |p: u16| p <= 1023 && p != 443 || p == 5353 || p == 5355;
     let low_port = ctx.either_port(service_port);
-    if !low_port || ctx.either_port(|p| p == 443) {
-        if let Some((conf, (stun, rtp))) =
-            stun::probe_datagrams(orig, resp, ctx.either_port(|p| matches!(p, 3478 | 3479)))
-                .into_parts()
-        {
-            let protocol = stun::protocol_of(&stun);
-            let mut summary = stun::summary(&stun);
-            if let Some(r) = &rtp {
-                summary.push_str("; then ");
-                summary.push_str(&rtp::summary(r));
-            }
+    let stun = stun::probe_datagrams(orig, resp, ctx.either_port(|p| matches!(p, 3478 | 3479)))
+        .into_parts()
+        .filter(|(conf, (s, _))| {
+            !low_port || *conf == Confidence::Certain && (s.magic_cookie || s.ms_magic_cookie_first)
+        });
+    let dtls = dtls::probe_datagrams(orig, resp).into_parts();
+    if let Some((conf, (stun, rtp))) = stun {
+        // RFC 7983: DTLS after the ICE checks on the same 5-tuple is the media's DTLS-SRTP
+        // handshake (WebRTC, Teams). The STUN messages make DTLS records certain enough.
+        if let Some((dconf, d)) = dtls {
+            let dconf = if conf == Confidence::Certain {
+                Confidence::Certain
+            } else {
+                dconf
+            };
+            let summary = format!("{}; after {}", dtls::summary(&d), stun::summary(&stun));
             return ident(
-                protocol,
-                conf,
+                Protocol::Dtls,
+                dconf,
                 Evidence {
+                    dtls: Some(Box::new(d)),
                     stun: Some(Box::new(stun)),
                     rtp: rtp.map(Box::new),
                     ..Default::default()
@@ -519,6 +548,40 @@ fn identify_datagrams(ctx: &Context, orig: &[&[u8]], resp: &[&[u8]]) -> Identifi
                 summary,
             );
         }
+        let protocol = stun::protocol_of(&stun);
+        let mut summary = stun::summary(&stun);
+        if let Some(r) = &rtp {
+            summary.push_str("; then ");
+            summary.push_str(&rtp::summary(r));
+        }
+        return ident(
+            protocol,
+            conf,
+            Evidence {
+                stun: Some(Box::new(stun)),
+                rtp: rtp.map(Box::new),
+                ..Default::default()
+            },
+            summary,
+        );
+    }
+    // DNS on any other port: every message must read exactly.
+    if !dns_port {
+        if let Some((conf, info)) = dns::probe_datagrams(orig, resp, false).into_parts() {
+            return dns_ident(conf, info);
+        }
+    }
+    if let Some((conf, d)) = dtls {
+        let summary = dtls::summary(&d);
+        return ident(
+            Protocol::Dtls,
+            conf,
+            Evidence {
+                dtls: Some(Box::new(d)),
+                ..Default::default()
+            },
+            summary,
+        );
     }
     if !low_port {
         if let Some((conf, info)) = rtp::probe_datagrams(orig, resp).into_parts() {

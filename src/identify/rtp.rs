@@ -2,6 +2,15 @@
 //! (SRTCP, RFC 3711 §3.4) recognised: Microsoft clients encrypt RTCP, so the compound packet
 //! does not walk, but its first header is clear and an E-flag/index word sits before the
 //! authentication tag.
+//!
+//! Version 2 in the first two bits is all RTP has of a magic value, so a quarter of random
+//! datagrams start like RTP. Evidence comes from the flow: three packets of one SSRC in
+//! sequence (or two RTCP packets) are certain; two in sequence, or one RTCP compound that walks
+//! exactly, are unsure. One lone RTP-looking datagram is not evidence, and a flow with any
+//! datagram that is not RTP/RTCP is never unsure RTP. Datagrams that are recognisably something
+//! else rule RTP out for the whole flow: a QUIC long header (RFC 9000 §17.2; with the fixed bit
+//! greased, RFC 9287, it starts 0x80-0xBF like RTP), a BACnet/IP BVLC header (ASHRAE 135 Annex
+//! J: type 0x81, a function, the datagram's length) and DNSCrypt's resolver magic `r6fnvWj8`.
 
 use std::collections::BTreeMap;
 
@@ -48,6 +57,32 @@ pub struct RtpInfo {
     pub srtcp_packets: u32,
     /// Carried with an RFC 4571 length prefix on TCP.
     pub rfc4571: bool,
+}
+
+/// A datagram that is recognisably another protocol sharing RTP's first-byte range.
+pub fn foreign(p: &[u8]) -> Option<&'static str> {
+    let b0 = *p.first()?;
+    // DNSCrypt (dnscrypt.info protocol §"Responses"): every response starts with this magic.
+    if p.starts_with(b"r6fnvWj8") {
+        return Some("DNSCrypt");
+    }
+    // BACnet/IP: BVLC type 0x81, function 0x00-0x0C, length = the whole datagram.
+    if b0 == 0x81
+        && p.get(1).is_some_and(|f| *f <= 0x0c)
+        && be16(p, 2).is_some_and(|l| usize::from(l) == p.len())
+    {
+        return Some("BACnet/IP");
+    }
+    // QUIC long header: form bit, a known version, a connection ID length of at most 20.
+    if b0 & 0x80 != 0 {
+        let v = be32(p, 1)?;
+        let known = matches!(v, 0 | 1 | 0x6b33_43cf | 0xff00_0000..=0xff00_00ff)
+            || v & 0x0f0f_0f0f == 0x0a0a_0a0a;
+        if known && p.get(5).is_some_and(|l| *l <= 20) {
+            return Some("QUIC");
+        }
+    }
+    None
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,10 +178,16 @@ pub struct Collector {
     in_order: u32,
     repeated: u32,
     other: u32,
+    /// Datagrams that are recognisably another protocol ([`foreign`]).
+    foreign: u32,
 }
 
 impl Collector {
     pub fn add(&mut self, p: &[u8]) -> Kind {
+        if foreign(p).is_some() {
+            self.foreign += 1;
+            return Kind::NotRtp;
+        }
         let k = classify(p);
         let i = &mut self.info;
         match k {
@@ -208,11 +249,14 @@ impl Collector {
     }
 
     /// Certain: three RTP packets of one SSRC in sequence (nDPI also waits for three), or two
-    /// RTCP packets. Unsure: fewer, but nothing contradicting.
+    /// RTCP packets. Unsure: nothing but RTP/RTCP, and either two RTP packets in sequence or an
+    /// RTCP packet (a plain compound walks exactly; SRTCP has its E flag where the index sits).
+    /// A lone RTP-looking datagram is not evidence: a quarter of random first bytes say
+    /// version 2.
     pub fn result(self) -> ProbeResult<RtpInfo> {
         let i = &self.info;
         let packets = i.rtp_packets + i.rtcp_packets;
-        if packets == 0 {
+        if packets == 0 || self.foreign > 0 {
             return ProbeResult::NotThis;
         }
         // Mostly something else: not a media flow.
@@ -222,12 +266,14 @@ impl Collector {
         let rtp_ok = i.rtp_packets >= 3 && self.in_order >= 2 && self.repeated * 2 < self.in_order;
         let rtcp_ok = i.rtcp_packets >= 2;
         if rtp_ok || rtcp_ok {
-            ProbeResult::Certain(self.info)
-        } else if i.rtp_packets >= 2 && self.in_order == 0 {
-            // Two or more RTP-looking packets that never follow each other: random bytes.
-            ProbeResult::NotThis
-        } else {
+            return ProbeResult::Certain(self.info);
+        }
+        let clean = self.other == 0;
+        let rtp_hint = self.in_order >= 1 && self.repeated < self.in_order;
+        if clean && (rtp_hint || i.rtcp_packets >= 1) {
             ProbeResult::Unsure(self.info)
+        } else {
+            ProbeResult::NotThis
         }
     }
 }

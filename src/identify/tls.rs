@@ -76,6 +76,10 @@ pub struct TlsInfo {
     pub outcome: TlsOutcome,
     /// TLS 1.3 was negotiated: the Certificate and any CertificateRequest are encrypted.
     pub tls13_hides_certificates: bool,
+    /// The capture joined the connection inside a record: the records were found by walking
+    /// from a later offset (the bytes before it are the end of a record not seen whole).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mid_stream: bool,
     /// Handshake message types seen in clear, in order, per side.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub client_messages: Vec<u8>,
@@ -444,7 +448,7 @@ pub fn probe(c: &[u8], s: &[u8], reset: bool) -> ProbeResult<TlsInfo> {
     let cs = scan(c);
     let ss = scan(s);
     if cs.records == 0 && ss.records == 0 {
-        return ProbeResult::NotThis;
+        return mid_stream(c, s);
     }
     // The client must open with a handshake record (RFC 5246 §7.3); a server may open with an
     // alert (zeek tls-1.2-handshake-failure: the reply to the ClientHello is a fatal alert).
@@ -531,7 +535,78 @@ pub fn probe(c: &[u8], s: &[u8], reset: bool) -> ProbeResult<TlsInfo> {
     {
         return ProbeResult::Unsure(info);
     }
-    ProbeResult::NotThis
+    mid_stream(c, s)
+}
+
+/// Bytes searched for the first record header of a connection joined mid-record: the longest
+/// record and its header.
+const RESYNC_WINDOW: usize = MAX_RECORD + field::RECORD_HEADER;
+
+/// How well one direction's records walk from some offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Synced {
+    offset: usize,
+    version: u16,
+    /// Two complete records in a row, or one that ends exactly where the bytes end.
+    strong: bool,
+}
+
+/// The first offset from which records walk without garbage: complete records one after the
+/// other, the last one possibly cut off by the end of the prefix. A record joined in its
+/// middle leaves its tail before that offset.
+fn resync(b: &[u8]) -> Option<Synced> {
+    for offset in 0..b.len().min(RESYNC_WINDOW) {
+        let Some((_, version, _)) = record_header(&b[offset..]) else {
+            continue;
+        };
+        let mut at = offset;
+        let mut complete = 0usize;
+        let mut cut = false;
+        while at < b.len() {
+            let Some((_, _, len)) = record_header(&b[at..]) else {
+                break;
+            };
+            let end = at + field::RECORD_HEADER + len;
+            if end > b.len() {
+                cut = true;
+                break;
+            }
+            complete += 1;
+            at = end;
+        }
+        let exact = at == b.len();
+        // Garbage after the walk (not a cut-off record, not the end): not this offset.
+        if !(cut || exact) && b.len() - at >= field::RECORD_HEADER {
+            continue;
+        }
+        // A cut-off header with fewer than 5 bytes left is only the end of the prefix.
+        let strong = complete >= 2 || complete == 1 && exact;
+        return Some(Synced {
+            offset,
+            version,
+            strong,
+        });
+    }
+    None
+}
+
+/// TLS joined mid-stream: each direction walks from some offset (RFC 5246 §6.2.1, each record
+/// announcing its own length), at least one of them through two complete records or one that
+/// ends exactly with the bytes. Unsure: no handshake is seen, only record framing.
+fn mid_stream(c: &[u8], s: &[u8]) -> ProbeResult<TlsInfo> {
+    let (rc, rs) = (resync(c), resync(s));
+    let fits = |b: &[u8], r: Option<Synced>| b.is_empty() || r.is_some();
+    let strong = rc.is_some_and(|r| r.strong) || rs.is_some_and(|r| r.strong);
+    if !strong || !fits(c, rc) || !fits(s, rs) {
+        return ProbeResult::NotThis;
+    }
+    let first = rc.or(rs);
+    let info = TlsInfo {
+        record_version: first.map(|r| version_name(r.version)),
+        mid_stream: [rc, rs].iter().flatten().any(|r| r.offset > 0),
+        ..Default::default()
+    };
+    ProbeResult::Unsure(info)
 }
 
 /// One sentence for a report.
@@ -540,6 +615,9 @@ pub fn summary(t: &TlsInfo) -> String {
     match (&t.client_hello_version, &t.sni) {
         (Some(_), Some(sni)) => parts.push(format!("TLS ClientHello SNI {sni}")),
         (Some(_), None) => parts.push("TLS ClientHello without SNI".to_string()),
+        _ if t.mid_stream => {
+            parts.push("TLS records, joined mid-stream (no handshake seen)".to_string());
+        }
         _ => parts.push("TLS records".to_string()),
     }
     if let Some(v) = &t.server_version {
@@ -591,6 +669,8 @@ pub fn summary(t: &TlsInfo) -> String {
         TlsOutcome::Stalled => "handshake not completed",
         TlsOutcome::Reset => "reset during handshake",
     };
-    parts.push(outcome.to_string());
+    if !t.mid_stream {
+        parts.push(outcome.to_string());
+    }
     parts.join("; ")
 }

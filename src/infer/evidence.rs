@@ -269,10 +269,13 @@ impl<'a> Seen<'a> {
         Seen {
             proto,
             tls,
-            turnish: matches!(
+            // A DTLS flow that began with ICE checks keeps their STUN evidence.
+            turnish: (matches!(
                 proto,
                 Protocol::PseudoTls | Protocol::MsTurn | Protocol::Stun | Protocol::Turn
-            ) && id.is_some_and(|x| x.confidence == Confidence::Certain || stun.is_some()),
+            ) && id
+                .is_some_and(|x| x.confidence == Confidence::Certain || stun.is_some()))
+                || proto == Protocol::Dtls && stun.is_some(),
             ms: matches!(proto, Protocol::PseudoTls | Protocol::MsTurn)
                 || stun.is_some_and(|s| {
                     s.ms_version.is_some()

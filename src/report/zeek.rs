@@ -399,6 +399,7 @@ pub fn service(id: Option<&Identification>, transport: u8) -> Option<&'static st
         Protocol::Ssh => "ssh",
         Protocol::Rdp => "rdp",
         Protocol::Smb => "smb",
+        Protocol::Dtls => "dtls",
         // Zeek's SIP analyzer is registered for UDP only.
         Protocol::Sip if transport == 17 => "sip",
         _ => return None,

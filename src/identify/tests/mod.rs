@@ -542,7 +542,12 @@ fn dtls_webrtc_is_not_sfb_media() {
     let mut dtls = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4];
     dtls.extend_from_slice(&[1, 0, 0, 0]);
     let id = udp(37967, 19305, &[&b, &dtls], &[]);
-    assert_eq!(id.protocol, Protocol::Stun);
+    // DTLS records after a STUN Binding: the DTLS label, with the STUN evidence kept.
+    assert_eq!(
+        (id.protocol, id.confidence),
+        (Protocol::Dtls, Confidence::Certain)
+    );
+    assert_eq!(id.evidence.dtls.as_ref().map(|d| d.records), Some(1));
     let s = id.evidence.stun.expect("stun");
     assert!(s.dtls_seen);
     assert!(id.evidence.rtp.is_none());
@@ -639,7 +644,9 @@ proptest! {
         let _ = sip::probe_stream(&a, &b);
         let _ = sip::probe_datagrams(&[&a], &[&b]);
         let _ = http::probe(&a, &b);
-        let _ = dns::probe_datagrams(&[&a], &[&b]);
+        let _ = dns::probe_datagrams(&[&a], &[&b], true);
+        let _ = dns::probe_datagrams(&[&a], &[&b], false);
+        let _ = dtls::probe_datagrams(&[&a], &[&b]);
         let _ = dns::probe_tcp(&a, &b, true);
         let _ = xmpp::probe(&a, &b, false);
         let _ = banner::probe(&a, &b);
@@ -651,7 +658,7 @@ proptest! {
     #[test]
     fn no_panic_behind_valid_headers(
         tail in proptest::collection::vec(any::<u8>(), 0..400),
-        kind in 0usize..8,
+        kind in 0usize..11,
     ) {
         let head: &[u8] = match kind {
             0 => &[0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc],
@@ -661,6 +668,9 @@ proptest! {
             4 => &[0x80, 0xc8, 0x00, 0x06],
             5 => &[0x12, 0x34, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02],
             6 => &[0xff, 0x10, 0x00, 0x20],
+            7 => &[0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0x01, 0x00, 0x00],
+            8 => &[0x03, 0x00, 0x00, 0x2b, 0x26, 0xe0, 0, 0, 0, 0, 0],
+            9 => b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
             _ => b"<stream:stream xmlns='jabber:client' to='",
         };
         let mut v = head.to_vec();
@@ -668,6 +678,8 @@ proptest! {
         let _ = identify_parts(TCP, 50000, 443, &[&v], &[&v], true);
         let _ = identify_parts(UDP, 50000, 3478, &[&v], &[&v], false);
         let _ = identify_parts(UDP, 50000, 53, &[&v], &[&v], false);
+        let _ = identify_parts(UDP, 50000, 40000, &[&v], &[&v], false);
+        let _ = identify_parts(TCP, 50000, 3389, &[&v], &[&v], true);
     }
 }
 
@@ -737,3 +749,4 @@ fn turn_session_is_followed_through_its_control_messages() {
     assert!(turn.deallocated);
     assert_eq!(turn.lifetime_s, Some(0));
 }
+mod precise;
