@@ -5,6 +5,7 @@
 pub mod exit;
 pub mod man;
 pub mod messages;
+mod output;
 mod parquet;
 pub mod render;
 pub mod run;

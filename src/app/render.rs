@@ -10,6 +10,7 @@ use crate::report::{self, zeek::ZeekOptions};
 use crate::topology::{self, Topology};
 
 use super::messages;
+use super::output::BackgroundWriter;
 use super::parquet;
 use super::run::{Audited, Outcome};
 use super::settings::{AuditInput, AuditSettings, Outputs, Reading, Settings, Source};
@@ -276,26 +277,22 @@ fn companion(path: &Path, ext: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Runs `f` on a buffered writer to `path`, or to standard output.
+/// Runs `f` on a writer to `path`, or to standard output, whose bytes are written on a thread
+/// of its own ([`BackgroundWriter`]).
 fn with_output(
     path: Option<&Path>,
     f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
-    match path {
+    let mut w = match path {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", path.display()))?;
-            let mut w = io::BufWriter::new(file);
-            f(&mut w)?;
-            w.flush()?;
+            BackgroundWriter::new(file)
         }
-        None => {
-            let stdout = io::stdout();
-            let mut w = io::BufWriter::new(stdout.lock());
-            f(&mut w)?;
-            w.flush()?;
-        }
-    }
+        None => BackgroundWriter::new(io::stdout()),
+    };
+    f(&mut w)?;
+    w.finish()?;
     Ok(())
 }
 

@@ -655,12 +655,14 @@ fn unknown(ctx: &Context, o: Option<&[u8]>, r: Option<&[u8]>) -> Identification 
     id
 }
 
-/// Lower-case hex of a byte slice.
+/// Lower-case hex of a byte slice (two digits a byte, looked up rather than formatted: every
+/// flow record writes its first bytes so).
 pub(crate) fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
-        let _ = write!(s, "{x:02x}");
+        s.push(char::from(DIGITS[usize::from(x >> 4)]));
+        s.push(char::from(DIGITS[usize::from(x & 15)]));
     }
     s
 }

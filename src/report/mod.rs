@@ -219,15 +219,10 @@ impl Serialize for IcmpNotes {
 }
 
 fn hex(bytes: &[u8]) -> Option<String> {
-    use std::fmt::Write as _;
     if bytes.is_empty() {
         return None;
     }
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes.iter().take(64) {
-        let _ = write!(s, "{b:02x}");
-    }
-    Some(s)
+    Some(crate::identify::hex(&bytes[..bytes.len().min(64)]))
 }
 
 fn direction(d: &DirStats, retrans: u64, first: &[u8]) -> DirectionRecord {

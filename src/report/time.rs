@@ -98,18 +98,42 @@ impl TimeFormat {
 }
 
 /// Formats `ns` since the epoch as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+///
+/// Every flow record writes six of these: the digits are put in place directly rather than
+/// through `format!`'s padding machinery (a 650,000-flow JSON Lines report spent more time
+/// formatting times than serializing them).
 pub fn rfc3339(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    // An i64 of nanoseconds spans 1677-2262: four digits, always.
+    let Ok(y @ 0..=9999) = u32::try_from(y) else {
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+            sod / 3600,
+            (sod % 3600) / 60,
+            sod % 60
+        );
+    };
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    // `sod` is in 0..86_400 and `frac` in 0..10^9: both fit u32.
+    let sod = sod as u32;
+    put(11, 2, sod / 3600);
+    put(14, 2, (sod % 3600) / 60);
+    put(17, 2, sod % 60);
+    put(20, 9, frac as u32);
+    b.iter().map(|&c| char::from(c)).collect()
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -157,6 +181,30 @@ mod tests {
         };
         assert!(e.contains("--topology site.toml"), "{e}");
         assert!(TimeFormat::parse("dd").is_err());
+    }
+
+    #[test]
+    fn digits_put_in_place_agree_with_format() {
+        let reference = |ns: i64| {
+            let secs = ns.div_euclid(1_000_000_000);
+            let sod = secs.rem_euclid(86_400);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+                sod / 3600,
+                (sod % 3600) / 60,
+                sod % 60,
+                ns.rem_euclid(1_000_000_000)
+            )
+        };
+        let mut ns = i64::MIN;
+        while let Some(next) = ns.checked_add(7_919_000_000_123_457) {
+            assert_eq!(rfc3339(ns), reference(ns));
+            ns = next;
+        }
+        for ns in [i64::MIN, i64::MAX, 0, -1, 1] {
+            assert_eq!(rfc3339(ns), reference(ns));
+        }
     }
 
     #[test]
