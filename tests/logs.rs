@@ -1143,14 +1143,15 @@ mod round_trip {
 
     /// Findings only payloads give, and the skipped-check group that must name them.
     const PAYLOAD_ONLY: &[(&str, &str)] = &[
-        ("F4", "F4-F10, F12"),
-        ("F5", "F4-F10, F12"),
-        ("F6", "F4-F10, F12"),
-        ("F7", "F4-F10, F12"),
-        ("F8", "F4-F10, F12"),
-        ("F9", "F4-F10, F12"),
-        ("F10", "F4-F10, F12"),
-        ("F12", "F4-F10, F12"),
+        ("F4", "F4-F10, F12, F14"),
+        ("F5", "F4-F10, F12, F14"),
+        ("F6", "F4-F10, F12, F14"),
+        ("F7", "F4-F10, F12, F14"),
+        ("F8", "F4-F10, F12, F14"),
+        ("F9", "F4-F10, F12, F14"),
+        ("F10", "F4-F10, F12, F14"),
+        ("F12", "F4-F10, F12, F14"),
+        ("F14", "F4-F10, F12, F14"),
         ("M1", "M1, protocol-mismatch"),
         ("D1", "D1, D3-D5"),
         ("D3", "D1, D3-D5"),

@@ -1021,3 +1021,128 @@ mod paths {
         assert!(!ids(&d).contains(&"A9"), "{:?}", ids(&d));
     }
 }
+
+mod client_auth_eku {
+    use super::*;
+    use crate::diagnose::good_tcp;
+    use edgewise::diagnose::Confidence;
+
+    /// Our Access Edge opens federation to the partner and shows its own certificate, listing
+    /// the usages `ours`, as the client of mutual TLS; the partner's lists `theirs`.
+    fn outbound(s: &mut Sim, ext: u32, ours: &[[u8; 8]], theirs: &[[u8; 8]]) {
+        let mut c = TcpConv::new(
+            s,
+            ext,
+            sa("10.45.16.10:51500"),
+            sa("198.51.100.10:5061"),
+            40.0,
+        );
+        c.handshake(s);
+        let random = s.rng.array32();
+        c.data(
+            s,
+            Dir::Orig,
+            &client_hello("sip.fabrikam.com", &random, &[]),
+        );
+        let flight = server_flight_with_eku(
+            &mut s.rng,
+            "sip.fabrikam.com",
+            &["sip.fabrikam.com"],
+            true,
+            theirs,
+        );
+        c.data(s, Dir::Resp, &flight);
+        let fin = client_finish_flight_with_eku(&mut s.rng, Some("sip.contoso.com"), ours);
+        c.data(s, Dir::Orig, &fin);
+        let sf = server_finish_flight(&mut s.rng);
+        c.data(s, Dir::Resp, &sf);
+        c.close(s, Dir::Orig);
+        c.finish(s, "SF", "x");
+    }
+
+    /// The partner opens federation to us: our certificate is the server's.
+    fn inbound(s: &mut Sim, ext: u32, from: &str, ours: &[[u8; 8]]) {
+        let mut c = TcpConv::new(s, ext, sa(from), sa("10.45.16.10:5061"), 40.0);
+        c.handshake(s);
+        let random = s.rng.array32();
+        c.data(s, Dir::Orig, &client_hello("sip.contoso.com", &random, &[]));
+        let flight =
+            server_flight_with_eku(&mut s.rng, "sip.contoso.com", &EXTERNAL_SANS, true, ours);
+        c.data(s, Dir::Resp, &flight);
+        let fin = client_finish_flight(&mut s.rng, Some("sip.fabrikam.com"));
+        c.data(s, Dir::Orig, &fin);
+        let sf = server_finish_flight(&mut s.rng);
+        c.data(s, Dir::Resp, &sf);
+        c.close(s, Dir::Orig);
+        c.finish(s, "SF", "x");
+    }
+
+    #[test]
+    fn our_certificate_without_client_authentication() {
+        let d = diagnose(|s, ext, _| outbound(s, ext, &[EKU_SERVER_AUTH], &[]));
+        assert_fires("F14", &d, Severity::Warning);
+        let f = finding(&d, "F14");
+        assert_eq!(f.confidence, Confidence::Low);
+        assert!(f.title.contains("sip.contoso.com"), "{}", f.title);
+        let detail = f.evidence[0].detail.to_string();
+        assert!(
+            detail.contains("sent as the TLS client")
+                && detail.contains("Server Authentication, no Client Authentication"),
+            "{detail}"
+        );
+        assert!(
+            f.explanation.contains("not a proven fault"),
+            "{}",
+            f.explanation
+        );
+        // Inbound, our certificate is the server's.
+        let d = diagnose(|s, ext, _| inbound(s, ext, "198.51.100.10:50600", &[EKU_SERVER_AUTH]));
+        assert_fires("F14", &d, Severity::Warning);
+        assert!(finding(&d, "F14").evidence[0]
+            .detail
+            .to_string()
+            .contains("sent as the TLS server"));
+        // One finding per certificate (by its names and end of validity), however many
+        // handshakes showed it: the generated client certificate names only sip.contoso.com,
+        // the server's both external names, so these are two certificates.
+        let d = diagnose(|s, ext, _| {
+            outbound(s, ext, &[EKU_SERVER_AUTH], &[]);
+            inbound(s, ext, "198.51.100.10:50600", &[EKU_SERVER_AUTH]);
+            inbound(s, ext, "198.51.100.10:50601", &[EKU_SERVER_AUTH]);
+        });
+        let f: Vec<_> = d.findings.iter().filter(|f| f.id == "F14").collect();
+        assert_eq!(f.len(), 2, "{:?}", ids(&d));
+        assert!(
+            f.iter().any(|f| f
+                .explanation
+                .contains("(2 handshakes, on federation (SIP/MTLS 5061))")),
+            "{:#?}",
+            f
+        );
+    }
+
+    #[test]
+    fn a_certificate_that_allows_client_authentication_raises_nothing() {
+        // Both usages, or no usage extension at all (any purpose).
+        for eku in [&[EKU_SERVER_AUTH, EKU_CLIENT_AUTH][..], &[]] {
+            let d = diagnose(|s, ext, _| {
+                outbound(s, ext, eku, &[]);
+                inbound(s, ext, "198.51.100.10:50600", eku);
+            });
+            assert!(problems(&d).is_empty(), "{:?}", ids(&d));
+            assert!(!d.skipped.iter().any(|k| k.id == "F14"), "{:?}", d.skipped);
+        }
+        // The partner's certificate is theirs to fix: not F14.
+        let d = diagnose(|s, ext, _| outbound(s, ext, &[], &[EKU_SERVER_AUTH]));
+        assert!(!ids(&d).contains(&"F14"), "{:?}", ids(&d));
+        // No certificate of ours on the wire: the check says what it needs.
+        let d = diagnose(|s, ext, _| good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.30:443"));
+        assert!(
+            d.skipped
+                .iter()
+                .any(|k| k.id == "F14" && k.needs.contains("Access Edge's certificate")),
+            "{:?}",
+            d.skipped
+        );
+    }
+}

@@ -229,6 +229,7 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "Outbound federation from another external address than the Access Edge's",
     ),
     ("F12", "Federation retry loop"),
+    ("F14", "Our certificate lacks the Client Authentication EKU"),
     (
         "M1",
         "Traffic for one Edge service reaches another service's address",

@@ -256,7 +256,7 @@ pub const NEEDING: [Needing; 9] = [
     },
     Needing {
         fact: Fact::Payload,
-        ids: "F4-F10, F12",
+        ids: "F4-F10, F12, F14",
         title: "Federation TLS handshake, certificate and retry-loop checks",
     },
     Needing {
