@@ -1146,3 +1146,54 @@ mod client_auth_eku {
         );
     }
 }
+
+mod cls {
+    use super::*;
+    use crate::diagnose::{diagnose_with, good_tcp, unanswered_syn};
+    use edgewise::topology::SAMPLE;
+
+    #[test]
+    fn the_logging_service_blocked_on_the_internal_interface() {
+        let d = diagnose(|s, _, int| {
+            unanswered_syn(s, int, "192.168.10.90:50500", "172.25.33.10:50001")
+        });
+        // The sample site uses CLS (cls = true): a warning.
+        assert_fires("I3", &d, Severity::Warning);
+        let f = finding(&d, "I3");
+        assert!(
+            f.evidence[0]
+                .detail
+                .to_string()
+                .contains("CLS agent port 50001"),
+            "{}",
+            f.evidence[0].detail
+        );
+        // A site that does not use CLS: an observation.
+        let off = SAMPLE.replace("cls = true", "cls = false");
+        let d = diagnose_with(&off, |s, _, int| {
+            unanswered_syn(s, int, "192.168.10.90:50502", "172.25.33.10:50003")
+        });
+        assert_fires("I3", &d, Severity::Info);
+    }
+
+    #[test]
+    fn answered_cls_and_the_av_relay_range_raise_nothing() {
+        let d = diagnose(|s, _, int| good_tcp(s, int, "192.168.10.90:50500", "172.25.33.10:50002"));
+        assert!(!ids(&d).contains(&"I3"), "{:?}", ids(&d));
+        // 50001 on the A/V Edge's external address is the media relay range, never CLS.
+        let d = diagnose(|s, ext, int| {
+            unanswered_syn(s, ext, "198.51.100.30:50500", "10.45.16.30:50001");
+            good_tcp(s, int, "192.168.10.90:49880", "172.25.33.10:5061");
+        });
+        assert!(!ids(&d).contains(&"I3"), "{:?}", ids(&d));
+        // No traffic of the internal interface: the check says what it needs.
+        let d = diagnose(|s, ext, _| good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443"));
+        assert!(
+            d.skipped
+                .iter()
+                .any(|k| k.id == "I3" && k.needs.contains("internal side")),
+            "{:?}",
+            d.skipped
+        );
+    }
+}

@@ -210,6 +210,10 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "I2",
         "Central Management Store replication (4443) failing or absent",
     ),
+    (
+        "I3",
+        "Centralized Logging Service (TCP 50001-50003) blocked",
+    ),
     ("I4", "XMPP on a Skype for Business Server 2019 Edge"),
     ("I5", "Edge and next hop SIP/MTLS 5061 failing"),
     (
@@ -749,6 +753,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
         });
     }
+    cls(inputs, d);
     let i4 = failing(inputs, |i, f| {
         (inputs.judgements.get(i).map(|j| j.verdict) == Some(Verdict::NotInVersion)
             && matches!(f.responder.port, 5269 | 23456))
@@ -1005,6 +1010,83 @@ fn wrong_side(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ev,
         );
     }
+}
+
+/// I3: the Centralized Logging Service controller cannot reach the agent on the Edge internal
+/// interface (MTLS, TCP 50001-50003). The same port numbers on the A/V Edge's external address
+/// are the media relay range, never CLS: only the internal interface counts.
+fn cls(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let t = inputs.topology;
+    let internal_if = |ip| {
+        has_role(inputs, ip, Role::EdgeInternal) || has_role(inputs, ip, Role::EdgeInternalVip)
+    };
+    let mut internal_seen = false;
+    let mut ev = Vec::new();
+    for (i, f) in inputs.analysis.flows.iter().enumerate() {
+        let to_internal = internal_if(f.responder.ip);
+        internal_seen |= to_internal || internal_if(f.initiator.ip);
+        if !(to_internal
+            && f.protocol == 6
+            && (50_001..=50_003).contains(&f.responder.port)
+            && !t.is_edge(f.initiator.ip))
+        {
+            continue;
+        }
+        if let Some(why) = tcp_failure(inputs, i, f) {
+            ev.push(evidence(
+                inputs,
+                i,
+                format!(
+                    "{} to the CLS agent port {} of the Edge internal interface {}: {why}",
+                    f.initiator.ip, f.responder.port, f.responder.ip
+                ),
+            ));
+        }
+    }
+    if !internal_seen {
+        d.skipped.push(Skipped {
+            id: "I3",
+            title: "Centralized Logging Service (TCP 50001-50003) blocked",
+            needs: "traffic of the Edge internal interface: a capture taken on the Edge's internal side (or the \
+                    internal firewall's log)"
+                .into(),
+        });
+        return;
+    }
+    if ev.is_empty() {
+        return;
+    }
+    let in_use = t.feature(crate::matrix::Feature::Cls);
+    let n = ev.len();
+    push(
+        d,
+        "I3",
+        if in_use {
+            Severity::Warning
+        } else {
+            Severity::Info
+        },
+        confidence_for(&ev, inputs),
+        "The Centralized Logging Service cannot reach the Edge (TCP 50001-50003)".into(),
+        format!(
+            "{n} connection{} to the Centralized Logging Service agent on the Edge internal interface (MTLS, TCP \
+             50001-50003) failed. The ClsController (Start-CsClsLogging, Search-CsClsLogging, Sync-CsClsLogging and \
+             the ClsController command line) reaches every server's ClsAgent on these ports, so logging cannot be \
+             started on the Edge nor its logs collected. Calls and federation do not depend on it.{}",
+            if n == 1 { "" } else { "s" },
+            if in_use {
+                " The topology says the site uses CLS (cls = true)."
+            } else {
+                " The topology says the site does not use CLS (cls = false): this matters only if you mean to collect \
+                 the Edge's logs with it."
+            }
+        ),
+        "Allow TCP 50001, 50002 and 50003 from the hosts that run the CLS cmdlets (the Front End servers, the \
+         administrators' workstations) to the Edge internal interface on the internal firewall, and check that the \
+         Centralized Logging Service Agent runs on the Edge.",
+        "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (MTLS TCP 50001-50003, Centralized Logging Service controller)",
+        ev,
+    );
 }
 
 /// N5: a client's request went to a load balancer VIP, and the answer came from a node's own

@@ -246,7 +246,7 @@ pub struct Needing {
 pub const NEEDING: [Needing; 9] = [
     Needing {
         fact: Fact::TcpOutcome,
-        ids: "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5",
+        ids: "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I3, I5",
         title: "TCP connections unanswered or refused",
     },
     Needing {
