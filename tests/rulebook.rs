@@ -1197,3 +1197,76 @@ mod cls {
         );
     }
 }
+
+mod nat_with_hlb {
+    use super::*;
+    use crate::diagnose::{diagnose_with, good_tcp};
+    use edgewise::topology::SAMPLE;
+
+    /// The sample site behind a hardware load balancer, its VIPs and servers at `vips` and
+    /// `nodes` (three addresses each: Access, Web Conferencing, A/V), without NAT declared.
+    fn hlb(nodes: [&str; 3], vips: [&str; 3]) -> String {
+        let mut t = SAMPLE.replace("scenario = \"single\"", "scenario = \"hlb\"");
+        for (old, new) in [
+            (
+                "ip = \"10.45.16.10\", public = \"131.107.155.10\"",
+                nodes[0],
+            ),
+            (
+                "ip = \"10.45.16.20\", public = \"131.107.155.20\"",
+                nodes[1],
+            ),
+            (
+                "ip = \"10.45.16.30\", public = \"131.107.155.30\"",
+                nodes[2],
+            ),
+        ] {
+            assert!(t.contains(old), "{old}");
+            t = t.replace(old, &format!("ip = \"{new}\""));
+        }
+        t.replace(
+            "# [vips]",
+            &format!(
+                "[vips]\naccess = \"{}\"\nwebconf = \"{}\"\nav = \"{}\"\ninternal = \"172.25.33.100\"\n#",
+                vips[0], vips[1], vips[2]
+            ),
+        )
+    }
+
+    #[test]
+    fn internet_traffic_reaching_private_addresses_of_a_load_balanced_pool() {
+        let private = hlb(
+            ["10.45.16.10", "10.45.16.20", "10.45.16.30"],
+            ["10.45.16.100", "10.45.16.101", "10.45.16.102"],
+        );
+        let d = diagnose_with(&private, |s, ext, _| {
+            good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.100:443")
+        });
+        assert_fires("N7", &d, Severity::Error);
+        let f = finding(&d, "N7");
+        assert!(
+            f.evidence[0]
+                .detail
+                .to_string()
+                .contains("the Access Edge VIP at the private address 10.45.16.100"),
+            "{}",
+            f.evidence[0].detail
+        );
+        assert!(f.explanation.contains("the Access Edge VIP 10.45.16.100"));
+    }
+
+    #[test]
+    fn public_addresses_or_nat_without_a_load_balancer_raise_nothing() {
+        let public = hlb(
+            ["131.107.155.10", "131.107.155.20", "131.107.155.30"],
+            ["131.107.155.100", "131.107.155.101", "131.107.155.102"],
+        );
+        let d = diagnose_with(&public, |s, ext, _| {
+            good_tcp(s, ext, "203.0.113.25:51234", "131.107.155.100:443")
+        });
+        assert!(!ids(&d).contains(&"N7"), "{:?}", ids(&d));
+        // NAT on a single Edge is supported: not N7.
+        let d = diagnose(|s, ext, _| good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443"));
+        assert!(!ids(&d).contains(&"N7"), "{:?}", ids(&d));
+    }
+}

@@ -234,6 +234,7 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ),
     ("F12", "Federation retry loop"),
     ("F14", "Our certificate lacks the Client Authentication EKU"),
+    ("N7", "NAT used together with a hardware load balancer"),
     (
         "M1",
         "Traffic for one Edge service reaches another service's address",
@@ -871,6 +872,7 @@ fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         );
     }
     vip_response_mismatch(inputs, d);
+    nat_with_hlb(inputs, d);
     internal_side_nat(inputs, d);
     internal_default_route(inputs, d);
     wrong_side(inputs, d);
@@ -1085,6 +1087,84 @@ fn cls(inputs: &Inputs<'_>, d: &mut Diagnosis) {
          administrators' workstations) to the Edge internal interface on the internal firewall, and check that the \
          Centralized Logging Service Agent runs on the Edge.",
         "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (MTLS TCP 50001-50003, Centralized Logging Service controller)",
+        ev,
+    );
+}
+
+/// N7: a pool behind a hardware load balancer whose external Edge addresses are private, with
+/// Internet hosts exchanging traffic with them: an address translation sits in between, and NAT
+/// is not supported together with hardware load balancing.
+fn nat_with_hlb(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    const KEPT: usize = 20;
+    let t = inputs.topology;
+    if t.scenario != crate::topology::SiteScenario::Hlb {
+        return;
+    }
+    let service = |ip| {
+        t.roles_of(ip).iter().find_map(|r| match r {
+            Role::EdgeAccess => Some("the Access Edge"),
+            Role::EdgeWebconf => Some("the Web Conferencing Edge"),
+            Role::EdgeAv => Some("the A/V Edge"),
+            Role::EdgeAccessVip => Some("the Access Edge VIP"),
+            Role::EdgeWebconfVip => Some("the Web Conferencing Edge VIP"),
+            Role::EdgeAvVip => Some("the A/V Edge VIP"),
+            _ => None,
+        })
+    };
+    let mut addresses: Vec<(IpAddr, &str)> = Vec::new();
+    let mut count = 0usize;
+    let mut ev = Vec::new();
+    for (i, f) in inputs.analysis.flows.iter().enumerate() {
+        let (ours, remote) = match (service(f.responder.ip), service(f.initiator.ip)) {
+            (Some(s), _) => ((f.responder.ip, s), f.initiator.ip),
+            (None, Some(s)) => ((f.initiator.ip, s), f.responder.ip),
+            (None, None) => continue,
+        };
+        if !is_private(ours.0) || !is_internet(inputs, remote) || is_private(remote) {
+            continue;
+        }
+        count += 1;
+        if !addresses.iter().any(|(ip, _)| *ip == ours.0) {
+            addresses.push(ours);
+        }
+        if ev.len() < KEPT {
+            ev.push(evidence(
+                inputs,
+                i,
+                format!(
+                    "the Internet address {remote} exchanged traffic with {} at the private address {}",
+                    ours.1, ours.0
+                ),
+            ));
+        }
+    }
+    if ev.is_empty() {
+        return;
+    }
+    let named: Vec<String> = addresses
+        .iter()
+        .map(|(ip, s)| format!("{s} {ip}"))
+        .collect();
+    push(
+        d,
+        "N7",
+        Severity::Error,
+        Confidence::High,
+        "NAT in front of an Edge pool behind a hardware load balancer".into(),
+        format!(
+            "The site is load-balanced by hardware (scenario = \"hlb\"), yet {count} flow{} between Internet hosts \
+             and the Edge's external services reach private addresses ({}): an address translation sits between \
+             the Internet and the Edge. With hardware load balancing the documents require publicly routable \
+             external addresses without NAT, for the VIPs and the Edge servers alike; NAT is supported only for \
+             scaled Edges with DNS load balancing. The A/V Edge hands out addresses the Internet cannot reach, and \
+             media fails.",
+            if count == 1 { "" } else { "s" },
+            named.join(", ")
+        ),
+        "Give the Edge servers' external interfaces and the load balancer's external VIPs publicly routable \
+         addresses and remove the NAT (in Topology Builder, the NAT option stays cleared), or move the pool to DNS \
+         load balancing, which supports NAT.",
+        "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Topology planning (NAT only with DNS load balancing; with hardware load balancing, publicly routable addresses without NAT)",
         ev,
     );
 }
