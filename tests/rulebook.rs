@@ -1270,3 +1270,149 @@ mod nat_with_hlb {
         assert!(!ids(&d).contains(&"N7"), "{:?}", ids(&d));
     }
 }
+
+mod own_records {
+    use super::*;
+    use edgewise::generate::UdpFlow;
+
+    /// One answered lookup of `name` from `from` to `resolver`.
+    fn lookup(
+        s: &mut Sim,
+        iface: u32,
+        from: &str,
+        resolver: &str,
+        name: &str,
+        qtype: u16,
+        answers: &[DnsAnswer<'_>],
+    ) {
+        let mut u = UdpFlow::new(iface, sa(from), sa(resolver), 2.0);
+        u.send(s, Dir::Orig, &dns_query(21, name, qtype));
+        u.send(s, Dir::Resp, &dns_response(21, name, qtype, answers));
+        u.finish(s, "SF", "x");
+    }
+
+    const FED: &str = "_sipfederationtls._tcp.contoso.com";
+
+    fn srv(port: u16, target: &str) -> [DnsAnswer<'_>; 1] {
+        [DnsAnswer::Srv {
+            priority: 0,
+            weight: 0,
+            port,
+            target,
+        }]
+    }
+
+    fn a(ip: &str) -> [DnsAnswer<'static>; 1] {
+        [DnsAnswer::A(ip.parse().expect("ip"))]
+    }
+
+    #[test]
+    fn our_records_pointing_elsewhere() {
+        // An Internet host asks our public DNS server: the federation record has the wrong
+        // port and target, the Access Edge's A record another address.
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "203.0.113.25:53001",
+                "131.107.155.53:53",
+                FED,
+                DNS_SRV,
+                &srv(5062, "edge.contoso.com"),
+            );
+            lookup(
+                s,
+                ext,
+                "203.0.113.25:53002",
+                "131.107.155.53:53",
+                "sip.contoso.com",
+                DNS_A,
+                &a("131.107.155.99"),
+            );
+        });
+        assert_fires("D7", &d, Severity::Error);
+        let f = finding(&d, "D7");
+        assert!(
+            f.title.contains(FED) && f.title.contains("sip.contoso.com"),
+            "{}",
+            f.title
+        );
+        let details: Vec<String> = f.evidence.iter().map(|e| e.detail.to_string()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|x| x.contains("port 5062 (expected 5061)")
+                    && x.contains("target edge.contoso.com")),
+            "{details:?}"
+        );
+        assert!(
+            details
+                .iter()
+                .any(|x| x.contains("131.107.155.99 (the topology gives 131.107.155.10)")),
+            "{details:?}"
+        );
+        // The Edge's own lookup of our sign-in record: NXDOMAIN.
+        let d = diagnose(|s, ext, _| {
+            let mut u = UdpFlow::new(ext, sa("10.45.16.10:53400"), sa("10.45.16.1:53"), 2.0);
+            u.send(
+                s,
+                Dir::Orig,
+                &dns_query(22, "_sip._tls.contoso.com", DNS_SRV),
+            );
+            let mut r = dns_response(22, "_sip._tls.contoso.com", DNS_SRV, &[]);
+            r[3] |= 0x03;
+            u.send(s, Dir::Resp, &r);
+            u.finish(s, "SF", "x");
+        });
+        assert_fires("D7", &d, Severity::Error);
+        assert!(finding(&d, "D7").evidence[0]
+            .detail
+            .to_string()
+            .contains("NXDOMAIN"));
+    }
+
+    #[test]
+    fn right_records_and_internal_answers_raise_nothing() {
+        let d = diagnose(|s, ext, int| {
+            lookup(
+                s,
+                ext,
+                "203.0.113.25:53001",
+                "131.107.155.53:53",
+                FED,
+                DNS_SRV,
+                &srv(5061, "sip.contoso.com"),
+            );
+            lookup(
+                s,
+                ext,
+                "203.0.113.25:53002",
+                "131.107.155.53:53",
+                "av.contoso.com",
+                DNS_A,
+                &a("131.107.155.30"),
+            );
+            // Split-brain DNS: inside, sip.contoso.com may rightly be the pool.
+            lookup(
+                s,
+                int,
+                "192.168.20.55:53003",
+                "192.168.10.5:53",
+                "sip.contoso.com",
+                DNS_A,
+                &a("192.168.10.190"),
+            );
+        });
+        assert!(!ids(&d).contains(&"D7"), "{:?}", ids(&d));
+        assert!(!d.skipped.iter().any(|k| k.id == "D7"), "{:?}", d.skipped);
+        // No answer for our records in the capture: the check says what it needs.
+        let d = diagnose(healthy_tls);
+        assert!(
+            d.skipped
+                .iter()
+                .any(|k| k.id == "D7" && k.needs.contains("DNS answers for our own records")),
+            "{:?}",
+            d.skipped
+        );
+    }
+}

@@ -235,6 +235,7 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
     ("F12", "Federation retry loop"),
     ("F14", "Our certificate lacks the Client Authentication EKU"),
     ("N7", "NAT used together with a hardware load balancer"),
+    ("D7", "Our own DNS records point to the wrong place"),
     (
         "M1",
         "Traffic for one Edge service reaches another service's address",

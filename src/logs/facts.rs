@@ -266,7 +266,7 @@ pub const NEEDING: [Needing; 9] = [
     },
     Needing {
         fact: Fact::Payload,
-        ids: "D1, D3-D5",
+        ids: "D1, D3-D5, D7",
         title: "DNS answer checks",
     },
     Needing {
