@@ -879,7 +879,7 @@ fn asa_teardown_reasons_give_connection_states() {
         .find(|f| f["id"] == "F1")
         .expect("F1")["title"];
     assert!(f1.as_str().unwrap_or("").contains("fabrikam.com"), "{f1}");
-    let why = skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5");
+    let why = skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I3, I5");
     assert!(
         why.contains("for 1 of 5 TCP flows") && why.contains("a Built line without its Teardown"),
         "{why}"
@@ -960,7 +960,7 @@ fn panos_end_reasons_give_connection_states() {
         "{ids:?}"
     );
     assert!(
-        skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5")
+        skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I3, I5")
             .contains("for 1 of 4 TCP flows"),
         "{:#}",
         doc["skipped_checks"]
@@ -1076,7 +1076,7 @@ fn pfirewall_allow_is_never_a_failed_connection() {
             ("198.51.100.10:60200 -> 10.45.16.10:5061", "S0"),
         ],
     );
-    let why = skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5");
+    let why = skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I3, I5");
     assert!(
         why.contains("for 1 of 2 TCP flows")
             && why.contains("allowed a connection (ALLOW), not whether it was answered"),
@@ -1143,19 +1143,21 @@ mod round_trip {
 
     /// Findings only payloads give, and the skipped-check group that must name them.
     const PAYLOAD_ONLY: &[(&str, &str)] = &[
-        ("F4", "F4-F10, F12"),
-        ("F5", "F4-F10, F12"),
-        ("F6", "F4-F10, F12"),
-        ("F7", "F4-F10, F12"),
-        ("F8", "F4-F10, F12"),
-        ("F9", "F4-F10, F12"),
-        ("F10", "F4-F10, F12"),
-        ("F12", "F4-F10, F12"),
+        ("F4", "F4-F10, F12, F14"),
+        ("F5", "F4-F10, F12, F14"),
+        ("F6", "F4-F10, F12, F14"),
+        ("F7", "F4-F10, F12, F14"),
+        ("F8", "F4-F10, F12, F14"),
+        ("F9", "F4-F10, F12, F14"),
+        ("F10", "F4-F10, F12, F14"),
+        ("F12", "F4-F10, F12, F14"),
+        ("F14", "F4-F10, F12, F14"),
         ("M1", "M1, protocol-mismatch"),
-        ("D1", "D1, D3-D5"),
-        ("D3", "D1, D3-D5"),
-        ("D4", "D1, D3-D5"),
-        ("D5", "D1, D3-D5"),
+        ("D1", "D1, D3-D5, D7"),
+        ("D3", "D1, D3-D5, D7"),
+        ("D4", "D1, D3-D5, D7"),
+        ("D5", "D1, D3-D5, D7"),
+        ("D7", "D1, D3-D5, D7"),
         ("A8", "A8, N1, N3"),
         ("N1", "A8, N1, N3"),
         ("N3", "A8, N1, N3"),
@@ -1771,7 +1773,7 @@ fn netfilter_prefix_without_a_decision_skips_fw1() {
         "{flows:#?}"
     );
     assert!(
-        skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5")
+        skipped_needs(&doc, "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I3, I5")
             .contains("for 2 of 2 TCP flows"),
         "{:#}",
         doc["skipped_checks"]

@@ -1021,3 +1021,398 @@ mod paths {
         assert!(!ids(&d).contains(&"A9"), "{:?}", ids(&d));
     }
 }
+
+mod client_auth_eku {
+    use super::*;
+    use crate::diagnose::good_tcp;
+    use edgewise::diagnose::Confidence;
+
+    /// Our Access Edge opens federation to the partner and shows its own certificate, listing
+    /// the usages `ours`, as the client of mutual TLS; the partner's lists `theirs`.
+    fn outbound(s: &mut Sim, ext: u32, ours: &[[u8; 8]], theirs: &[[u8; 8]]) {
+        let mut c = TcpConv::new(
+            s,
+            ext,
+            sa("10.45.16.10:51500"),
+            sa("198.51.100.10:5061"),
+            40.0,
+        );
+        c.handshake(s);
+        let random = s.rng.array32();
+        c.data(
+            s,
+            Dir::Orig,
+            &client_hello("sip.fabrikam.com", &random, &[]),
+        );
+        let flight = server_flight_with_eku(
+            &mut s.rng,
+            "sip.fabrikam.com",
+            &["sip.fabrikam.com"],
+            true,
+            theirs,
+        );
+        c.data(s, Dir::Resp, &flight);
+        let fin = client_finish_flight_with_eku(&mut s.rng, Some("sip.contoso.com"), ours);
+        c.data(s, Dir::Orig, &fin);
+        let sf = server_finish_flight(&mut s.rng);
+        c.data(s, Dir::Resp, &sf);
+        c.close(s, Dir::Orig);
+        c.finish(s, "SF", "x");
+    }
+
+    /// The partner opens federation to us: our certificate is the server's.
+    fn inbound(s: &mut Sim, ext: u32, from: &str, ours: &[[u8; 8]]) {
+        let mut c = TcpConv::new(s, ext, sa(from), sa("10.45.16.10:5061"), 40.0);
+        c.handshake(s);
+        let random = s.rng.array32();
+        c.data(s, Dir::Orig, &client_hello("sip.contoso.com", &random, &[]));
+        let flight =
+            server_flight_with_eku(&mut s.rng, "sip.contoso.com", &EXTERNAL_SANS, true, ours);
+        c.data(s, Dir::Resp, &flight);
+        let fin = client_finish_flight(&mut s.rng, Some("sip.fabrikam.com"));
+        c.data(s, Dir::Orig, &fin);
+        let sf = server_finish_flight(&mut s.rng);
+        c.data(s, Dir::Resp, &sf);
+        c.close(s, Dir::Orig);
+        c.finish(s, "SF", "x");
+    }
+
+    #[test]
+    fn our_certificate_without_client_authentication() {
+        let d = diagnose(|s, ext, _| outbound(s, ext, &[EKU_SERVER_AUTH], &[]));
+        assert_fires("F14", &d, Severity::Warning);
+        let f = finding(&d, "F14");
+        assert_eq!(f.confidence, Confidence::Low);
+        assert!(f.title.contains("sip.contoso.com"), "{}", f.title);
+        let detail = f.evidence[0].detail.to_string();
+        assert!(
+            detail.contains("sent as the TLS client")
+                && detail.contains("Server Authentication, no Client Authentication"),
+            "{detail}"
+        );
+        assert!(
+            f.explanation.contains("not a proven fault"),
+            "{}",
+            f.explanation
+        );
+        // Inbound, our certificate is the server's.
+        let d = diagnose(|s, ext, _| inbound(s, ext, "198.51.100.10:50600", &[EKU_SERVER_AUTH]));
+        assert_fires("F14", &d, Severity::Warning);
+        assert!(finding(&d, "F14").evidence[0]
+            .detail
+            .to_string()
+            .contains("sent as the TLS server"));
+        // One finding per certificate (by its names and end of validity), however many
+        // handshakes showed it: the generated client certificate names only sip.contoso.com,
+        // the server's both external names, so these are two certificates.
+        let d = diagnose(|s, ext, _| {
+            outbound(s, ext, &[EKU_SERVER_AUTH], &[]);
+            inbound(s, ext, "198.51.100.10:50600", &[EKU_SERVER_AUTH]);
+            inbound(s, ext, "198.51.100.10:50601", &[EKU_SERVER_AUTH]);
+        });
+        let f: Vec<_> = d.findings.iter().filter(|f| f.id == "F14").collect();
+        assert_eq!(f.len(), 2, "{:?}", ids(&d));
+        assert!(
+            f.iter().any(|f| f
+                .explanation
+                .contains("(2 handshakes, on federation (SIP/MTLS 5061))")),
+            "{:#?}",
+            f
+        );
+    }
+
+    #[test]
+    fn a_certificate_that_allows_client_authentication_raises_nothing() {
+        // Both usages, or no usage extension at all (any purpose).
+        for eku in [&[EKU_SERVER_AUTH, EKU_CLIENT_AUTH][..], &[]] {
+            let d = diagnose(|s, ext, _| {
+                outbound(s, ext, eku, &[]);
+                inbound(s, ext, "198.51.100.10:50600", eku);
+            });
+            assert!(problems(&d).is_empty(), "{:?}", ids(&d));
+            assert!(!d.skipped.iter().any(|k| k.id == "F14"), "{:?}", d.skipped);
+        }
+        // The partner's certificate is theirs to fix: not F14.
+        let d = diagnose(|s, ext, _| outbound(s, ext, &[], &[EKU_SERVER_AUTH]));
+        assert!(!ids(&d).contains(&"F14"), "{:?}", ids(&d));
+        // No certificate of ours on the wire: the check says what it needs.
+        let d = diagnose(|s, ext, _| good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.30:443"));
+        assert!(
+            d.skipped
+                .iter()
+                .any(|k| k.id == "F14" && k.needs.contains("Access Edge's certificate")),
+            "{:?}",
+            d.skipped
+        );
+    }
+}
+
+mod cls {
+    use super::*;
+    use crate::diagnose::{diagnose_with, good_tcp, unanswered_syn};
+    use edgewise::topology::SAMPLE;
+
+    #[test]
+    fn the_logging_service_blocked_on_the_internal_interface() {
+        let d = diagnose(|s, _, int| {
+            unanswered_syn(s, int, "192.168.10.90:50500", "172.25.33.10:50001")
+        });
+        // The sample site uses CLS (cls = true): a warning.
+        assert_fires("I3", &d, Severity::Warning);
+        let f = finding(&d, "I3");
+        assert!(
+            f.evidence[0]
+                .detail
+                .to_string()
+                .contains("CLS agent port 50001"),
+            "{}",
+            f.evidence[0].detail
+        );
+        // A site that does not use CLS: an observation.
+        let off = SAMPLE.replace("cls = true", "cls = false");
+        let d = diagnose_with(&off, |s, _, int| {
+            unanswered_syn(s, int, "192.168.10.90:50502", "172.25.33.10:50003")
+        });
+        assert_fires("I3", &d, Severity::Info);
+    }
+
+    #[test]
+    fn answered_cls_and_the_av_relay_range_raise_nothing() {
+        let d = diagnose(|s, _, int| good_tcp(s, int, "192.168.10.90:50500", "172.25.33.10:50002"));
+        assert!(!ids(&d).contains(&"I3"), "{:?}", ids(&d));
+        // 50001 on the A/V Edge's external address is the media relay range, never CLS.
+        let d = diagnose(|s, ext, int| {
+            unanswered_syn(s, ext, "198.51.100.30:50500", "10.45.16.30:50001");
+            good_tcp(s, int, "192.168.10.90:49880", "172.25.33.10:5061");
+        });
+        assert!(!ids(&d).contains(&"I3"), "{:?}", ids(&d));
+        // No traffic of the internal interface: the check says what it needs.
+        let d = diagnose(|s, ext, _| good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443"));
+        assert!(
+            d.skipped
+                .iter()
+                .any(|k| k.id == "I3" && k.needs.contains("internal side")),
+            "{:?}",
+            d.skipped
+        );
+    }
+}
+
+mod nat_with_hlb {
+    use super::*;
+    use crate::diagnose::{diagnose_with, good_tcp};
+    use edgewise::topology::SAMPLE;
+
+    /// The sample site behind a hardware load balancer, its VIPs and servers at `vips` and
+    /// `nodes` (three addresses each: Access, Web Conferencing, A/V), without NAT declared.
+    fn hlb(nodes: [&str; 3], vips: [&str; 3]) -> String {
+        let mut t = SAMPLE.replace("scenario = \"single\"", "scenario = \"hlb\"");
+        for (old, new) in [
+            (
+                "ip = \"10.45.16.10\", public = \"131.107.155.10\"",
+                nodes[0],
+            ),
+            (
+                "ip = \"10.45.16.20\", public = \"131.107.155.20\"",
+                nodes[1],
+            ),
+            (
+                "ip = \"10.45.16.30\", public = \"131.107.155.30\"",
+                nodes[2],
+            ),
+        ] {
+            assert!(t.contains(old), "{old}");
+            t = t.replace(old, &format!("ip = \"{new}\""));
+        }
+        t.replace(
+            "# [vips]",
+            &format!(
+                "[vips]\naccess = \"{}\"\nwebconf = \"{}\"\nav = \"{}\"\ninternal = \"172.25.33.100\"\n#",
+                vips[0], vips[1], vips[2]
+            ),
+        )
+    }
+
+    #[test]
+    fn internet_traffic_reaching_private_addresses_of_a_load_balanced_pool() {
+        let private = hlb(
+            ["10.45.16.10", "10.45.16.20", "10.45.16.30"],
+            ["10.45.16.100", "10.45.16.101", "10.45.16.102"],
+        );
+        let d = diagnose_with(&private, |s, ext, _| {
+            good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.100:443")
+        });
+        assert_fires("N7", &d, Severity::Error);
+        let f = finding(&d, "N7");
+        assert!(
+            f.evidence[0]
+                .detail
+                .to_string()
+                .contains("the Access Edge VIP at the private address 10.45.16.100"),
+            "{}",
+            f.evidence[0].detail
+        );
+        assert!(f.explanation.contains("the Access Edge VIP 10.45.16.100"));
+    }
+
+    #[test]
+    fn public_addresses_or_nat_without_a_load_balancer_raise_nothing() {
+        let public = hlb(
+            ["131.107.155.10", "131.107.155.20", "131.107.155.30"],
+            ["131.107.155.100", "131.107.155.101", "131.107.155.102"],
+        );
+        let d = diagnose_with(&public, |s, ext, _| {
+            good_tcp(s, ext, "203.0.113.25:51234", "131.107.155.100:443")
+        });
+        assert!(!ids(&d).contains(&"N7"), "{:?}", ids(&d));
+        // NAT on a single Edge is supported: not N7.
+        let d = diagnose(|s, ext, _| good_tcp(s, ext, "203.0.113.25:51234", "10.45.16.10:443"));
+        assert!(!ids(&d).contains(&"N7"), "{:?}", ids(&d));
+    }
+}
+
+mod own_records {
+    use super::*;
+    use edgewise::generate::UdpFlow;
+
+    /// One answered lookup of `name` from `from` to `resolver`.
+    fn lookup(
+        s: &mut Sim,
+        iface: u32,
+        from: &str,
+        resolver: &str,
+        name: &str,
+        qtype: u16,
+        answers: &[DnsAnswer<'_>],
+    ) {
+        let mut u = UdpFlow::new(iface, sa(from), sa(resolver), 2.0);
+        u.send(s, Dir::Orig, &dns_query(21, name, qtype));
+        u.send(s, Dir::Resp, &dns_response(21, name, qtype, answers));
+        u.finish(s, "SF", "x");
+    }
+
+    const FED: &str = "_sipfederationtls._tcp.contoso.com";
+
+    fn srv(port: u16, target: &str) -> [DnsAnswer<'_>; 1] {
+        [DnsAnswer::Srv {
+            priority: 0,
+            weight: 0,
+            port,
+            target,
+        }]
+    }
+
+    fn a(ip: &str) -> [DnsAnswer<'static>; 1] {
+        [DnsAnswer::A(ip.parse().expect("ip"))]
+    }
+
+    #[test]
+    fn our_records_pointing_elsewhere() {
+        // An Internet host asks our public DNS server: the federation record has the wrong
+        // port and target, the Access Edge's A record another address.
+        let d = diagnose(|s, ext, _| {
+            lookup(
+                s,
+                ext,
+                "203.0.113.25:53001",
+                "131.107.155.53:53",
+                FED,
+                DNS_SRV,
+                &srv(5062, "edge.contoso.com"),
+            );
+            lookup(
+                s,
+                ext,
+                "203.0.113.25:53002",
+                "131.107.155.53:53",
+                "sip.contoso.com",
+                DNS_A,
+                &a("131.107.155.99"),
+            );
+        });
+        assert_fires("D7", &d, Severity::Error);
+        let f = finding(&d, "D7");
+        assert!(
+            f.title.contains(FED) && f.title.contains("sip.contoso.com"),
+            "{}",
+            f.title
+        );
+        let details: Vec<String> = f.evidence.iter().map(|e| e.detail.to_string()).collect();
+        assert!(
+            details
+                .iter()
+                .any(|x| x.contains("port 5062 (expected 5061)")
+                    && x.contains("target edge.contoso.com")),
+            "{details:?}"
+        );
+        assert!(
+            details
+                .iter()
+                .any(|x| x.contains("131.107.155.99 (the topology gives 131.107.155.10)")),
+            "{details:?}"
+        );
+        // The Edge's own lookup of our sign-in record: NXDOMAIN.
+        let d = diagnose(|s, ext, _| {
+            let mut u = UdpFlow::new(ext, sa("10.45.16.10:53400"), sa("10.45.16.1:53"), 2.0);
+            u.send(
+                s,
+                Dir::Orig,
+                &dns_query(22, "_sip._tls.contoso.com", DNS_SRV),
+            );
+            let mut r = dns_response(22, "_sip._tls.contoso.com", DNS_SRV, &[]);
+            r[3] |= 0x03;
+            u.send(s, Dir::Resp, &r);
+            u.finish(s, "SF", "x");
+        });
+        assert_fires("D7", &d, Severity::Error);
+        assert!(finding(&d, "D7").evidence[0]
+            .detail
+            .to_string()
+            .contains("NXDOMAIN"));
+    }
+
+    #[test]
+    fn right_records_and_internal_answers_raise_nothing() {
+        let d = diagnose(|s, ext, int| {
+            lookup(
+                s,
+                ext,
+                "203.0.113.25:53001",
+                "131.107.155.53:53",
+                FED,
+                DNS_SRV,
+                &srv(5061, "sip.contoso.com"),
+            );
+            lookup(
+                s,
+                ext,
+                "203.0.113.25:53002",
+                "131.107.155.53:53",
+                "av.contoso.com",
+                DNS_A,
+                &a("131.107.155.30"),
+            );
+            // Split-brain DNS: inside, sip.contoso.com may rightly be the pool.
+            lookup(
+                s,
+                int,
+                "192.168.20.55:53003",
+                "192.168.10.5:53",
+                "sip.contoso.com",
+                DNS_A,
+                &a("192.168.10.190"),
+            );
+        });
+        assert!(!ids(&d).contains(&"D7"), "{:?}", ids(&d));
+        assert!(!d.skipped.iter().any(|k| k.id == "D7"), "{:?}", d.skipped);
+        // No answer for our records in the capture: the check says what it needs.
+        let d = diagnose(healthy_tls);
+        assert!(
+            d.skipped
+                .iter()
+                .any(|k| k.id == "D7" && k.needs.contains("DNS answers for our own records")),
+            "{:?}",
+            d.skipped
+        );
+    }
+}

@@ -210,6 +210,10 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "I2",
         "Central Management Store replication (4443) failing or absent",
     ),
+    (
+        "I3",
+        "Centralized Logging Service (TCP 50001-50003) blocked",
+    ),
     ("I4", "XMPP on a Skype for Business Server 2019 Edge"),
     ("I5", "Edge and next hop SIP/MTLS 5061 failing"),
     (
@@ -229,6 +233,9 @@ const TOPOLOGY_CHECKS: &[(&str, &str)] = &[
         "Outbound federation from another external address than the Access Edge's",
     ),
     ("F12", "Federation retry loop"),
+    ("F14", "Our certificate lacks the Client Authentication EKU"),
+    ("N7", "NAT used together with a hardware load balancer"),
+    ("D7", "Our own DNS records point to the wrong place"),
     (
         "M1",
         "Traffic for one Edge service reaches another service's address",
@@ -748,6 +755,7 @@ fn internal(inputs: &Inputs<'_>, d: &mut Diagnosis) {
                 .into(),
         });
     }
+    cls(inputs, d);
     let i4 = failing(inputs, |i, f| {
         (inputs.judgements.get(i).map(|j| j.verdict) == Some(Verdict::NotInVersion)
             && matches!(f.responder.port, 5269 | 23456))
@@ -865,6 +873,7 @@ fn nat(inputs: &Inputs<'_>, d: &mut Diagnosis) {
         );
     }
     vip_response_mismatch(inputs, d);
+    nat_with_hlb(inputs, d);
     internal_side_nat(inputs, d);
     internal_default_route(inputs, d);
     wrong_side(inputs, d);
@@ -1004,6 +1013,161 @@ fn wrong_side(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             ev,
         );
     }
+}
+
+/// I3: the Centralized Logging Service controller cannot reach the agent on the Edge internal
+/// interface (MTLS, TCP 50001-50003). The same port numbers on the A/V Edge's external address
+/// are the media relay range, never CLS: only the internal interface counts.
+fn cls(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let t = inputs.topology;
+    let internal_if = |ip| {
+        has_role(inputs, ip, Role::EdgeInternal) || has_role(inputs, ip, Role::EdgeInternalVip)
+    };
+    let mut internal_seen = false;
+    let mut ev = Vec::new();
+    for (i, f) in inputs.analysis.flows.iter().enumerate() {
+        let to_internal = internal_if(f.responder.ip);
+        internal_seen |= to_internal || internal_if(f.initiator.ip);
+        if !(to_internal
+            && f.protocol == 6
+            && (50_001..=50_003).contains(&f.responder.port)
+            && !t.is_edge(f.initiator.ip))
+        {
+            continue;
+        }
+        if let Some(why) = tcp_failure(inputs, i, f) {
+            ev.push(evidence(
+                inputs,
+                i,
+                format!(
+                    "{} to the CLS agent port {} of the Edge internal interface {}: {why}",
+                    f.initiator.ip, f.responder.port, f.responder.ip
+                ),
+            ));
+        }
+    }
+    if !internal_seen {
+        d.skipped.push(Skipped {
+            id: "I3",
+            title: "Centralized Logging Service (TCP 50001-50003) blocked",
+            needs: "traffic of the Edge internal interface: a capture taken on the Edge's internal side (or the \
+                    internal firewall's log)"
+                .into(),
+        });
+        return;
+    }
+    if ev.is_empty() {
+        return;
+    }
+    let in_use = t.feature(crate::matrix::Feature::Cls);
+    let n = ev.len();
+    push(
+        d,
+        "I3",
+        if in_use {
+            Severity::Warning
+        } else {
+            Severity::Info
+        },
+        confidence_for(&ev, inputs),
+        "The Centralized Logging Service cannot reach the Edge (TCP 50001-50003)".into(),
+        format!(
+            "{n} connection{} to the Centralized Logging Service agent on the Edge internal interface (MTLS, TCP \
+             50001-50003) failed. The ClsController (Start-CsClsLogging, Search-CsClsLogging, Sync-CsClsLogging and \
+             the ClsController command line) reaches every server's ClsAgent on these ports, so logging cannot be \
+             started on the Edge nor its logs collected. Calls and federation do not depend on it.{}",
+            if n == 1 { "" } else { "s" },
+            if in_use {
+                " The topology says the site uses CLS (cls = true)."
+            } else {
+                " The topology says the site does not use CLS (cls = false): this matters only if you mean to collect \
+                 the Edge's logs with it."
+            }
+        ),
+        "Allow TCP 50001, 50002 and 50003 from the hosts that run the CLS cmdlets (the Front End servers, the \
+         administrators' workstations) to the Edge internal interface on the internal firewall, and check that the \
+         Centralized Logging Service Agent runs on the Edge.",
+        "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Port and firewall planning > Internal port firewall summary table (MTLS TCP 50001-50003, Centralized Logging Service controller)",
+        ev,
+    );
+}
+
+/// N7: a pool behind a hardware load balancer whose external Edge addresses are private, with
+/// Internet hosts exchanging traffic with them: an address translation sits in between, and NAT
+/// is not supported together with hardware load balancing.
+fn nat_with_hlb(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    const KEPT: usize = 20;
+    let t = inputs.topology;
+    if t.scenario != crate::topology::SiteScenario::Hlb {
+        return;
+    }
+    let service = |ip| {
+        t.roles_of(ip).iter().find_map(|r| match r {
+            Role::EdgeAccess => Some("the Access Edge"),
+            Role::EdgeWebconf => Some("the Web Conferencing Edge"),
+            Role::EdgeAv => Some("the A/V Edge"),
+            Role::EdgeAccessVip => Some("the Access Edge VIP"),
+            Role::EdgeWebconfVip => Some("the Web Conferencing Edge VIP"),
+            Role::EdgeAvVip => Some("the A/V Edge VIP"),
+            _ => None,
+        })
+    };
+    let mut addresses: Vec<(IpAddr, &str)> = Vec::new();
+    let mut count = 0usize;
+    let mut ev = Vec::new();
+    for (i, f) in inputs.analysis.flows.iter().enumerate() {
+        let (ours, remote) = match (service(f.responder.ip), service(f.initiator.ip)) {
+            (Some(s), _) => ((f.responder.ip, s), f.initiator.ip),
+            (None, Some(s)) => ((f.initiator.ip, s), f.responder.ip),
+            (None, None) => continue,
+        };
+        if !is_private(ours.0) || !is_internet(inputs, remote) || is_private(remote) {
+            continue;
+        }
+        count += 1;
+        if !addresses.iter().any(|(ip, _)| *ip == ours.0) {
+            addresses.push(ours);
+        }
+        if ev.len() < KEPT {
+            ev.push(evidence(
+                inputs,
+                i,
+                format!(
+                    "the Internet address {remote} exchanged traffic with {} at the private address {}",
+                    ours.1, ours.0
+                ),
+            ));
+        }
+    }
+    if ev.is_empty() {
+        return;
+    }
+    let named: Vec<String> = addresses
+        .iter()
+        .map(|(ip, s)| format!("{s} {ip}"))
+        .collect();
+    push(
+        d,
+        "N7",
+        Severity::Error,
+        Confidence::High,
+        "NAT in front of an Edge pool behind a hardware load balancer".into(),
+        format!(
+            "The site is load-balanced by hardware (scenario = \"hlb\"), yet {count} flow{} between Internet hosts \
+             and the Edge's external services reach private addresses ({}): an address translation sits between \
+             the Internet and the Edge. With hardware load balancing the documents require publicly routable \
+             external addresses without NAT, for the VIPs and the Edge servers alike; NAT is supported only for \
+             scaled Edges with DNS load balancing. The A/V Edge hands out addresses the Internet cannot reach, and \
+             media fails.",
+            if count == 1 { "" } else { "s" },
+            named.join(", ")
+        ),
+        "Give the Edge servers' external interfaces and the load balancer's external VIPs publicly routable \
+         addresses and remove the NAT (in Topology Builder, the NAT option stays cleared), or move the pool to DNS \
+         load balancing, which supports NAT.",
+        "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Topology planning (NAT only with DNS load balancing; with hardware load balancing, publicly routable addresses without NAT)",
+        ev,
+    );
 }
 
 /// N5: a client's request went to a load balancer VIP, and the answer came from a node's own

@@ -95,6 +95,222 @@ pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     truncated(inputs, d);
     federation_srv(inputs, d);
     internal_resolver(inputs, d);
+    own_records(inputs, d);
+}
+
+/// What our published records must say, from the topology: per SRV name the port and the
+/// targets (the Access Edge FQDNs), per Edge FQDN the addresses the Internet may reach it at.
+struct OwnRecords {
+    /// `_sipfederationtls._tcp.<domain>` and `_sip._tls.<domain>`: (port, what it is).
+    srv: HashMap<String, (u16, &'static str)>,
+    /// The Access Edge FQDNs, lower case.
+    access: Vec<String>,
+    /// Edge FQDN -> its public addresses (the public address behind NAT, else the address;
+    /// the VIPs of a load-balanced pool).
+    hosts: HashMap<String, Vec<IpAddr>>,
+}
+
+impl OwnRecords {
+    fn new(inputs: &Inputs<'_>) -> OwnRecords {
+        use super::checks::service_port;
+        use crate::matrix::ServicePort;
+        let t = inputs.topology;
+        let fed = service_port(inputs, ServicePort::AccessFederation).unwrap_or(5061);
+        let sip = service_port(inputs, ServicePort::AccessSip).unwrap_or(443);
+        let mut srv = HashMap::new();
+        for dom in &t.sip_domains {
+            let dom = dom.trim_end_matches('.').to_ascii_lowercase();
+            srv.insert(format!("{FEDERATION_SRV}{dom}"), (fed, "federation"));
+            srv.insert(format!("_sip._tls.{dom}"), (sip, "remote sign-in"));
+        }
+        let mut hosts: HashMap<String, Vec<IpAddr>> = HashMap::new();
+        let mut access = Vec::new();
+        for (pick, vip) in [
+            (
+                (|e: &crate::topology::EdgeNode| &e.access) as fn(&_) -> &_,
+                Role::EdgeAccessVip,
+            ),
+            (|e| &e.webconf, Role::EdgeWebconfVip),
+            (|e| &e.av, Role::EdgeAvVip),
+        ] {
+            let vips: Vec<IpAddr> = t
+                .roles
+                .iter()
+                .filter(|(_, r)| r.contains(&vip))
+                .map(|(ip, _)| *ip)
+                .collect();
+            for e in &t.edges {
+                let s = pick(e);
+                let Some(name) = s.fqdn.as_deref() else {
+                    continue;
+                };
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if vip == Role::EdgeAccessVip && !access.contains(&name) {
+                    access.push(name.clone());
+                }
+                let v = hosts.entry(name).or_default();
+                for ip in std::iter::once(s.public.unwrap_or(s.ip)).chain(vips.iter().copied()) {
+                    if !v.contains(&ip) {
+                        v.push(ip);
+                    }
+                }
+            }
+        }
+        OwnRecords { srv, access, hosts }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.srv.is_empty() && self.hosts.is_empty()
+    }
+
+    /// What is wrong with one answer for `name`, if it is one of ours: `Some(None)` when it is
+    /// right, `Some(Some(words))` when wrong, `None` when the name is not ours.
+    fn judge(&self, name: &str, dns: &DnsInfo) -> Option<Option<String>> {
+        let nx = dns
+            .rcode
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case("NXDOMAIN"));
+        if let Some((port, what)) = self.srv.get(name) {
+            if nx || dns.srv.is_empty() {
+                if !dns.query_types.iter().any(|t| t == "SRV") {
+                    return None;
+                }
+                return Some(Some(format!(
+                    "{name} ({what}): {}, so it points nowhere",
+                    if nx {
+                        "NXDOMAIN"
+                    } else {
+                        "no SRV record in the answer"
+                    }
+                )));
+            }
+            let mut wrong = Vec::new();
+            for a in &dns.srv {
+                let target = a.target.trim_end_matches('.').to_ascii_lowercase();
+                if a.port != *port {
+                    wrong.push(format!("port {} (expected {port})", a.port));
+                }
+                if !self.access.is_empty() && !self.access.contains(&target) {
+                    wrong.push(format!(
+                        "target {target} (the topology names the Access Edge {})",
+                        self.access.join(", ")
+                    ));
+                }
+            }
+            return Some(
+                (!wrong.is_empty())
+                    .then(|| format!("{name} ({what}) answered {}", wrong.join(", "))),
+            );
+        }
+        let expected = self.hosts.get(name)?;
+        let asked_a = dns.query_types.iter().any(|t| t == "A");
+        if nx || (asked_a && dns.addresses.is_empty()) {
+            return Some(Some(format!(
+                "{name}: {}",
+                if nx {
+                    "NXDOMAIN"
+                } else {
+                    "no address in the answer"
+                }
+            )));
+        }
+        // Only addresses of a family the topology gives can be judged.
+        let judged: Vec<IpAddr> = dns
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .filter(|a| expected.iter().any(|e| e.is_ipv4() == a.is_ipv4()))
+            .collect();
+        let wrong: Vec<String> = judged
+            .iter()
+            .filter(|a| !expected.contains(a))
+            .map(IpAddr::to_string)
+            .collect();
+        let want: Vec<String> = expected.iter().map(IpAddr::to_string).collect();
+        Some((!wrong.is_empty()).then(|| {
+            format!(
+                "{name} answered {} (the topology gives {})",
+                wrong.join(", "),
+                want.join(", ")
+            )
+        }))
+    }
+}
+
+/// D7: the answers for our own published records (federation and sign-in SRV records, the
+/// Edge services' A records), when the capture holds them, against the topology. Only answers
+/// outside the internal side are read: internal (split-brain) DNS may rightly answer otherwise.
+fn own_records(inputs: &Inputs<'_>, d: &mut Diagnosis) {
+    let t = inputs.topology;
+    let records = OwnRecords::new(inputs);
+    if records.is_empty() {
+        d.skipped.push(super::Skipped {
+            id: "D7",
+            title: "Our own DNS records point to the wrong place",
+            needs: "[site] sip_domains, or the Edge services' fqdn".into(),
+        });
+        return;
+    }
+    let inside = |ip| t.is_internal_host(ip) || t.roles_of(ip).contains(&Role::EdgeInternal);
+    let mut seen = 0usize;
+    let mut names: Vec<String> = Vec::new();
+    let mut ev = Vec::new();
+    for (i, f) in inputs.analysis.flows.iter().enumerate() {
+        if inside(f.initiator.ip) || inside(f.responder.ip) {
+            continue;
+        }
+        let Some(dns) = dns_of(inputs, i) else {
+            continue;
+        };
+        // One question per flow: the answers are that name's.
+        if dns.responses == 0 || dns.queries.len() != 1 {
+            continue;
+        }
+        let name = dns.queries[0].trim_end_matches('.').to_ascii_lowercase();
+        let Some(verdict) = records.judge(&name, dns) else {
+            continue;
+        };
+        seen += 1;
+        if let Some(words) = verdict {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            ev.push(evidence(inputs, i, words));
+        }
+    }
+    if seen == 0 {
+        d.skipped.push(super::Skipped {
+            id: "D7",
+            title: "Our own DNS records point to the wrong place",
+            needs: "DNS answers for our own records in the capture (_sipfederationtls._tcp and _sip._tls of the SIP \
+                    domains, the Edge services' FQDNs), seen outside the internal side"
+                .into(),
+        });
+        return;
+    }
+    if ev.is_empty() {
+        return;
+    }
+    d.findings.push(finding(
+        "D7",
+        Severity::Error,
+        Confidence::High,
+        format!(
+            "Our own DNS records point to the wrong place ({})",
+            names.join(", ")
+        ),
+        "DNS answers for our own published records do not match the topology: a federation or sign-in SRV record \
+         with another port or target than the Access Edge, or an Edge service's name resolving to an address that \
+         is not its public address (or does not resolve). Partners and remote clients are sent where the Edge is \
+         not: federation discovery, remote sign-in, conferencing or media fail for them. (If the topology is the \
+         one out of date, correct it instead.)"
+            .into(),
+        "Correct the external DNS zone: _sipfederationtls._tcp.<domain> SRV port 5061 and _sip._tls.<domain> SRV \
+         port 443, both to the Access Edge FQDN; the Access, Web Conferencing and A/V Edge A records to their public \
+         addresses. Then resolve every external record from the Internet, as the Edge test checklist begins.",
+        "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > DNS planning > DNS records for Single consolidated Edge Server scenarios; DNS record for federation (all scenarios)",
+        ev,
+    ));
 }
 
 #[allow(clippy::too_many_arguments)]

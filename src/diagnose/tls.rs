@@ -597,6 +597,7 @@ fn add(
 
 pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     let mut groups = Groups::default();
+    let mut our_certificates = OurCertificates::default();
     let revocations = Revocations::new(inputs);
     for (i, f) in inputs.analysis.flows.iter().enumerate() {
         let Some(svc) = service_of(inputs, f) else {
@@ -617,6 +618,7 @@ pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
             .map(|(ip, _)| ip.to_string())
             .unwrap_or_default();
         let label = svc.kind.label(svc.port);
+        our_certificates.add(inputs, i, &svc, tls, &label);
         if let Some(fail) = failure(&revocations, f, tls, &svc) {
             match fail {
                 Failure::Mismatch(detail) => add(
@@ -728,6 +730,112 @@ pub(super) fn run(inputs: &Inputs<'_>, d: &mut Diagnosis) {
     }
     for ((id, key), g) in groups.map {
         d.findings.push(finding(inputs, id, &key, g));
+    }
+    our_certificates.report(d);
+}
+
+/// F14: the certificates our Access Edge presented (as server on inbound federation and on its
+/// SIP/TLS port, as client on outbound federation), by certificate, with the flows that showed
+/// those without the Client Authentication usage.
+#[derive(Default)]
+struct OurCertificates {
+    /// Handshakes in which our Access Edge's certificate was readable.
+    seen: usize,
+    /// By certificate (subject, names, end of validity): its name, its usages in words, the
+    /// services it was seen on, the flows, how many.
+    lacking: BTreeMap<String, Lacking>,
+}
+
+struct Lacking {
+    name: String,
+    usages: String,
+    services: Vec<String>,
+    evidence: Vec<Evidence>,
+    count: usize,
+}
+
+impl OurCertificates {
+    fn add(&mut self, inputs: &Inputs<'_>, i: usize, svc: &Service, tls: &TlsInfo, label: &str) {
+        let (leaf, as_client) = match (svc.kind, svc.partner) {
+            (Kind::Federation, Some((_, true))) => (tls.client_certificates.first(), true),
+            (Kind::Federation, _) | (Kind::AccessSip, _) => (tls.certificates.first(), false),
+            _ => return,
+        };
+        let Some(leaf) = leaf.filter(|c| c.parse_error.is_none()) else {
+            return;
+        };
+        self.seen += 1;
+        let Some(eku) = leaf.eku.as_ref().filter(|e| !e.allows_client_auth()) else {
+            return;
+        };
+        let name = cert_names(leaf);
+        let key = format!("{name}|{}", leaf.not_after.as_deref().unwrap_or_default());
+        let l = self.lacking.entry(key).or_insert_with(|| Lacking {
+            name: leaf.subject_cn.clone().unwrap_or_else(|| name.clone()),
+            usages: eku.words(),
+            services: Vec::new(),
+            evidence: Vec::new(),
+            count: 0,
+        });
+        if !l.services.iter().any(|s| s == label) {
+            l.services.push(label.to_string());
+        }
+        l.count += 1;
+        if l.evidence.len() < EVIDENCE_KEPT {
+            l.evidence.push(evidence(
+                inputs,
+                i,
+                format!(
+                    "our Access Edge's certificate {name}, sent as the TLS {} on {label}: extended key usage {}, \
+                     no Client Authentication",
+                    if as_client { "client" } else { "server" },
+                    eku.words()
+                ),
+            ));
+        }
+    }
+
+    fn report(self, d: &mut Diagnosis) {
+        if self.seen == 0 {
+            d.skipped.push(super::Skipped {
+                id: "F14",
+                title: "Our certificate lacks the Client Authentication EKU",
+                needs: "our Access Edge's certificate on the wire: a federation (5061) or Access Edge SIP/TLS \
+                        handshake in TLS 1.0-1.2, captured whole (full snap length)"
+                    .into(),
+            });
+        }
+        for l in self.lacking.into_values() {
+            d.findings.push(Finding {
+                id: "F14",
+                severity: Severity::Warning,
+                confidence: Confidence::Low,
+                title: format!(
+                    "Our Access Edge certificate {} has no Client Authentication usage (EKU)",
+                    l.name
+                ),
+                explanation: format!(
+                    "The certificate our Access Edge presented ({} handshake{}, on {}) lists the extended key usages \
+                     {}, without Client Authentication (1.3.6.1.5.5.7.3.2). The Edge uses its external certificate \
+                     as the client certificate of mutual TLS when it opens federation connections, and a partner that \
+                     checks the client certificate's usage may refuse it. Public CAs are removing Client \
+                     Authentication from TLS server certificates (the Chrome Root Program accepts only \
+                     Server-Authentication-only public server certificates from 15 June 2026), so a renewal brings \
+                     this. Whether Skype for Business and Lync Edges enforce the usage on federation peers is not \
+                     established: this is a risk to test, not a proven fault.",
+                    l.count,
+                    plural(l.count),
+                    l.services.join(" and "),
+                    l.usages
+                ),
+                fix: "Test federation with this certificate against your main partners (Test-CsFederatedPartner); when \
+                      you renew, ask the CA for a certificate that carries both Server Authentication and Client \
+                      Authentication while it still issues one, and watch the federation findings (F4) after the change."
+                    .into(),
+                citation: "Microsoft, \"Edge Server environmental requirements in Skype for Business Server\" > Certificate planning > Edge Certificate table (external Edge certificate, used for federation's mutual TLS); Chrome Root Program policy on clientAuth in public TLS server certificates (serverAuth only from 15 June 2026)",
+                evidence: l.evidence,
+            });
+        }
     }
 }
 

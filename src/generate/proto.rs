@@ -146,10 +146,21 @@ pub fn server_flight(
     sans: &[&str],
     request_client_cert: bool,
 ) -> Vec<u8> {
+    server_flight_with_eku(rng, cert_host, sans, request_client_cert, &[])
+}
+
+/// As [`server_flight`], the server's certificate listing the extended key usages `eku`.
+pub fn server_flight_with_eku(
+    rng: &mut Rng,
+    cert_host: &str,
+    sans: &[&str],
+    request_client_cert: bool,
+    eku: &[[u8; 8]],
+) -> Vec<u8> {
     let random = rng.array32();
     let sid = rng.array32();
     let mut hs = server_hello_msg(&random, &sid);
-    let cert = x509_certificate(rng, cert_host, sans, "Contoso Issuing CA 01");
+    let cert = x509_certificate_with_eku(rng, cert_host, sans, "Contoso Issuing CA 01", eku);
     let ca = x509_certificate(rng, "Contoso Issuing CA 01", &[], "Contoso Root CA");
     hs.extend(certificate_msg(&[cert, ca]));
     if request_client_cert {
@@ -162,9 +173,18 @@ pub fn server_flight(
 /// Client's second flight: [Certificate], ClientKeyExchange (RSA, 256-byte encrypted
 /// pre-master), [CertificateVerify], ChangeCipherSpec, encrypted Finished.
 pub fn client_finish_flight(rng: &mut Rng, client_cert_host: Option<&str>) -> Vec<u8> {
+    client_finish_flight_with_eku(rng, client_cert_host, &[])
+}
+
+/// As [`client_finish_flight`], the client's certificate listing the extended key usages `eku`.
+pub fn client_finish_flight_with_eku(
+    rng: &mut Rng,
+    client_cert_host: Option<&str>,
+    eku: &[[u8; 8]],
+) -> Vec<u8> {
     let mut hs = Vec::new();
     if let Some(h) = client_cert_host {
-        let cert = x509_certificate(rng, h, &[h], "Contoso Issuing CA 01");
+        let cert = x509_certificate_with_eku(rng, h, &[h], "Contoso Issuing CA 01", eku);
         hs.extend(certificate_msg(&[cert]));
     }
     let mut cke = Vec::new();
@@ -270,6 +290,12 @@ pub fn name_cn(cn: &str) -> Vec<u8> {
     )])
 }
 
+/// id-kp-serverAuth (1.3.6.1.5.5.7.3.1), DER content of the OID.
+pub const EKU_SERVER_AUTH: [u8; 8] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
+/// id-kp-clientAuth (1.3.6.1.5.5.7.3.2), DER content of the OID.
+pub const EKU_CLIENT_AUTH: [u8; 8] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
+const OID_EKU: [u8; 3] = [0x55, 0x1d, 0x25];
+
 /// A structurally valid X.509 v3 certificate (1024-bit made-up RSA key, random
 /// signature): subject/issuer CN, validity 2026-01-01..2028-01-01, SAN dNSNames.
 pub fn x509_certificate(
@@ -277,6 +303,18 @@ pub fn x509_certificate(
     subject_cn: &str,
     sans: &[&str],
     issuer_cn: &str,
+) -> Vec<u8> {
+    x509_certificate_with_eku(rng, subject_cn, sans, issuer_cn, &[])
+}
+
+/// As [`x509_certificate`], with an extended key usage extension listing `eku` (OIDs such as
+/// [`EKU_SERVER_AUTH`]) when it is not empty.
+pub fn x509_certificate_with_eku(
+    rng: &mut Rng,
+    subject_cn: &str,
+    sans: &[&str],
+    issuer_cn: &str,
+    eku: &[[u8; 8]],
 ) -> Vec<u8> {
     let mut serial = rng.bytes(16);
     serial[0] &= 0x7f;
@@ -301,10 +339,17 @@ pub fn x509_certificate(
         name_cn(subject_cn),
         spki,
     ];
+    let mut exts = Vec::new();
     if !sans.is_empty() {
         let names: Vec<Vec<u8>> = sans.iter().map(|s| der(0x82, s.as_bytes())).collect();
-        let san_ext = seq(&[der(0x06, &OID_SAN), der(0x04, &seq(&names))]);
-        parts.push(der(0xa3, &seq(&[san_ext])));
+        exts.push(seq(&[der(0x06, &OID_SAN), der(0x04, &seq(&names))]));
+    }
+    if !eku.is_empty() {
+        let oids: Vec<Vec<u8>> = eku.iter().map(|o| der(0x06, o)).collect();
+        exts.push(seq(&[der(0x06, &OID_EKU), der(0x04, &seq(&oids))]));
+    }
+    if !exts.is_empty() {
+        parts.push(der(0xa3, &seq(&exts)));
     }
     let tbs = seq(&parts);
     let mut sig = vec![0u8];
@@ -745,5 +790,33 @@ mod tests {
         assert_eq!(c[0], 0x30);
         assert_eq!(c[1], 0x82);
         assert_eq!(usize::from(u16::from_be_bytes([c[2], c[3]])), c.len() - 4);
+    }
+
+    #[test]
+    fn extended_key_usage_reads_back() {
+        let c = x509_certificate_with_eku(
+            &mut Rng::new(2),
+            "sip.contoso.com",
+            &["sip.contoso.com"],
+            "CA",
+            &[EKU_SERVER_AUTH],
+        );
+        let info = crate::identify::tls::cert_info(&c);
+        assert_eq!(info.san_dns, ["sip.contoso.com"]);
+        let eku = info.eku.expect("an EKU extension");
+        assert!(eku.server_auth && !eku.allows_client_auth());
+        let both = x509_certificate_with_eku(
+            &mut Rng::new(2),
+            "sip.contoso.com",
+            &[],
+            "CA",
+            &[EKU_SERVER_AUTH, EKU_CLIENT_AUTH],
+        );
+        let eku = crate::identify::tls::cert_info(&both).eku.expect("EKU");
+        assert!(eku.allows_client_auth());
+        assert_eq!(eku.words(), "Server Authentication, Client Authentication");
+        // No extension: any purpose, nothing to read.
+        let none = x509_certificate(&mut Rng::new(2), "sip.contoso.com", &[], "CA");
+        assert_eq!(crate::identify::tls::cert_info(&none).eku, None);
     }
 }

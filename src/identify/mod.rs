@@ -36,7 +36,7 @@ pub use http::HttpInfo;
 pub use rtp::RtpInfo;
 pub use sip::SipInfo;
 pub use stun::{StunFraming, StunInfo};
-pub use tls::{CertInfo, TlsAlert, TlsInfo, TlsOutcome};
+pub use tls::{CertInfo, Eku, TlsAlert, TlsInfo, TlsOutcome};
 pub use xmpp::XmppInfo;
 
 use crate::flow::{OpenFlow, Prefix};

@@ -107,6 +107,57 @@ pub struct CertInfo {
     /// The DER did not parse as X.509.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
+    /// The extended key usages (RFC 5280 §4.2.1.12); `None` when the certificate has no such
+    /// extension, which leaves it usable for any purpose. Read by the certificate checks (F14).
+    #[serde(skip)]
+    pub eku: Option<Eku>,
+}
+
+/// The extended key usages a certificate lists, as far as the Edge's TLS cares.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Eku {
+    /// anyExtendedKeyUsage (2.5.29.37.0).
+    pub any: bool,
+    /// id-kp-serverAuth (1.3.6.1.5.5.7.3.1).
+    pub server_auth: bool,
+    /// id-kp-clientAuth (1.3.6.1.5.5.7.3.2).
+    pub client_auth: bool,
+    /// Any other usage listed.
+    pub others: usize,
+}
+
+impl Eku {
+    /// Whether a peer that checks the usage accepts the certificate for TLS client
+    /// authentication.
+    pub fn allows_client_auth(&self) -> bool {
+        self.any || self.client_auth
+    }
+
+    /// The usages in words, as certificate viewers name them.
+    pub fn words(&self) -> String {
+        let mut w: Vec<String> = Vec::new();
+        if self.any {
+            w.push("any purpose".into());
+        }
+        if self.server_auth {
+            w.push("Server Authentication".into());
+        }
+        if self.client_auth {
+            w.push("Client Authentication".into());
+        }
+        if self.others > 0 {
+            w.push(format!(
+                "{} other usage{}",
+                self.others,
+                if self.others == 1 { "" } else { "s" }
+            ));
+        }
+        if w.is_empty() {
+            "no usage".into()
+        } else {
+            w.join(", ")
+        }
+    }
 }
 
 /// A TLS alert.
@@ -303,6 +354,22 @@ pub fn cert_info(der: &[u8]) -> CertInfo {
                     .collect(),
                 _ => Vec::new(),
             };
+            let eku = match c.extended_key_usage() {
+                Ok(Some(ext)) => {
+                    let e = ext.value;
+                    Some(Eku {
+                        any: e.any,
+                        server_auth: e.server_auth,
+                        client_auth: e.client_auth,
+                        others: usize::from(e.code_signing)
+                            + usize::from(e.email_protection)
+                            + usize::from(e.time_stamping)
+                            + usize::from(e.ocsp_signing)
+                            + e.other.len(),
+                    })
+                }
+                _ => None,
+            };
             let v = c.validity();
             CertInfo {
                 subject_cn: cn(c.subject()),
@@ -312,6 +379,7 @@ pub fn cert_info(der: &[u8]) -> CertInfo {
                 not_after: Some(rfc3339(v.not_after.timestamp())),
                 expired_at_capture: None,
                 parse_error: None,
+                eku,
             }
         }
         Err(e) => CertInfo {

@@ -246,7 +246,7 @@ pub struct Needing {
 pub const NEEDING: [Needing; 9] = [
     Needing {
         fact: Fact::TcpOutcome,
-        ids: "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I5",
+        ids: "F1-F3, D2, CRL1, A2, A4, A11, A13-A15, I2, I3, I5",
         title: "TCP connections unanswered or refused",
     },
     Needing {
@@ -256,7 +256,7 @@ pub const NEEDING: [Needing; 9] = [
     },
     Needing {
         fact: Fact::Payload,
-        ids: "F4-F10, F12",
+        ids: "F4-F10, F12, F14",
         title: "Federation TLS handshake, certificate and retry-loop checks",
     },
     Needing {
@@ -266,7 +266,7 @@ pub const NEEDING: [Needing; 9] = [
     },
     Needing {
         fact: Fact::Payload,
-        ids: "D1, D3-D5",
+        ids: "D1, D3-D5, D7",
         title: "DNS answer checks",
     },
     Needing {
