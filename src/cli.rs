@@ -349,10 +349,10 @@ pub struct ReadArgs {
     /// Display filter over the flows, like tshark's -Y, applied after the analysis (the
     /// accounting still covers every packet): `ip == 10.45.16.0/24 and port in {443, 5061}`,
     /// `verdict != permitted && interface == internal`, `not state == SF`. Fields: ip, ip.src,
-    /// ip.dst, port, port.src, port.dst, transport, protocol, state, packets, bytes, duration,
-    /// and with `audit`: interface, service, verdict, severity, and `blocked` alone (a firewall
-    /// log denied the flow on every line). Wireshark's names work where a
-    /// flow can answer them: ip.addr, ipv6.addr/.src/.dst, ip.proto, tcp.port, udp.port,
+    /// ip.dst, port, port.src, port.dst, transport, payload, state, packets, bytes, duration,
+    /// and with `audit`: documented, interface, service, verdict, severity, and `blocked` alone
+    /// (a firewall log denied the flow on every line); protocol matches payload or documented.
+    /// Wireshark's names work where a flow can answer them: ip.addr, ipv6.addr/.src/.dst, ip.proto, tcp.port, udp.port,
     /// tcp.srcport, tcp.dstport, udp.srcport, udp.dstport, frames,
     /// tls.handshake.extensions_server_name; `tcp`, `udp`, `icmp`, `ip`, `ipv6`, `tls`, `stun`,
     /// `rtp`, `sip`... alone test presence; `contains` and `matches` (or `~`) test text.

@@ -149,10 +149,11 @@ pub struct Judgement {
     pub edge_interface: Option<Interface>,
     pub edge_service: Option<Service>,
     pub direction: Option<Direction>,
-    /// The protocol in the documents' words (from the rule that matched, or the nearest one);
-    /// empty when no rule is near, written as null.
+    /// The documented protocol: the documents' words (from the rule that matched, or the
+    /// nearest one); empty when no rule is near, written as null. Apart from the flow's
+    /// `transport` (its IP protocol) and its `payload` (what identification found).
     #[serde(serialize_with = "empty_as_null")]
-    pub protocol: Arc<str>,
+    pub documented: Arc<str>,
     pub verdict: Verdict,
     /// Ids of the rules that permit the flow (or the nearest rules, for a violation).
     pub rules: Arc<[Arc<str>]>,
@@ -165,8 +166,9 @@ pub struct Judgement {
     /// The flow was judged with initiator and responder swapped from the first packet seen,
     /// because no SYN was seen and only that orientation matches the matrix.
     pub judged_reversed: bool,
-    /// The protocol the payload showed, when it was identified with certainty.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The protocol the payload showed, when it was identified with certainty (what the judge
+    /// read; reports write the flow's `payload` for every identified flow).
+    #[serde(skip)]
     pub identified: Option<&'static str>,
 }
 
@@ -702,7 +704,7 @@ impl<'a> Judge<'a> {
             edge_interface: d.edge_interface,
             edge_service: d.edge_service,
             direction: d.direction,
-            protocol: texts.text(&d.protocol),
+            documented: texts.text(&d.protocol),
             verdict: d.verdict,
             rules: texts.list(&d.rules),
             reason: Reason {
@@ -1352,7 +1354,10 @@ mod tests {
                                 j.reason.with_ends([f.initiator, f.responder]).to_string(),
                                 d.reason
                             );
-                            assert_eq!((j.verdict, &*j.protocol), (d.verdict, d.protocol.as_str()));
+                            assert_eq!(
+                                (j.verdict, &*j.documented),
+                                (d.verdict, d.protocol.as_str())
+                            );
                             assert_eq!(j.rules.len(), d.rules.len());
                             assert_eq!(j.judged_reversed, d.judged_reversed);
                             checked += 1;

@@ -558,7 +558,7 @@ fn snapshot_of_the_violations_audit() {
             serde_json::json!({
                 "initiator": f["initiator"], "responder": f["responder"], "transport": f["transport"],
                 "edge_interface": f["edge_interface"], "edge_service": f["edge_service"], "direction": f["direction"],
-                "protocol": f["protocol"], "verdict": f["verdict"], "rules": f["rules"], "reason": f["reason"],
+                "documented": f["documented"], "verdict": f["verdict"], "rules": f["rules"], "reason": f["reason"],
             })
         })
         .collect();

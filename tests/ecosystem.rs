@@ -269,7 +269,7 @@ fn zeek_audit_adds_the_judgement_columns() {
         [
             "edge_interface",
             "edge_service",
-            "edge_protocol",
+            "documented",
             "verdict",
             "rules"
         ]

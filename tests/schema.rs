@@ -122,7 +122,7 @@ fn machine_outputs() -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
     let mut push_doc = |what: String, text: &str| {
         assert!(
-            text.starts_with("{\n  \"schema_version\": \"1.2\","),
+            text.starts_with("{\n  \"schema_version\": \"2.0\","),
             "{what}: schema_version is not first"
         );
         out.push((
@@ -255,7 +255,7 @@ fn machine_outputs() -> Vec<(String, String, Value)> {
                     Some("display_filter") => "display_filter",
                     Some("summary") => {
                         assert!(
-                            line.starts_with(r#"{"type":"summary","schema_version":"1.2","#),
+                            line.starts_with(r#"{"type":"summary","schema_version":"2.0","#),
                             "{what}: {line}"
                         );
                         ""
@@ -443,7 +443,7 @@ fn unknown_endpoint_flows_have_null_protocol_and_interface_and_ids_in_tallies() 
         .collect();
     assert!(!unknown.is_empty());
     for f in unknown {
-        assert!(f["protocol"].is_null(), "{f}");
+        assert!(f["documented"].is_null(), "{f}");
         assert!(
             f["edge_interface"].is_null() && f["edge_service"].is_null(),
             "{f}"

@@ -286,10 +286,10 @@ impl Tallies {
             iface.entry(Cow::Borrowed(i)).or_default().add(f);
             let sv = j.edge_service.map_or("none", service_label);
             svc.entry(Cow::Borrowed(sv)).or_default().add(f);
-            let p = if j.protocol.is_empty() {
+            let p = if j.documented.is_empty() {
                 crate::net::IpProto(f.protocol).name()
             } else {
-                Cow::Borrowed(&*j.protocol)
+                Cow::Borrowed(&*j.documented)
             };
             proto.entry(p).or_default().add(f);
             verdict

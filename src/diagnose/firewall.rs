@@ -176,7 +176,7 @@ pub fn attach(
             );
             let e = fw1
                 .entry(rule)
-                .or_insert_with(|| (j.protocol.to_string(), Vec::new()));
+                .or_insert_with(|| (j.documented.to_string(), Vec::new()));
             e.1.push(evidence(analysis, i, x, detail));
         } else if x.blocked() {
             // Let through on another line, it reached the Edge: a violation, not FW2's.

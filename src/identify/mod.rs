@@ -151,6 +151,30 @@ impl Protocol {
             Protocol::Unknown => "unknown",
         }
     }
+
+    /// The id machine formats write as a flow's `payload` (`tls`, `ms-turn`, `stun`...): the
+    /// label in lower case, `None` for `unknown`.
+    pub fn payload_id(self) -> Option<&'static str> {
+        Some(match self {
+            Protocol::Tls => "tls",
+            Protocol::PseudoTls => "ms-turn/pseudo-tls",
+            Protocol::MsTurn => "ms-turn",
+            Protocol::Stun => "stun",
+            Protocol::Turn => "turn",
+            Protocol::Rtp => "rtp",
+            Protocol::Rtcp => "rtcp",
+            Protocol::Srtp => "srtp",
+            Protocol::Dtls => "dtls",
+            Protocol::Sip => "sip",
+            Protocol::Xmpp => "xmpp",
+            Protocol::Http => "http",
+            Protocol::Dns => "dns",
+            Protocol::Ssh => "ssh",
+            Protocol::Rdp => "rdp",
+            Protocol::Smb => "smb",
+            Protocol::Unknown => return None,
+        })
+    }
 }
 
 impl std::fmt::Display for Protocol {

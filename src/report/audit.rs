@@ -470,8 +470,8 @@ pub fn write_csv(
         "packets",
         "bytes",
         "conn_state",
-        "protocol",
-        "identified",
+        "documented",
+        "payload",
         "edge_interface",
         "edge_service",
         "verdict",
@@ -493,12 +493,12 @@ pub fn write_csv(
             f.packets().to_string(),
             f.wire_bytes().to_string(),
             f.conn_state().to_string(),
-            j.protocol.to_string(),
+            j.documented.to_string(),
             analysis
                 .identification(f)
-                .filter(|i| i.protocol != crate::identify::Protocol::Unknown)
-                .map(|i| i.protocol.label().to_string())
-                .unwrap_or_default(),
+                .and_then(|i| i.protocol.payload_id())
+                .unwrap_or_default()
+                .to_string(),
             // Ids, as JSON, Zeek and -Y write them; an empty cell is CSV's null.
             j.edge_interface.map(id_of).unwrap_or_default(),
             j.edge_service.map(id_of).unwrap_or_default(),

@@ -301,7 +301,7 @@ fn write_kinds(
             direction: j.direction,
             transport: f.protocol,
             port: kind_port(audit, matrix, f, j),
-            protocol: &j.protocol,
+            protocol: &j.documented,
             reason: j.reason.shared(),
         };
         let i = *index.entry(key).or_insert_with(|| {
@@ -757,10 +757,10 @@ fn write_flows(
                 initiator_cell(f),
                 responder_cell(f),
                 j.edge_interface.map_or("-", interface_label),
-                if j.protocol.is_empty() {
+                if j.documented.is_empty() {
                     "-"
                 } else {
-                    &j.protocol
+                    &j.documented
                 },
                 words::thousands(f.packets()),
                 words::thousands(f.wire_bytes()),
@@ -790,10 +790,10 @@ fn write_flows(
             ),
             initiator_cell(f),
             responder_cell(f),
-            if j.protocol.is_empty() {
+            if j.documented.is_empty() {
                 crate::net::transport_name(f.protocol)
             } else {
-                j.protocol.to_string()
+                j.documented.to_string()
             },
             words::thousands(f.packets()),
             words::bytes(f.wire_bytes()),

@@ -909,10 +909,10 @@ fn flows_section(o: &mut String, analysis: &Analysis, shown: &Shown<'_>) {
             Esc(&init),
             Esc(&endpoint(f.responder)),
             edge,
-            Esc(if j.protocol.is_empty() {
+            Esc(if j.documented.is_empty() {
                 "-"
             } else {
-                &j.protocol
+                &j.documented
             }),
             Esc(&payload),
             f.packets(),

@@ -766,8 +766,8 @@ impl UndocumentedKey {
     }
 
     fn arrow(&self, f: &crate::flow::Flow, j: &Judgement, analysis: &Analysis) -> Arrow {
-        let protocol = if !j.protocol.is_empty() {
-            j.protocol.to_string()
+        let protocol = if !j.documented.is_empty() {
+            j.documented.to_string()
         } else {
             analysis
                 .identification(f)

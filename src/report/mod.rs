@@ -70,7 +70,7 @@ impl TextOptions {
 
 /// The version of the machine-readable schema (docs/SCHEMA.md): the major number changes when
 /// a field changes meaning or goes away, the minor number when fields are added.
-pub const SCHEMA_VERSION: &str = "1.2";
+pub const SCHEMA_VERSION: &str = "2.0";
 
 /// RFC 3339 text for an optional timestamp.
 fn rfc3339_opt(ns: Option<i64>) -> Option<String> {
@@ -196,6 +196,10 @@ pub struct FlowRecord<'a> {
     /// Community ID v1 (seed 0), the flow join key of Zeek, Suricata and Wireshark; null for
     /// a flow whose ends are of different address families.
     pub community_id: Option<String>,
+    /// The payload's protocol as identification found it (`tls`, `stun`, `ms-turn`...),
+    /// whatever the verdict; null when nothing was recognised. Apart from `transport` (the IP
+    /// protocol) and, in an audit, `documented` (the documents' protocol).
+    pub payload: Option<&'static str>,
     /// What the payload showed: protocol, confidence, a one-line summary and the evidence
     /// (TLS SNI and certificates, STUN method and addresses, RTP payload types...).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,6 +254,7 @@ impl<'a> FlowRecord<'a> {
             .map_or((0, 0), |t| (t.retransmissions[0], t.retransmissions[1]));
         let first = f.first_ts_ns();
         let last = f.last_ts_ns();
+        let identification = analysis.identification(f);
         FlowRecord {
             id: f.id,
             transport: transport_name(f.protocol),
@@ -279,7 +284,8 @@ impl<'a> FlowRecord<'a> {
             snaplen_truncated_packets: f.truncated_packets,
             end: f.end,
             community_id: zeek::community_id(f),
-            identification: analysis.identification(f),
+            payload: identification.and_then(|i| i.protocol.payload_id()),
+            identification,
         }
     }
 }

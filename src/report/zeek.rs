@@ -104,7 +104,7 @@ pub const PAYLOAD_FIELD: (&str, &str) = ("payload", "string");
 pub const AUDIT_FIELDS: [(&str, &str); 5] = [
     ("edge_interface", "string"),
     ("edge_service", "string"),
-    ("edge_protocol", "string"),
+    ("documented", "string"),
     ("verdict", "string"),
     ("rules", "set[string]"),
 ];
@@ -335,8 +335,7 @@ fn icmp6_counterpart(icmp_type: u8, code: u8) -> u8 {
 
 /// edgewise's payload protocol, lower-case, when one was identified.
 pub fn payload(id: Option<&Identification>) -> Option<String> {
-    id.filter(|i| i.protocol != crate::identify::Protocol::Unknown)
-        .map(|i| i.protocol.label().to_ascii_lowercase())
+    id.and_then(|i| i.protocol.payload_id()).map(str::to_string)
 }
 
 fn judgement_cells(j: &Judgement) -> Vec<Cell> {
@@ -347,10 +346,10 @@ fn judgement_cells(j: &Judgement) -> Vec<Cell> {
     vec![
         name(j.edge_interface.and_then(|i| serde_json::to_value(i).ok())),
         name(j.edge_service.and_then(|s| serde_json::to_value(s).ok())),
-        if j.protocol.is_empty() {
+        if j.documented.is_empty() {
             Cell::Unset
         } else {
-            Cell::Str(j.protocol.to_string())
+            Cell::Str(j.documented.to_string())
         },
         Cell::Str(j.verdict.label().to_string()),
         Cell::Set(j.rules.iter().map(|r| r.to_string()).collect()),

@@ -79,12 +79,24 @@ fn actuals(field: Field, v: &FlowView<'_>) -> Vec<Actual> {
                 }
             }
             if let Some(j) = v.judgement {
-                if !j.protocol.is_empty() {
-                    out.push(Actual::Text(j.protocol.to_ascii_lowercase()));
+                if !j.documented.is_empty() {
+                    out.push(Actual::Text(j.documented.to_ascii_lowercase()));
                 }
             }
             out
         }
+        Field::Payload => v
+            .identification
+            .and_then(|id| id.protocol.payload_id())
+            .map(|p| Actual::Text(p.to_string()))
+            .into_iter()
+            .collect(),
+        Field::Documented => v
+            .judgement
+            .filter(|j| !j.documented.is_empty())
+            .map(|j| Actual::Text(j.documented.to_ascii_lowercase()))
+            .into_iter()
+            .collect(),
         Field::Interface => v
             .judgement
             .map(|j| {

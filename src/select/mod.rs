@@ -106,7 +106,12 @@ pub enum Field {
     UdpSrcPort,
     UdpDstPort,
     Transport,
+    /// Either of the two below: what the payload showed or what the documents call the flow.
     Protocol,
+    /// The payload's protocol as identification found it (`tls`, `stun`...).
+    Payload,
+    /// The documents' protocol of the rule that judged the flow (`sip/mtls`...).
+    Documented,
     /// The TLS server name the client asked for.
     Sni,
     Interface,
@@ -124,7 +129,7 @@ pub enum Field {
 
 impl Field {
     /// Every name a filter accepts, the field's own name first (the name messages use).
-    const ALL: [(&'static str, Field); 31] = [
+    const ALL: [(&'static str, Field); 33] = [
         ("ip", Field::Ip),
         ("ip.addr", Field::Ip),
         ("ip.src", Field::IpSrc),
@@ -144,6 +149,8 @@ impl Field {
         ("udp.dstport", Field::UdpDstPort),
         ("transport", Field::Transport),
         ("protocol", Field::Protocol),
+        ("payload", Field::Payload),
+        ("documented", Field::Documented),
         ("tls.handshake.extensions_server_name", Field::Sni),
         ("interface", Field::Interface),
         ("service", Field::Service),
@@ -179,7 +186,12 @@ impl Field {
     pub fn needs_audit(self) -> bool {
         matches!(
             self,
-            Field::Interface | Field::Service | Field::Verdict | Field::Severity | Field::Blocked
+            Field::Interface
+                | Field::Service
+                | Field::Verdict
+                | Field::Severity
+                | Field::Blocked
+                | Field::Documented
         )
     }
 
@@ -208,6 +220,8 @@ impl Field {
             self,
             Field::Transport
                 | Field::Protocol
+                | Field::Payload
+                | Field::Documented
                 | Field::Sni
                 | Field::Interface
                 | Field::Service

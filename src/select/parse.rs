@@ -599,7 +599,9 @@ impl<'s> Parser<'s> {
                 Val::Text(s) => Ok(Val::Rank(severity_rank_of(&s))),
                 v => Ok(v),
             },
-            Field::Protocol | Field::Sni => Ok(Val::Text(text.to_ascii_lowercase())),
+            Field::Protocol | Field::Payload | Field::Documented | Field::Sni => {
+                Ok(Val::Text(text.to_ascii_lowercase()))
+            }
             Field::Blocked => Err(self.error(
                 t,
                 "blocked is tested alone: `blocked` keeps the flows a firewall log says it \

@@ -56,7 +56,7 @@ fn judgement(interface: Interface, service: Service, verdict: Verdict) -> Judgem
         edge_interface: Some(interface),
         edge_service: Some(service),
         direction: None,
-        protocol: "SIP/MTLS".into(),
+        documented: "SIP/MTLS".into(),
         verdict,
         rules: Vec::new().into(),
         reason: Default::default(),
@@ -172,6 +172,10 @@ fn audit_fields() {
     assert!(eval_on("service == internal", &f, Some(&j), 0));
     assert!(!eval_on("interface == external", &f, Some(&j), 0));
     assert!(eval_on("protocol == sip/mtls", &f, Some(&j), 0));
+    // The documents' protocol and the payload's apart: this flow has no identification.
+    assert!(eval_on("documented == sip/mtls", &f, Some(&j), 0));
+    assert!(!eval_on("payload == sip/mtls", &f, Some(&j), 0));
+    assert!(!eval_on("payload", &f, Some(&j), 0));
     let ext = judgement(Interface::ExternalVip, Service::Av, Verdict::Permitted);
     assert!(eval_on(
         "interface == external-vip and service == av",

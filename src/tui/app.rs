@@ -201,7 +201,7 @@ pub fn haystack(f: &Flow, j: &Judgement) -> String {
         f.responder.ip,
         f.responder.port,
         transport_name(f.protocol),
-        j.protocol,
+        j.documented,
         j.verdict.label(),
         j.edge_interface.map_or("none", interface_label),
         j.edge_service.map_or("none", crate::judge::service_label),
@@ -233,7 +233,7 @@ fn compare(col: Column, a: (&Flow, &Judgement), b: (&Flow, &Judgement)) -> Order
             (fa.responder.ip, fa.responder.port).cmp(&(fb.responder.ip, fb.responder.port))
         }
         Column::Transport => transport_name(fa.protocol).cmp(&transport_name(fb.protocol)),
-        Column::Protocol => ja.protocol.cmp(&jb.protocol),
+        Column::Protocol => ja.documented.cmp(&jb.documented),
         Column::Interface => {
             (ja.edge_interface, ja.edge_service).cmp(&(jb.edge_interface, jb.edge_service))
         }

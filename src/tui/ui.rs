@@ -389,10 +389,10 @@ fn cell_text(col: Column, f: &Flow, j: &Judgement) -> String {
         Column::Responder => endpoint(f.responder.ip, f.responder.port, f.protocol),
         Column::Transport => transport_name(f.protocol),
         Column::Protocol => {
-            if j.protocol.is_empty() {
+            if j.documented.is_empty() {
                 "-".into()
             } else {
-                j.protocol.to_string()
+                j.documented.to_string()
             }
         }
         Column::Interface => match (j.edge_interface, j.edge_service) {
@@ -660,10 +660,10 @@ pub fn render_detail(frame: &mut Frame, area: Rect, app: &App, i: usize) {
         j.edge_interface.map_or("-", interface_label),
         j.edge_service.map_or("-", service_label),
         j.direction.map_or("-", direction_label),
-        if j.protocol.is_empty() {
+        if j.documented.is_empty() {
             "-"
         } else {
-            &j.protocol
+            &j.documented
         }
     )));
     lines.push(Line::from(""));
