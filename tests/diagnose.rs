@@ -876,6 +876,83 @@ mod both_sides {
         }
     }
 
+    /// Two files, one per side, read together: the JSON `calls[]` and the text report's calls
+    /// section show the linked legs.
+    #[test]
+    fn two_files_one_per_side_read_together() {
+        let mut sim = Sim::new(7);
+        let link = [
+            generate::Link::eth(EDGE_EXT_MAC, EXT_GW_MAC),
+            generate::Link::eth(EDGE_INT_MAC, INT_GW_MAC),
+        ];
+        let ext = sim.add_interface("eth0", LINKTYPE_ETHERNET, 262_144, link[0].clone());
+        let int = sim.add_interface("eth1", LINKTYPE_ETHERNET, 262_144, link[1].clone());
+        let parts = Parts {
+            external: true,
+            internal: true,
+            sip_gap_ns: S / 2,
+        };
+        session(&mut sim, ext, int, &parts);
+        let cap = sim.into_capture();
+        let dir = tempfile::tempdir().expect("dir");
+        let mut paths = Vec::new();
+        for (iface, name) in [(ext, "outside.pcapng"), (int, "inside.pcapng")] {
+            let one = generate::Capture {
+                interfaces: vec![cap.interfaces[iface as usize].clone()],
+                frames: cap
+                    .frames
+                    .iter()
+                    .filter(|f| f.interface == iface)
+                    .map(|f| generate::Frame {
+                        interface: 0,
+                        ..f.clone()
+                    })
+                    .collect(),
+                expected: Vec::new(),
+            };
+            let mut bytes = Vec::new();
+            generate::write_pcapng(&mut bytes, &one, &PcapNgOptions::default()).expect("pcapng");
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            paths.push(path.to_str().expect("utf-8").to_string());
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let topology = root.join("captures/topology.toml");
+        let run = |format: &str| {
+            let out = edgewise()
+                .args([
+                    "audit", "-q", "--format", format, "-r", &paths[0], "-r", &paths[1],
+                ])
+                .args(["--topology", topology.to_str().expect("utf-8")])
+                .output()
+                .expect("runs");
+            String::from_utf8(out.stdout).expect("utf-8")
+        };
+        let json: serde_json::Value = serde_json::from_str(&run("json")).expect("json");
+        let calls = json["calls"].as_array().expect("calls");
+        let legs: Vec<&serde_json::Value> = calls
+            .iter()
+            .flat_map(|c| c["legs"].as_array().expect("legs"))
+            .collect();
+        let linked = |side: &str, link: &str| {
+            legs.iter()
+                .filter(|l| l["side"] == side && l["link"] == link)
+                .count()
+        };
+        assert_eq!(linked("external", "certain"), 2, "{calls:#?}");
+        assert_eq!(linked("internal", "inferred"), 2, "{calls:#?}");
+        let text = run("text");
+        assert!(
+            text.contains("[int] tcp 172.25.33.10:50200 -> 192.168.10.90:5061")
+                && text.contains("inferred from time and addresses"),
+            "{text}"
+        );
+        assert!(
+            text.contains("linked by the TURN relayed address"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn one_side_alone_or_a_late_pool_connection_links_nothing() {
         let only_internal = Parts {
