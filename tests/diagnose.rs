@@ -700,3 +700,289 @@ mod payload {
         assert_fires("D1", &d, Severity::Error);
     }
 }
+
+mod both_sides {
+    //! One session seen on both sides of the Edge: an internal TURN allocation and its relay
+    //! leg outside, an inbound SIP connection and the Edge's connection on to the pool.
+
+    use super::*;
+    use edgewise::diagnose::calls::{Call, Leg, LegKind};
+    use edgewise::diagnose::sides::{Link, Side};
+    use edgewise::generate::packets::Rng;
+    use edgewise::generate::proto::*;
+
+    /// What of the session the capture holds.
+    struct Parts {
+        external: bool,
+        internal: bool,
+        /// When the Edge's connection to the pool opens after the inbound one.
+        sip_gap_ns: i64,
+    }
+
+    /// Two internal clients allocate relays on the Edge internal interface at once (relayed
+    /// ports 52010 and 52020), each relay's media runs outside with the partner's A/V Edge,
+    /// and the partner's inbound SIP/MTLS is proxied to the pool.
+    fn session(s: &mut Sim, ext: u32, int: u32, p: &Parts) {
+        let mut inbound = TcpConv::new(
+            s,
+            ext,
+            sa("198.51.100.10:50123"),
+            sa("10.45.16.10:5061"),
+            40.0,
+        );
+        if p.external {
+            inbound.handshake(s);
+            inbound.data(s, Dir::Orig, b"\x16\x03\x01\x00\x05hello");
+        }
+        s.idle(p.sip_gap_ns);
+        let mut to_pool = TcpConv::new(
+            s,
+            int,
+            sa("172.25.33.10:50200"),
+            sa("192.168.10.90:5061"),
+            1.0,
+        );
+        if p.internal {
+            to_pool.handshake(s);
+            to_pool.data(s, Dir::Orig, b"\x16\x03\x01\x00\x05hello");
+        }
+        let mut rng = Rng::new(5);
+        let mut media = Vec::new();
+        for (client, relay, peer) in [
+            ("192.168.20.50:50010", "52010", "198.51.100.30:56000"),
+            ("192.168.20.51:50011", "52020", "198.51.100.30:56002"),
+        ] {
+            if p.internal {
+                let mut u = UdpFlow::new(int, sa(client), sa("172.25.33.10:3478"), 2.0);
+                let tx = txid(&mut rng);
+                u.send(s, Dir::Orig, &msturn_allocate_request(&mut rng, tx, true));
+                let relayed = sa(&format!("131.107.155.30:{relay}"));
+                let ok = msturn_allocate_success(&mut rng, tx, sa(client), relayed);
+                u.send(s, Dir::Resp, &ok);
+                u.finish(s, "SF", "x");
+            }
+            media.push(UdpFlow::new(
+                ext,
+                sa(&format!("10.45.16.30:{relay}")),
+                sa(peer),
+                30.0,
+            ));
+        }
+        if p.external {
+            for _ in 0..6 {
+                for m in media.iter_mut() {
+                    m.send_at(s, S / 4, Dir::Orig, &[0u8; 40]);
+                    m.send(s, Dir::Resp, &[1u8; 40]);
+                }
+            }
+        }
+        for m in media {
+            m.finish(s, "SF", "x");
+        }
+        for (c, on) in [(inbound, p.external), (to_pool, p.internal)] {
+            let mut c = c;
+            if on {
+                c.close(s, Dir::Orig);
+            }
+            c.finish(s, "SF", "x");
+        }
+    }
+
+    fn call_with_relay(d: &Diagnosis, port: u16) -> &Call {
+        d.calls
+            .iter()
+            .find(|c| c.relays.iter().any(|r| r.port() == port))
+            .unwrap_or_else(|| panic!("no call on relay port {port}: {:#?}", d.calls))
+    }
+
+    fn touches(l: &Leg, port: u16) -> bool {
+        l.initiator.port == port || l.responder.port == port
+    }
+
+    #[test]
+    fn an_internal_allocation_and_inbound_sip_are_linked_to_their_external_sides() {
+        let parts = Parts {
+            external: true,
+            internal: true,
+            sip_gap_ns: S / 2,
+        };
+        let d = diagnose(|s, ext, int| session(s, ext, int, &parts));
+        for (own, other) in [(52010, 52020), (52020, 52010)] {
+            let call = call_with_relay(&d, own);
+            let lines: Vec<String> = call.leg_lines().into_iter().map(|(_, l)| l).collect();
+            let alloc = call
+                .legs
+                .iter()
+                .find(|l| l.kind == LegKind::Allocation)
+                .expect("allocation");
+            assert_eq!((alloc.side, alloc.link), (Some(Side::Internal), None));
+            // The relay leg outside, linked by the relayed address: certain.
+            let relay = call
+                .legs
+                .iter()
+                .find(|l| l.kind == LegKind::Media && touches(l, own))
+                .unwrap_or_else(|| panic!("no relay leg: {lines:#?}"));
+            assert_eq!(
+                (relay.side, relay.link),
+                (Some(Side::External), Some(Link::Certain))
+            );
+            // The other client's concurrent session is not linked.
+            assert!(call.legs.iter().all(|l| !touches(l, other)), "{lines:#?}");
+            let client = if own == 52010 {
+                "192.168.20.50"
+            } else {
+                "192.168.20.51"
+            };
+            assert_eq!(alloc.initiator.ip.to_string(), client, "{lines:#?}");
+            // The partner's inbound SIP, and the Edge's connection on to the pool: inferred.
+            let inbound = call
+                .legs
+                .iter()
+                .find(|l| {
+                    l.kind == LegKind::Signalling
+                        && l.responder.port == 5061
+                        && l.side == Some(Side::External)
+                })
+                .unwrap_or_else(|| panic!("no inbound SIP: {lines:#?}"));
+            assert!(inbound.inferred && inbound.link.is_none(), "{lines:#?}");
+            let to_pool = call
+                .legs
+                .iter()
+                .find(|l| l.link == Some(Link::Inferred))
+                .unwrap_or_else(|| panic!("no internal SIP leg: {lines:#?}"));
+            assert_eq!(to_pool.side, Some(Side::Internal));
+            assert_eq!(to_pool.responder.ip.to_string(), "192.168.10.90");
+            assert!(to_pool.inferred, "shared, never the call's own leg");
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains("[int]") && l.contains("inferred from time and addresses")),
+                "{lines:#?}"
+            );
+            assert!(
+                lines.iter().any(
+                    |l| l.contains("[ext]") && l.contains("linked by the TURN relayed address")
+                ),
+                "{lines:#?}"
+            );
+            let json = serde_json::to_value(call).expect("json");
+            let legs = json["legs"].as_array().expect("legs");
+            assert!(legs
+                .iter()
+                .any(|l| l["side"] == "external" && l["link"] == "certain"));
+            assert!(legs
+                .iter()
+                .any(|l| l["side"] == "internal" && l["link"] == "inferred"));
+        }
+    }
+
+    /// Two files, one per side, read together: the JSON `calls[]` and the text report's calls
+    /// section show the linked legs.
+    #[test]
+    fn two_files_one_per_side_read_together() {
+        let mut sim = Sim::new(7);
+        let link = [
+            generate::Link::eth(EDGE_EXT_MAC, EXT_GW_MAC),
+            generate::Link::eth(EDGE_INT_MAC, INT_GW_MAC),
+        ];
+        let ext = sim.add_interface("eth0", LINKTYPE_ETHERNET, 262_144, link[0].clone());
+        let int = sim.add_interface("eth1", LINKTYPE_ETHERNET, 262_144, link[1].clone());
+        let parts = Parts {
+            external: true,
+            internal: true,
+            sip_gap_ns: S / 2,
+        };
+        session(&mut sim, ext, int, &parts);
+        let cap = sim.into_capture();
+        let dir = tempfile::tempdir().expect("dir");
+        let mut paths = Vec::new();
+        for (iface, name) in [(ext, "outside.pcapng"), (int, "inside.pcapng")] {
+            let one = generate::Capture {
+                interfaces: vec![cap.interfaces[iface as usize].clone()],
+                frames: cap
+                    .frames
+                    .iter()
+                    .filter(|f| f.interface == iface)
+                    .map(|f| generate::Frame {
+                        interface: 0,
+                        ..f.clone()
+                    })
+                    .collect(),
+                expected: Vec::new(),
+            };
+            let mut bytes = Vec::new();
+            generate::write_pcapng(&mut bytes, &one, &PcapNgOptions::default()).expect("pcapng");
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            paths.push(path.to_str().expect("utf-8").to_string());
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let topology = root.join("captures/topology.toml");
+        let run = |format: &str| {
+            let out = edgewise()
+                .args([
+                    "audit", "-q", "--format", format, "-r", &paths[0], "-r", &paths[1],
+                ])
+                .args(["--topology", topology.to_str().expect("utf-8")])
+                .output()
+                .expect("runs");
+            String::from_utf8(out.stdout).expect("utf-8")
+        };
+        let json: serde_json::Value = serde_json::from_str(&run("json")).expect("json");
+        let calls = json["calls"].as_array().expect("calls");
+        let legs: Vec<&serde_json::Value> = calls
+            .iter()
+            .flat_map(|c| c["legs"].as_array().expect("legs"))
+            .collect();
+        let linked = |side: &str, link: &str| {
+            legs.iter()
+                .filter(|l| l["side"] == side && l["link"] == link)
+                .count()
+        };
+        assert_eq!(linked("external", "certain"), 2, "{calls:#?}");
+        assert_eq!(linked("internal", "inferred"), 2, "{calls:#?}");
+        let text = run("text");
+        assert!(
+            text.contains("[int] tcp 172.25.33.10:50200 -> 192.168.10.90:5061")
+                && text.contains("inferred from time and addresses"),
+            "{text}"
+        );
+        assert!(
+            text.contains("linked by the TURN relayed address"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn one_side_alone_or_a_late_pool_connection_links_nothing() {
+        let only_internal = Parts {
+            external: false,
+            internal: true,
+            sip_gap_ns: S / 2,
+        };
+        let d = diagnose(|s, ext, int| session(s, ext, int, &only_internal));
+        assert!(!d.calls.is_empty());
+        for c in &d.calls {
+            assert!(
+                c.legs.iter().all(|l| l.side.is_none() && l.link.is_none()),
+                "{:#?}",
+                c.leg_lines()
+            );
+        }
+        // Both sides, but the pool connection opens 3 s after the inbound one: the media is
+        // still linked, the SIP is not.
+        let late = Parts {
+            external: true,
+            internal: true,
+            sip_gap_ns: 3 * S,
+        };
+        let d = diagnose(|s, ext, int| session(s, ext, int, &late));
+        let call = call_with_relay(&d, 52010);
+        assert!(call.legs.iter().any(|l| l.link == Some(Link::Certain)));
+        assert!(
+            call.legs.iter().all(|l| l.link != Some(Link::Inferred)),
+            "{:#?}",
+            call.leg_lines()
+        );
+    }
+}

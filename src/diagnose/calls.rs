@@ -27,6 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
+use super::sides::{self, EdgeSides, Link, Side};
 use super::Inputs;
 use crate::flow::tcp::Handshake;
 use crate::flow::{Endpoint, Flow};
@@ -74,6 +75,14 @@ pub struct Leg {
     /// is neither a failure nor an answer.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unrecorded: bool,
+    /// The side of the Edge the flow was on; set on every leg of a call seen on both sides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<Side>,
+    /// A leg on the other side of the Edge from the call's own allocation (or signalling), and
+    /// how it was linked: `certain` by the TURN relayed address, `inferred` by time and
+    /// addresses (an inbound SIP connection's internal connection to the pool).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
     /// The leg's state in words ("established", "4 SYNs, no answer", "one-way: 120 packets").
     pub outcome: String,
 }
@@ -174,19 +183,23 @@ impl Call {
                     " "
                 };
                 let text = format!(
-                    "{mark} +{:>7.3} s {:<10} {} {}:{} -> {}:{}: {}{}",
+                    "{mark} +{:>7.3} s {:<10} {}{} {}:{} -> {}:{}: {}{}",
                     (l.start_ts_ns - self.start_ts_ns) as f64 / 1e9,
                     format!("{:?}", l.kind).to_lowercase(),
+                    l.side.map_or(String::new(), |s| format!("[{}] ", s.label())),
                     l.transport,
                     l.initiator.ip,
                     l.initiator.port,
                     l.responder.ip,
                     l.responder.port,
                     l.outcome,
-                    if l.inferred {
-                        " (shared with the partner, inferred)"
-                    } else {
-                        ""
+                    match (l.link, l.inferred) {
+                        (Some(Link::Inferred), _) => {
+                            " (internal side of the inbound SIP connection, inferred from time and addresses)"
+                        }
+                        (Some(Link::Certain), _) => " (other side, linked by the TURN relayed address)",
+                        (None, true) => " (shared with the partner, inferred)",
+                        (None, false) => "",
                     }
                 );
                 (l.ok, text)
@@ -261,7 +274,48 @@ fn leg(inputs: &Inputs<'_>, i: usize, kind: LegKind, inferred: bool) -> Leg {
         ok,
         inferred,
         unrecorded: !inputs.recorded(i),
+        side: None,
+        link: None,
         outcome,
+    }
+}
+
+/// The internal connections linked (inferred) to the inbound SIP connections among `legs`, as
+/// legs of their own, after them.
+fn with_sip_sides(inputs: &Inputs<'_>, legs: &mut Vec<Leg>, pairs: &HashMap<usize, usize>) {
+    let linked: Vec<Leg> = legs
+        .iter()
+        .filter(|l| l.kind == LegKind::Signalling)
+        .filter_map(|l| pairs.get(&l.flow))
+        .map(|&p| Leg {
+            link: Some(Link::Inferred),
+            ..leg(inputs, p, LegKind::Signalling, true)
+        })
+        .collect();
+    legs.extend(linked);
+}
+
+/// Marks the sides of a call's legs when it was seen on both: every leg gets its side, and the
+/// call's own legs on the other side from its first allocation (or first own leg) are linked
+/// for certain (a relayed address or peer joined them).
+fn mark_sides(inputs: &Inputs<'_>, legs: &mut [Leg], edge: &EdgeSides) {
+    let flows = &inputs.analysis.flows;
+    let side_of: Vec<Option<Side>> = legs.iter().map(|l| edge.side(&flows[l.flow])).collect();
+    let home = legs
+        .iter()
+        .zip(&side_of)
+        .find(|(l, _)| l.kind == LegKind::Allocation)
+        .or_else(|| legs.iter().zip(&side_of).find(|(l, _)| !l.inferred))
+        .and_then(|(_, s)| *s);
+    let both = side_of.contains(&Some(Side::Internal)) && side_of.contains(&Some(Side::External));
+    if !both {
+        return;
+    }
+    for (l, s) in legs.iter_mut().zip(side_of) {
+        l.side = s;
+        if l.link.is_none() && !l.inferred && s.is_some() && s != home {
+            l.link = Some(Link::Certain);
+        }
     }
 }
 
@@ -378,6 +432,8 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
     }
     let flows = &inputs.analysis.flows;
     let site = Site::new(inputs);
+    let edge = EdgeSides::new(inputs.topology);
+    let sip_pairs = sides::sip_pairs(flows, inputs.topology, &edge);
     let stun = |i: usize| {
         inputs
             .analysis
@@ -598,6 +654,8 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
                 .take(shown_context)
                 .map(|&c| leg(inputs, c, LegKind::Signalling, true)),
         );
+        with_sip_sides(inputs, &mut legs, &sip_pairs);
+        mark_sides(inputs, &mut legs, &edge);
         legs.sort_by_key(|l| (l.start_ts_ns, l.flow));
         if legs.len() > LEGS_SHOWN {
             // Keep the failed legs in view: they are why a timeline is read.
@@ -637,11 +695,14 @@ pub fn group(inputs: &Inputs<'_>) -> (Vec<Call>, usize) {
                 .iter()
                 .any(|&c| !outcome(&flows[c], inputs.recorded(c)).0)
             {
-                let legs: Vec<Leg> = attempt
+                let mut legs: Vec<Leg> = attempt
                     .iter()
                     .take(LEGS_SHOWN)
                     .map(|&c| leg(inputs, c, LegKind::Signalling, false))
                     .collect();
+                with_sip_sides(inputs, &mut legs, &sip_pairs);
+                mark_sides(inputs, &mut legs, &edge);
+                legs.sort_by_key(|l| (l.start_ts_ns, l.flow));
                 let extra = attempt.len().saturating_sub(LEGS_SHOWN);
                 let partner = site
                     .partner_of

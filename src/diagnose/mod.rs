@@ -14,6 +14,7 @@ mod misdirected;
 mod paths;
 mod payload;
 mod services;
+pub mod sides;
 mod site;
 mod tls;
 
