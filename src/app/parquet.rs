@@ -27,7 +27,7 @@ pub fn write(
     let mut df = analytics::flows_frame(analysis, audit, selection, site)?;
     analytics::write_parquet(&mut df, flows).map_err(anyhow::Error::msg)?;
     if let Some(a) = audit {
-        let mut f = analytics::findings_frame(a, selection, site)?;
+        let mut f = analytics::findings_frame(analysis, a, selection, site)?;
         analytics::write_parquet(&mut f, findings).map_err(anyhow::Error::msg)?;
     }
     Ok(())
