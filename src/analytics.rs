@@ -315,10 +315,32 @@ pub fn summary(paths: &[PathBuf], by: &[String]) -> Result<DataFrame, String> {
             col("packets").sum().alias("packets"),
             col("bytes").sum().alias("bytes"),
         ])
+        // Most bytes first; ties in the order of the groups, so that a rerun prints the same.
         .sort(
-            ["bytes"],
-            SortMultipleOptions::default().with_order_descending(true),
+            std::iter::once("bytes").chain(by.iter().map(String::as_str)),
+            SortMultipleOptions::default()
+                .with_order_descending_multi(std::iter::once(true).chain(by.iter().map(|_| false)))
+                .with_nulls_last(true),
         )
         .collect()
         .map_err(|e| format!("cannot summarise: {e}"))
+}
+
+/// A frame's column names and its rows as text, null as `None`: what the summary prints.
+pub fn rows(df: &DataFrame) -> (Vec<String>, Vec<Vec<Option<String>>>) {
+    let names = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let rows = (0..df.height())
+        .map(|i| {
+            df.columns()
+                .iter()
+                .map(|c| match c.get(i) {
+                    Ok(AnyValue::Null) | Err(_) => None,
+                    Ok(AnyValue::String(s)) => Some(s.to_string()),
+                    Ok(AnyValue::StringOwned(s)) => Some(s.to_string()),
+                    Ok(v) => Some(v.to_string()),
+                })
+                .collect()
+        })
+        .collect();
+    (names, rows)
 }
