@@ -328,7 +328,11 @@ pub fn summary(paths: &[PathBuf], by: &[String]) -> Result<DataFrame, String> {
 
 /// A frame's column names and its rows as text, null as `None`: what the summary prints.
 pub fn rows(df: &DataFrame) -> (Vec<String>, Vec<Vec<Option<String>>>) {
-    let names = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let names = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let rows = (0..df.height())
         .map(|i| {
             df.columns()
