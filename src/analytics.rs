@@ -12,7 +12,6 @@ use polars::prelude::*;
 
 use crate::analysis::Analysis;
 use crate::audit::Audit;
-use crate::judge::{interface_label, service_label};
 
 /// Columns `edgewise summary` can group by.
 pub const GROUP_COLUMNS: &[&str] = &[
@@ -21,22 +20,62 @@ pub const GROUP_COLUMNS: &[&str] = &[
     "transport",
     "edge_interface",
     "edge_service",
-    "protocol",
+    "payload",
+    "documented",
     "verdict",
     "partner",
     "conn_state",
     "responder_port",
 ];
 
-fn label<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+/// A value's id as serde names it (`external-vip`, `av`, `inbound-to-edge`), as JSON writes it.
+fn id_of<T: serde::Serialize>(v: T) -> Option<String> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// A count as Parquet's signed INT64, which every engine reads (Spark and Trino do not all read
+/// unsigned 64-bit integers); a count past `i64::MAX` saturates.
+fn int64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A nanosecond time as a TIMESTAMP column: microseconds, UTC. Microseconds because Spark
+/// reads no nanosecond TIMESTAMP; the exact nanoseconds stay in the `_ns` column beside it.
+fn timestamp(name: &str, ns: Vec<i64>) -> Column {
+    let us: Vec<i64> = ns.into_iter().map(|t| t.div_euclid(1_000)).collect();
+    Series::new(name.into(), us)
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into()
+}
+
+/// A text column, null where the value is unknown or does not apply (never "").
+fn text(name: &str, values: Vec<Option<String>>) -> Column {
+    Column::new(name.into(), values)
+}
+
+/// A list column: one list per row, or null for a row without one (a flow table without an
+/// audit has no rules).
+fn list<T>(name: &str, inner: DataType, rows: Vec<Option<Vec<T>>>) -> Column
+where
+    Series: NamedFrom<Vec<T>, [T]>,
+{
+    let n = rows.len();
+    if rows.iter().all(Option::is_none) {
+        return Series::full_null(name.into(), n, &DataType::List(Box::new(inner))).into();
+    }
+    let rows: Vec<Option<Series>> = rows
+        .into_iter()
+        .map(|r| r.map(|v| Series::new(PlSmallStr::EMPTY, v)))
+        .collect();
+    <Series as NamedFrom<_, [Option<Series>]>>::new(name.into(), rows).into()
 }
 
 /// The flow table: one row per flow shown (all, or a display filter's selection), with the
-/// verdict's columns when an audit is given.
+/// verdict's columns when an audit is given. Ids and units as the audit CSV writes them
+/// (docs/SCHEMA.md, "Parquet").
 pub fn flows_frame(
     analysis: &Analysis,
     audit: Option<&Audit>,
@@ -57,7 +96,7 @@ pub fn flows_frame(
     let (mut first, mut last) = (Vec::new(), Vec::new());
     let (mut op, mut ob, mut rpk, mut rb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut packets, mut bytes, mut state) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut protocol, mut identified) = (Vec::new(), Vec::new());
+    let (mut payload, mut documented) = (Vec::new(), Vec::new());
     let (mut iface, mut service, mut direction, mut verdict, mut rules, mut partner) = (
         Vec::new(),
         Vec::new(),
@@ -70,58 +109,48 @@ pub fn flows_frame(
         .iter()
         .filter_map(|&k| Some((k, analysis.flows.get(k)?)))
     {
-        id.push(f.id);
+        id.push(int64(f.id));
         transport.push(crate::net::transport_name(f.protocol));
         ii.push(f.initiator.ip.to_string());
-        ip.push(u32::from(f.initiator.port));
+        ip.push(i32::from(f.initiator.port));
         ri.push(f.responder.ip.to_string());
-        rp.push(u32::from(f.responder.port));
+        rp.push(i32::from(f.responder.port));
         first.push(f.first_ts_ns());
         last.push(f.last_ts_ns());
-        op.push(f.orig.packets);
-        ob.push(f.orig.wire_bytes);
-        rpk.push(f.resp.packets);
-        rb.push(f.resp.wire_bytes);
-        packets.push(f.packets());
-        bytes.push(f.wire_bytes());
+        op.push(int64(f.orig.packets));
+        ob.push(int64(f.orig.wire_bytes));
+        rpk.push(int64(f.resp.packets));
+        rb.push(int64(f.resp.wire_bytes));
+        packets.push(int64(f.packets()));
+        bytes.push(int64(f.wire_bytes()));
         state.push(f.conn_state().to_string());
-        let id_label = analysis
-            .identifications
-            .get(k)
-            .map(|i| i.protocol.label().to_string())
-            .unwrap_or_default();
+        // The payload's protocol, when the identification found one, and the documents' (as
+        // the audit CSV): each in its own column, neither standing in for the other.
         let j = audit.and_then(|a| a.judgements.get(k));
-        protocol.push(
-            j.map(|j| j.protocol.to_string())
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| id_label.clone()),
+        documented.push(
+            j.map(|j| j.documented.to_string())
+                .filter(|p| !p.is_empty()),
         );
-        identified.push(id_label);
-        iface.push(
-            j.and_then(|j| j.edge_interface)
-                .map_or("none", interface_label)
-                .to_string(),
+        payload.push(
+            analysis
+                .identifications
+                .get(k)
+                .and_then(|i| i.protocol.payload_id())
+                .map(str::to_string),
         );
-        service.push(
-            j.and_then(|j| j.edge_service)
-                .map_or("none", service_label)
-                .to_string(),
-        );
-        direction.push(
-            j.and_then(|j| j.direction)
-                .map(|d| label(&d))
-                .unwrap_or_default(),
-        );
-        verdict.push(j.map(|j| j.verdict.label().to_string()).unwrap_or_default());
-        rules.push(j.map(|j| j.rules.join(" ")).unwrap_or_default());
-        partner.push(audit.map(|a| partner_of(a, f)).unwrap_or_default());
+        iface.push(j.and_then(|j| j.edge_interface).and_then(id_of));
+        service.push(j.and_then(|j| j.edge_service).and_then(id_of));
+        direction.push(j.and_then(|j| j.direction).and_then(id_of));
+        verdict.push(j.map(|j| j.verdict.label().to_string()));
+        rules.push(j.map(|j| j.rules.iter().map(|r| r.to_string()).collect::<Vec<_>>()));
+        partner.push(audit.and_then(|a| partner_of(a, f)));
     }
-    let site = vec![site.to_string(); n];
+    let site = vec![Some(site.to_string()).filter(|s| !s.is_empty()); n];
     let capture = vec![capture; n];
     DataFrame::new(
         n,
         vec![
-            Column::new("site".into(), site),
+            text("site", site),
             Column::new("capture".into(), capture),
             Column::new("id".into(), id),
             Column::new("transport".into(), transport),
@@ -129,8 +158,10 @@ pub fn flows_frame(
             Column::new("initiator_port".into(), ip),
             Column::new("responder_ip".into(), ri),
             Column::new("responder_port".into(), rp),
-            Column::new("first_ts_ns".into(), first),
-            Column::new("last_ts_ns".into(), last),
+            Column::new("first_ts_ns".into(), first.clone()),
+            timestamp("first_ts", first),
+            Column::new("last_ts_ns".into(), last.clone()),
+            timestamp("last_ts", last),
             Column::new("orig_packets".into(), op),
             Column::new("orig_bytes".into(), ob),
             Column::new("resp_packets".into(), rpk),
@@ -138,30 +169,31 @@ pub fn flows_frame(
             Column::new("packets".into(), packets),
             Column::new("bytes".into(), bytes),
             Column::new("conn_state".into(), state),
-            Column::new("protocol".into(), protocol),
-            Column::new("identified".into(), identified),
-            Column::new("edge_interface".into(), iface),
-            Column::new("edge_service".into(), service),
-            Column::new("direction".into(), direction),
-            Column::new("verdict".into(), verdict),
-            Column::new("rules".into(), rules),
-            Column::new("partner".into(), partner),
+            text("payload", payload),
+            text("documented", documented),
+            text("edge_interface", iface),
+            text("edge_service", service),
+            text("direction", direction),
+            text("verdict", verdict),
+            list("rules", DataType::String, rules),
+            text("partner", partner),
         ],
     )
 }
 
-/// The federation partner a flow talks to, by the topology's partner list (empty if none).
-fn partner_of(audit: &Audit, f: &crate::flow::Flow) -> String {
+/// The federation partner a flow talks to, by the topology's partner list.
+fn partner_of(audit: &Audit, f: &crate::flow::Flow) -> Option<String> {
     audit
         .partners
         .iter()
         .find(|(_, ips)| ips.contains(&f.initiator.ip) || ips.contains(&f.responder.ip))
         .map(|(d, _)| d.clone())
-        .unwrap_or_default()
 }
 
-/// The findings table: one row per finding (of a selection's flows, when given).
+/// The findings table: one row per finding (of a selection's flows, when given), with the ids
+/// of its evidence flows, which join the flow table's `id`.
 pub fn findings_frame(
+    analysis: &Analysis,
     audit: &Audit,
     selection: Option<&crate::select::Selection>,
     site: &str,
@@ -170,12 +202,28 @@ pub fn findings_frame(
         Some(s) => std::borrow::Cow::Owned(s.diagnosis(&audit.diagnosis)),
         None => std::borrow::Cow::Borrowed(&audit.diagnosis),
     };
+    let capture = analysis
+        .inputs
+        .iter()
+        .map(|i| i.name.clone())
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Evidence names a flow by its position among the flows shown; the table names its id.
+    let flow_id = |position: usize| -> Option<i64> {
+        let index = match selection {
+            Some(s) => *s.kept.get(position)?,
+            None => position,
+        };
+        Some(int64(analysis.flows.get(index)?.id))
+    };
     let f = &diagnosis.findings;
     let n = f.len();
+    let site = Some(site.to_string()).filter(|s| !s.is_empty());
     DataFrame::new(
         n,
         vec![
-            Column::new("site".into(), vec![site.to_string(); n]),
+            text("site", vec![site; n]),
+            Column::new("capture".into(), vec![capture; n]),
             Column::new(
                 "id".into(),
                 f.iter().map(|x| x.id.to_string()).collect::<Vec<_>>(),
@@ -186,9 +234,9 @@ pub fn findings_frame(
                     .map(|x| x.severity.label().to_string())
                     .collect::<Vec<_>>(),
             ),
-            Column::new(
-                "confidence".into(),
-                f.iter().map(|x| label(&x.confidence)).collect::<Vec<_>>(),
+            text(
+                "confidence",
+                f.iter().map(|x| id_of(x.confidence)).collect::<Vec<_>>(),
             ),
             Column::new(
                 "title".into(),
@@ -206,11 +254,12 @@ pub fn findings_frame(
                 "citation".into(),
                 f.iter().map(|x| x.citation.to_string()).collect::<Vec<_>>(),
             ),
-            Column::new(
-                "evidence_flows".into(),
+            list(
+                "evidence_flow_ids",
+                DataType::Int64,
                 f.iter()
-                    .map(|x| x.evidence.len() as u64)
-                    .collect::<Vec<_>>(),
+                    .map(|x| Some(x.evidence.iter().filter_map(|e| flow_id(e.flow)).collect()))
+                    .collect(),
             ),
         ],
     )
@@ -268,10 +317,36 @@ pub fn summary(paths: &[PathBuf], by: &[String]) -> Result<DataFrame, String> {
             col("packets").sum().alias("packets"),
             col("bytes").sum().alias("bytes"),
         ])
+        // Most bytes first; ties in the order of the groups, so that a rerun prints the same.
         .sort(
-            ["bytes"],
-            SortMultipleOptions::default().with_order_descending(true),
+            std::iter::once("bytes").chain(by.iter().map(String::as_str)),
+            SortMultipleOptions::default()
+                .with_order_descending_multi(std::iter::once(true).chain(by.iter().map(|_| false)))
+                .with_nulls_last(true),
         )
         .collect()
         .map_err(|e| format!("cannot summarise: {e}"))
+}
+
+/// A frame's column names and its rows as text, null as `None`: what the summary prints.
+pub fn rows(df: &DataFrame) -> (Vec<String>, Vec<Vec<Option<String>>>) {
+    let names = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let rows = (0..df.height())
+        .map(|i| {
+            df.columns()
+                .iter()
+                .map(|c| match c.get(i) {
+                    Ok(AnyValue::Null) | Err(_) => None,
+                    Ok(AnyValue::String(s)) => Some(s.to_string()),
+                    Ok(AnyValue::StringOwned(s)) => Some(s.to_string()),
+                    Ok(v) => Some(v.to_string()),
+                })
+                .collect()
+        })
+        .collect();
+    (names, rows)
 }

@@ -27,7 +27,7 @@ pub fn write(
     let mut df = analytics::flows_frame(analysis, audit, selection, site)?;
     analytics::write_parquet(&mut df, flows).map_err(anyhow::Error::msg)?;
     if let Some(a) = audit {
-        let mut f = analytics::findings_frame(a, selection, site)?;
+        let mut f = analytics::findings_frame(analysis, a, selection, site)?;
         analytics::write_parquet(&mut f, findings).map_err(anyhow::Error::msg)?;
     }
     Ok(())
@@ -50,32 +50,58 @@ pub fn write(
 pub fn summary(files: &[PathBuf], by: &[String], format: SummaryFormat) -> anyhow::Result<()> {
     use std::io::Write;
     let df = crate::analytics::summary(files, by).map_err(anyhow::Error::msg)?;
+    let (names, rows) = crate::analytics::rows(&df);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
         SummaryFormat::Text => {
-            std::env::set_var("POLARS_FMT_MAX_ROWS", "1000");
-            writeln!(out, "{df}")?;
+            // Aligned columns, the counts (the last three) to the right; "-" for null.
+            let cells: Vec<Vec<&str>> = rows
+                .iter()
+                .map(|r| r.iter().map(|c| c.as_deref().unwrap_or("-")).collect())
+                .collect();
+            let widths: Vec<usize> = names
+                .iter()
+                .enumerate()
+                .map(|(k, name)| {
+                    cells
+                        .iter()
+                        .map(|r| crate::report::words::width(r[k]))
+                        .chain([name.len()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let counts = names.len().saturating_sub(3);
+            let line = |row: &[&str]| {
+                let mut s = String::new();
+                for (k, (cell, w)) in row.iter().zip(&widths).enumerate() {
+                    if k > 0 {
+                        s.push_str("  ");
+                    }
+                    let pad = " ".repeat(w.saturating_sub(crate::report::words::width(cell)));
+                    if k >= counts {
+                        s.push_str(&pad);
+                        s.push_str(cell);
+                    } else {
+                        s.push_str(cell);
+                        s.push_str(&pad);
+                    }
+                }
+                s.trim_end().to_string()
+            };
+            let header: Vec<&str> = names.iter().map(String::as_str).collect();
+            writeln!(out, "{}", line(&header))?;
+            for r in &cells {
+                writeln!(out, "{}", line(r))?;
+            }
         }
         SummaryFormat::Csv => {
+            // An empty cell is CSV's null, as in the other CSV tables.
             let mut w = csv::Writer::from_writer(out);
-            let names: Vec<String> = df
-                .get_column_names()
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
             w.write_record(&names)?;
-            for i in 0..df.height() {
-                let row: Vec<String> = df
-                    .columns()
-                    .iter()
-                    .map(|c| {
-                        c.get(i)
-                            .map(|v| v.to_string().trim_matches('"').to_string())
-                            .unwrap_or_default()
-                    })
-                    .collect();
-                w.write_record(&row)?;
+            for r in &rows {
+                w.write_record(r.iter().map(|c| c.as_deref().unwrap_or("")))?;
             }
             w.flush()?;
         }
