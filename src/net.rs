@@ -54,9 +54,9 @@ impl serde::Serialize for IpProto {
     }
 }
 
-/// An address and port written `ip:port`, IPv6 without brackets, as every report writes a
-/// flow's ends: kept as numbers, written only when shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// An address and port: `{"ip": ..., "port": N}` in the machine formats, as flows write their
+/// ends, and `ip:port` (IPv6 without brackets) in text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct HostPort {
     pub ip: std::net::IpAddr,
     pub port: u16,
@@ -65,12 +65,6 @@ pub struct HostPort {
 impl std::fmt::Display for HostPort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.ip, self.port)
-    }
-}
-
-impl serde::Serialize for HostPort {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 

@@ -497,7 +497,10 @@ fn denied_access_edge_5061_raises_fw1() {
     assert_eq!(fw1[0]["severity"], "error");
     let ev = fw1[0]["evidence"].as_array().expect("evidence");
     assert_eq!(ev.len(), 1);
-    assert_eq!(ev[0]["responder"], "10.45.16.10:5061");
+    assert_eq!(
+        ev[0]["responder"],
+        serde_json::json!({"ip": "10.45.16.10", "port": 5061})
+    );
     assert_eq!(ev[0]["first_frame"], 2);
     assert!(
         ev[0]["detail"]
@@ -1725,7 +1728,11 @@ fn denied_inbound_5061_gives_the_findings_of_pfirewall() {
             .expect("FW1");
         assert_eq!(fw1["severity"], "error");
         let ev = &fw1["evidence"][0];
-        assert_eq!(ev["responder"], "10.45.16.10:5061", "{name}");
+        assert_eq!(
+            ev["responder"],
+            serde_json::json!({"ip": "10.45.16.10", "port": 5061}),
+            "{name}"
+        );
         assert!(
             ev["detail"]
                 .as_str()
@@ -2358,7 +2365,11 @@ fn siem_formats_denied_inbound_5061_gives_the_findings_of_pfirewall() {
             .expect("FW1");
         assert_eq!(fw1["severity"], "error");
         let ev = &fw1["evidence"][0];
-        assert_eq!(ev["responder"], "10.45.16.10:5061", "{name}");
+        assert_eq!(
+            ev["responder"],
+            serde_json::json!({"ip": "10.45.16.10", "port": 5061}),
+            "{name}"
+        );
         let detail = ev["detail"].as_str().unwrap_or("");
         assert!(
             detail.contains("log lines 2, 3, 4") && detail.contains("Cleanup"),
