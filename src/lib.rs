@@ -26,7 +26,7 @@
 //!     identified: None,
 //! });
 //! assert_eq!(j.verdict, Verdict::Permitted);
-//! assert_eq!(&*j.protocol, "SIP/TLS");
+//! assert_eq!(&*j.documented, "SIP/TLS");
 //! // A client on the internal side using 5061 towards the Edge's internal interface.
 //! let j = judge.judge(&FlowFacts {
 //!     transport: 6,
