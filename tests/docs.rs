@@ -508,6 +508,8 @@ fn every_verdict_has_an_entry_that_says_whether_it_is_a_violation() {
     let lines = doc();
     let verdicts = section(&lines, "Verdicts");
     let labels: BTreeSet<&str> = Verdict::ALL.iter().map(|v| v.label()).collect();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
     let mut problems = Vec::new();
     for v in Verdict::ALL {
         let label = v.label();
@@ -545,11 +547,17 @@ fn every_verdict_has_an_entry_that_says_whether_it_is_a_violation() {
                 verdicts[k].0
             ));
         }
-        // The summary table's row, in the words the manual pages print (Verdict::in_short).
+        // The summary table's row, in the words the manual pages print (Verdict::in_short),
+        // here and in the README's glossary.
         let row = format!("| `{label}` | {want} | {} |", v.in_short());
         if !verdicts.iter().any(|(_, l)| l.trim_end() == row) {
             problems.push(format!(
                 "{DOC}: the verdict table has no row `{row}` (judge::Verdict::in_short)"
+            ));
+        }
+        if !readme.lines().any(|l| l.trim_end() == row) {
+            problems.push(format!(
+                "README.md: the glossary has no row `{row}` (judge::Verdict::in_short)"
             ));
         }
     }
