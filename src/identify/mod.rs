@@ -227,24 +227,12 @@ impl Identification {
         if self.confidence != Confidence::Certain {
             return None;
         }
-        Some(match self.protocol {
-            Protocol::Tls => "ssl",
-            Protocol::PseudoTls | Protocol::MsTurn => "ms-turn",
-            Protocol::Stun => "stun",
-            Protocol::Turn => "turn",
-            Protocol::Rtp => "rtp",
-            Protocol::Rtcp => "rtcp",
-            Protocol::Srtp => "srtp",
-            Protocol::Dtls => "dtls",
-            Protocol::Sip => "sip",
-            Protocol::Xmpp => "xmpp",
-            Protocol::Http => "http",
-            Protocol::Dns => "dns",
-            Protocol::Ssh => "ssh",
-            Protocol::Rdp => "rdp",
-            Protocol::Smb => "smb",
-            Protocol::Unknown => return None,
-        })
+        // Zeek's names where they differ from edgewise's ids; the ids otherwise.
+        match self.protocol {
+            Protocol::Tls => Some("ssl"),
+            Protocol::PseudoTls => Some("ms-turn"),
+            p => p.payload_id(),
+        }
     }
 }
 
