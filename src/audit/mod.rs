@@ -280,7 +280,7 @@ impl Tallies {
             Groups::default(),
         );
         let mut violations = 0;
-        let mut blocked: BTreeMap<String, Tally> = BTreeMap::new();
+        let mut blocked = Groups::default();
         for (f, j, denied) in flows {
             let i = j.edge_interface.map_or("none", interface_label);
             iface.entry(Cow::Borrowed(i)).or_default().add(f);
@@ -299,7 +299,7 @@ impl Tallies {
             if j.verdict.is_violation() {
                 if denied {
                     blocked
-                        .entry(j.verdict.label().to_string())
+                        .entry(Cow::Borrowed(j.verdict.label()))
                         .or_default()
                         .add(f);
                 } else {
@@ -314,7 +314,7 @@ impl Tallies {
             by_protocol: owned(proto),
             by_verdict: owned(verdict),
             violations,
-            blocked,
+            blocked: owned(blocked),
         }
     }
 
