@@ -24,14 +24,14 @@ fn topology_with(edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf
 /// `audit` as text: exit status, standard output, standard error.
 fn audit(capture: &str, topology: &Path, extra: &[&str]) -> (i32, String, String) {
     let cap = root().join("captures").join(capture);
-    let mut args = vec![
-        "audit",
-        "-q",
-        "-r",
-        cap.to_str().expect("utf-8"),
-        "--topology",
-        topology.to_str().expect("utf-8"),
-    ];
+    audit_of(&["-r", cap.to_str().expect("utf-8")], topology, extra)
+}
+
+/// `audit` of an input (`-r FILE`, `--log FILE`) against a topology.
+fn audit_of(input: &[&str], topology: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["audit", "-q"];
+    args.extend_from_slice(input);
+    args.extend_from_slice(&["--topology", topology.to_str().expect("utf-8")]);
     args.extend_from_slice(extra);
     let out = run(&args);
     (
@@ -231,22 +231,11 @@ fn rdp_attempts(action: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A log's audit against the sample topology: exit status and standard output.
 fn audit_log(log: &Path, extra: &[&str]) -> (i32, String) {
     let topo = root().join("captures/topology.toml");
-    let mut args = vec![
-        "audit",
-        "-q",
-        "--log",
-        log.to_str().expect("utf-8"),
-        "--topology",
-        topo.to_str().expect("utf-8"),
-    ];
-    args.extend_from_slice(extra);
-    let out = run(&args);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let (code, out, _) = audit_of(&["--log", log.to_str().expect("utf-8")], &topo, extra);
+    (code, out)
 }
 
 #[test]
